@@ -1,0 +1,18 @@
+// Package envknob is the one place where kftray binaries read environment
+// variables, so the environment surface can be audited in a single file.
+package envknob
+
+import "os"
+
+// Names of every environment variable read by kftray's own code.
+const (
+	Config      = "KFTRAY_CONFIG"    // config directory override
+	LogLevel    = "KFTRAY_LOG_LEVEL" // zerolog level name
+	XDGConfig   = "XDG_CONFIG_HOME"
+	Home        = "HOME"
+	CI          = "CI"
+	Kubeconfig  = "KUBECONFIG"
+)
+
+// Get returns the value of one of the names above.
+func Get(name string) string { return os.Getenv(name) }
