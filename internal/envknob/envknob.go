@@ -6,12 +6,12 @@ import "os"
 
 // Names of every environment variable read by kftray's own code.
 const (
-	Config      = "KFTRAY_CONFIG"    // config directory override
-	LogLevel    = "KFTRAY_LOG_LEVEL" // zerolog level name
-	XDGConfig   = "XDG_CONFIG_HOME"
-	Home        = "HOME"
-	CI          = "CI"
-	Kubeconfig  = "KUBECONFIG"
+	Config     = "KFTRAY_CONFIG"    // config directory override
+	LogLevel   = "KFTRAY_LOG_LEVEL" // zerolog level name
+	XDGConfig  = "XDG_CONFIG_HOME"
+	Home       = "HOME"
+	CI         = "CI"
+	Kubeconfig = "KUBECONFIG"
 )
 
 // Get returns the value of one of the names above.
