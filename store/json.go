@@ -30,8 +30,8 @@ var fieldDecoders = map[string]func(c *Config, raw json.RawMessage) error{
 	"auto_loopback_address":    boolField(func(c *Config) *bool { return &c.AutoLoopbackAddress }),
 	"domain_enabled":           boolField(func(c *Config) *bool { return &c.DomainEnabled }),
 	"http_logs_enabled":        boolField(func(c *Config) *bool { return &c.HTTPLogsEnabled }),
-	"http_logs_max_file_size":  func(c *Config, r json.RawMessage) error { return decodeInt64(r, &c.HTTPLogsMaxFileSize) },
-	"http_logs_retention_days": intField(func(c *Config) *int { return &c.HTTPLogsRetentionDays }),
+	"http_logs_max_file_size":  decodeMaxFileSize,
+	"http_logs_retention_days": decodeRetention,
 	"http_logs_auto_cleanup":   boolField(func(c *Config) *bool { return &c.HTTPLogsAutoCleanup }),
 	"exposure_type":            strField(func(c *Config) *string { return &c.ExposureType }),
 	"cert_manager_enabled":     boolField(func(c *Config) *bool { return &c.CertManagerEnabled }),
@@ -118,6 +118,28 @@ func intField(get func(*Config) *int) func(*Config, json.RawMessage) error {
 		*get(c) = int(v)
 		return nil
 	}
+}
+
+// An explicit 0 is out of range (kftray rejects it too); only a missing
+// field means the default.
+func decodeMaxFileSize(c *Config, r json.RawMessage) error {
+	if err := decodeInt64(r, &c.HTTPLogsMaxFileSize); err != nil {
+		return err
+	}
+	if !isNull(r) && c.HTTPLogsMaxFileSize < 1 {
+		return fmt.Errorf("%d bytes is out of range 1..%d (100 MiB)", c.HTTPLogsMaxFileSize, MaxHTTPLogsMaxFileSize)
+	}
+	return nil
+}
+
+func decodeRetention(c *Config, r json.RawMessage) error {
+	if err := intField(func(c *Config) *int { return &c.HTTPLogsRetentionDays })(c, r); err != nil {
+		return err
+	}
+	if !isNull(r) && c.HTTPLogsRetentionDays < 1 {
+		return fmt.Errorf("%d is out of range 1..%d", c.HTTPLogsRetentionDays, MaxHTTPLogsRetentionDays)
+	}
+	return nil
 }
 
 func portField(get func(*Config) *int) func(*Config, json.RawMessage) error {

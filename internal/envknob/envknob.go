@@ -12,6 +12,8 @@ const (
 	Home       = "HOME"
 	CI         = "CI"
 	Kubeconfig = "KUBECONFIG"
+	Editor     = "EDITOR" // `kftray config edit`, after VISUAL
+	Visual     = "VISUAL"
 )
 
 // Get returns the value of one of the names above.
