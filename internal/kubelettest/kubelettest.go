@@ -19,8 +19,8 @@ package kubelettest
 import (
 	"bufio"
 	"context"
-	"encoding/pem"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"

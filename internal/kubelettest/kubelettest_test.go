@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 )
 
 // TestClientGoPortForward checks the server with client-go's own
