@@ -407,3 +407,18 @@ func TestSettings(t *testing.T) {
 		t.Error("deleted setting still set")
 	}
 }
+
+// Directory names that need escaping in a SQLite URI still work.
+func TestOpenOddPaths(t *testing.T) {
+	for _, name := range []string{"a b", "x#y", "q?r=1", "p%20c", "ü"} {
+		dir := filepath.Join(t.TempDir(), name)
+		s, err := Open(testCtx(t), dir)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		s.Close()
+		if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
+			t.Errorf("%q: database not at the expected path: %v", name, err)
+		}
+	}
+}
