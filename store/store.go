@@ -103,6 +103,9 @@ func (s *Store) init(ctx context.Context, version int) error {
 	}); err != nil {
 		return fmt.Errorf("enabling WAL: %w", err)
 	}
+	if v == version {
+		return nil // up to date: no write lock needed
+	}
 	return s.migrate(ctx, version)
 }
 

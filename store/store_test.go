@@ -381,6 +381,12 @@ func TestStates(t *testing.T) {
 	if all, _ := s.GetStates(ctx); len(all) != 1 || all[0].PID != 200 {
 		t.Errorf("after ClearStates: %+v", all)
 	}
+	if err := s.DeleteState(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := s.GetStates(ctx); len(all) != 0 {
+		t.Errorf("after DeleteState: %+v", all)
+	}
 }
 
 func TestSettings(t *testing.T) {
