@@ -5,6 +5,7 @@ package cmdutil
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -165,4 +166,11 @@ func GroupCommand(cmd *cobra.Command) *cobra.Command {
 	}
 	cmd.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
 	return cmd
+}
+
+// WriteJSON writes v as indented JSON and a newline (for --json output).
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
