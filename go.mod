@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/hashicorp/go-plugin v1.8.0
+	github.com/rs/zerolog v1.35.1
 	github.com/txn2/txeh v1.8.1
 	golang.org/x/sys v0.50.0
 	google.golang.org/grpc v1.82.1
