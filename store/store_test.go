@@ -312,7 +312,7 @@ func TestConfigCRUD(t *testing.T) {
 	if list, _ := s.ListConfigs(ctx); len(list) != 2 {
 		t.Errorf("%d configs after failed delete, want 2", len(list))
 	}
-	if err := s.DeleteConfigs(ctx, web.ID); err != nil {
+	if err := s.DeleteConfigs(ctx, web.ID, web.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetState(ctx, web.ID); !errors.Is(err, ErrNotFound) {
