@@ -79,5 +79,5 @@ func (i *Informers) syncErr(resource string, inf cache.SharedIndexInformer) erro
 	if err := i.errs[resource]; err != nil {
 		return err
 	}
-	return errNotSynced
+	return ErrNotSynced
 }

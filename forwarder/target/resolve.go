@@ -57,7 +57,8 @@ type Target struct {
 }
 
 var (
-	errNotSynced = errors.New("waiting for the first list from the API server")
+	// ErrNotSynced means the watches have not delivered their first list.
+	ErrNotSynced = errors.New("waiting for the first list from the API server")
 	// ErrNoReadyPod means the target exists but no pod is ready right now.
 	ErrNoReadyPod = errors.New("no ready pod")
 )
@@ -84,7 +85,7 @@ type source struct {
 
 // NewResolver starts following spec with the shared watches inf.
 func NewResolver(inf *Informers, spec Spec) (*Resolver, error) {
-	r := &Resolver{spec: spec, inf: inf, changed: make(chan struct{}), err: errNotSynced}
+	r := &Resolver{spec: spec, inf: inf, changed: make(chan struct{}), err: ErrNotSynced}
 	switch spec.Kind {
 	case Service:
 		if spec.Name == "" {
@@ -261,7 +262,7 @@ func (r *Resolver) resolveService(sticky string) (Target, error) {
 	if port := ready[pod]; port != 0 {
 		return Target{Pod: pod, Port: port, Note: note}, nil
 	}
-	return Target{}, fmt.Errorf("service %s/%s: pod %s for named targetPort %q: %w", ns, name, pod, tp.StrVal, errNotSynced)
+	return Target{}, fmt.Errorf("service %s/%s: pod %s for named targetPort %q: %w", ns, name, pod, tp.StrVal, ErrNotSynced)
 }
 
 // servicePort finds the Service port the config means.
