@@ -2,16 +2,20 @@ package target
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 const ns = "default"
@@ -194,4 +198,24 @@ func TestStickyAndReplacement(t *testing.T) {
 	// web-1 deleted, replacement web-3 ready.
 	update(slice("web", "http", 8080, ep{"web-3", true}))
 	waitFor(t, r, "move to web-3", func(t Target, err error) bool { return t.Pod == "web-3" })
+}
+
+func TestWatchDeniedByRBAC(t *testing.T) {
+	cs := fake.NewClientset(svc("web", map[string]string{"app": "web"}, corev1.ServicePort{Port: 80}))
+	cs.PrependReactor("list", "endpointslices", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}, "", errors.New("RBAC: access denied"))
+	})
+	inf := NewInformers(cs, "https://api", ns)
+	defer inf.Close()
+	r, err := NewResolver(inf, Spec{Kind: Service, Namespace: ns, Name: "web", Port: intstr.FromInt32(80)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = waitFor(t, r, "RBAC error", func(_ Target, err error) bool {
+		return err != nil && strings.Contains(err.Error(), "permission denied")
+	})
+	if !strings.Contains(err.Error(), `you may not list/watch endpointslices in namespace "default"`) {
+		t.Fatalf("error %q does not name the verb and resource", err)
+	}
 }
