@@ -12,6 +12,10 @@ const (
 	Home       = "HOME"
 	CI         = "CI"
 	Kubeconfig = "KUBECONFIG"
+
+	// systemd socket activation, read by `kftray-helper service` only.
+	ListenPID = "LISTEN_PID"
+	ListenFDs = "LISTEN_FDS"
 )
 
 // Get returns the value of one of the names above.
