@@ -90,20 +90,22 @@ func (r *launcherRunner) Start(ctx context.Context) error {
 	errW.Close()
 	remoteFile.Close()
 	r.fdRemote.Close()
-	if werr != nil {
-		conn.Close()
-		outR.Close()
-		errR.Close()
-		return fmt.Errorf("send session request to kftray-helper: %w", werr)
-	}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetReadDeadline(dl)
 	} else {
 		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	}
+	// Read the answer even if the send failed: a launcher that refuses us
+	// answers and hangs up without reading the request.
 	rb, fds, err := fc.Read()
 	fdpass.CloseFDs(fds)
 	conn.SetReadDeadline(time.Time{})
+	if err != nil && werr != nil {
+		conn.Close()
+		outR.Close()
+		errR.Close()
+		return fmt.Errorf("send session request to kftray-helper: %w", werr)
+	}
 	if err != nil {
 		conn.Close()
 		outR.Close()
@@ -149,6 +151,9 @@ func (r *launcherRunner) Name() string                    { return "kftray-helpe
 func (r *launcherRunner) ID() string                      { return strconv.Itoa(r.pid) }
 
 func (r *launcherRunner) Wait(ctx context.Context) error {
+	if r.gone == nil {
+		return nil // never started
+	}
 	select {
 	case <-r.gone:
 		return nil
@@ -159,7 +164,11 @@ func (r *launcherRunner) Wait(ctx context.Context) error {
 
 // Kill closes the session connection; the launcher then kills the plugin.
 func (r *launcherRunner) Kill(ctx context.Context) error {
-	r.closeOnce.Do(func() { r.conn.Close() })
+	r.closeOnce.Do(func() {
+		if r.conn != nil {
+			r.conn.Close()
+		}
+	})
 	return r.Wait(ctx)
 }
 

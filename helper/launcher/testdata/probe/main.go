@@ -1,0 +1,83 @@
+// Command probe is the forwarder side of the privileged launcher tests. It
+// runs as an unprivileged user and reports what happened on stdout.
+//
+//	probe bind-direct IP:PORT       try a direct bind, print "OK" or the errno
+//	probe session SOCKET NAME PORT  open a session, listen on an allocated
+//	                                address, set NAME in hosts, print
+//	                                "READY ip pid-of-plugin", serve until stdin closes
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/kftray-go/kftray/ipc"
+	"github.com/kftray-go/kftray/ipc/helperclient"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	switch args[0] {
+	case "bind-direct":
+		ln, err := net.Listen("tcp", args[1])
+		if err != nil {
+			if errors.Is(err, syscall.EACCES) {
+				fmt.Println("EACCES")
+				return nil
+			}
+			return err
+		}
+		ln.Close()
+		fmt.Println("OK")
+		return nil
+	case "session":
+		ctx := context.Background()
+		c, err := helperclient.Dial(ctx, helperclient.Options{Socket: args[1]})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		port, _ := strconv.Atoi(args[3])
+		ip, err := c.AllocateAddress(ctx)
+		if err != nil {
+			return err
+		}
+		ln, err := c.Listen(ctx, "tcp", ip, uint16(port))
+		if err != nil {
+			return err
+		}
+		if err := c.SetHosts(ctx, "probe", []ipc.HostEntry{{IP: ip, Names: []string{args[2]}}}); err != nil {
+			return err
+		}
+		go func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(conn, "served by uid %d\n", os.Getuid())
+				conn.Close()
+			}
+		}()
+		fmt.Println("READY", netip.AddrPortFrom(ip, uint16(port)), os.Getpid())
+		// Serve until the test closes our stdin (a clean exit) or kills us.
+		s := bufio.NewScanner(os.Stdin)
+		for s.Scan() {
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown probe command %q", args[0])
+}
