@@ -7,6 +7,7 @@ require (
 	github.com/rs/zerolog v1.35.1
 	github.com/spf13/cobra v1.10.2
 	github.com/txn2/txeh v1.8.1
+	golang.org/x/crypto v0.54.0
 	golang.org/x/sys v0.50.0
 	k8s.io/client-go v0.37.2
 	modernc.org/sqlite v1.62.0
