@@ -16,6 +16,15 @@ const (
 	// systemd socket activation, read by `kftray-helper service` only.
 	ListenPID = "LISTEN_PID"
 	ListenFDs = "LISTEN_FDS"
+
+	// kftray-server (the in-cluster relay). The first four are the names
+	// kftray's own relay reads, so its manifests work unchanged.
+	RelayRemoteAddress  = "REMOTE_ADDRESS"
+	RelayRemotePort     = "REMOTE_PORT"
+	RelayLocalPort      = "LOCAL_PORT"
+	RelayProxyType      = "PROXY_TYPE" // tcp | udp
+	RelayHealthAddr     = "KFTRAY_SERVER_HEALTH_ADDR"
+	RelayUDPIdleTimeout = "KFTRAY_SERVER_UDP_IDLE_TIMEOUT"
 )
 
 // Get returns the value of one of the names above.
