@@ -17,11 +17,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Default paths of an installed helper.
+// Default paths of an installed helper (the run directory is per platform,
+// see paths_*.go).
 const (
 	DefaultPath    = "/etc/kftray-helper/config.json"
-	DefaultRunDir  = "/run/kftray-helper"
-	DefaultSocket  = "/run/kftray-helper/helper.sock"
+	DefaultSocket  = DefaultRunDir + "/helper.sock"
 	DefaultHosts   = "/etc/hosts"
 	DefaultPool    = "127.77.0.0/16"
 	DefaultMaxHost = 256

@@ -33,9 +33,6 @@ import (
 	"github.com/kftray-go/kftray/ipc/fdpass"
 )
 
-// DefaultSocket is where an installed helper listens.
-const DefaultSocket = "/run/kftray-helper/helper.sock"
-
 // InstallCommand is what a user runs to install or repair the helper.
 const InstallCommand = "sudo kftray helper install"
 
