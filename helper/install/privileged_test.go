@@ -58,8 +58,8 @@ func TestInstallRealHelperIntoTempRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, mode := range map[string]os.FileMode{
-		BinPath:                                     0o755,
-		config.DefaultPath:                          0o644,
+		BinPath:            0o755,
+		config.DefaultPath: 0o644,
 		filepath.Join(UnitDir, systemd.SocketUnit):  0o644,
 		filepath.Join(UnitDir, systemd.ServiceUnit): 0o644,
 	} {
