@@ -69,6 +69,13 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// Session limits: each session is a root process, so a user must not be
+// able to start them without bound.
+const (
+	MaxSessionsPerUID = 8
+	MaxSessions       = 64
+)
+
 // Service is a running launcher.
 type Service struct {
 	opts     Options
@@ -76,6 +83,7 @@ type Service struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	sessions map[string]context.CancelFunc
+	perUID   map[uint32]int
 }
 
 // Run serves until ctx is done, then ends every session and sweeps the
@@ -108,7 +116,7 @@ func Start(ctx context.Context, opts Options) (*Service, error) {
 	if err := ensureRootDir(filepath.Join(opts.RunDir, "sessions"), 0o755); err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, sessions: map[string]context.CancelFunc{}}
+	s := &Service{opts: opts, sessions: map[string]context.CancelFunc{}, perUID: map[uint32]int{}}
 	// No session survives a launcher restart (plugins die with their parent),
 	// so every managed line and allocation left over is stale.
 	if err := s.sweep(ctx, cfg); err != nil {
@@ -253,6 +261,12 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 		reply(fc, ipc.LaunchResponse{Error: fmt.Sprintf("uid %d is not allowed to use kftray-helper; run `sudo kftray helper install` as that user to allow it", cred.UID)})
 		return
 	}
+	if !s.reserve(cred.UID) {
+		log.Warn().Msg("refused: too many sessions")
+		reply(fc, ipc.LaunchResponse{Error: fmt.Sprintf("uid %d already has %d helper sessions (or the helper has %d); close other kftray daemons first", cred.UID, MaxSessionsPerUID, MaxSessions)})
+		return
+	}
+	defer s.release(cred.UID)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	body, fds, err := fc.Read()
 	c.SetReadDeadline(time.Time{})
@@ -367,6 +381,28 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 	c.Close() // tells the forwarder the plugin is gone
 	s.cleanup(cfg, cred.UID, id, log)
 	log.Info().AnErr("exit", werr).Msg("session ended")
+}
+
+func (s *Service) reserve(uid uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := 0
+	for _, n := range s.perUID {
+		total += n
+	}
+	if s.perUID[uid] >= MaxSessionsPerUID || total >= MaxSessions {
+		return false
+	}
+	s.perUID[uid]++
+	return true
+}
+
+func (s *Service) release(uid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perUID[uid]--; s.perUID[uid] <= 0 {
+		delete(s.perUID, uid)
+	}
 }
 
 // cleanup removes what the session left: hosts lines, addresses, aliases.

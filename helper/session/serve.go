@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -97,6 +98,17 @@ func SelfVersion() (ipc.VersionInfo, error) {
 	return ipc.VersionInfo{Version: BuildVersion, Protocol: ipc.ProtocolVersion, SHA256: hex.EncodeToString(h.Sum(nil)), OS: runtime.GOOS, Arch: runtime.GOARCH}, nil
 }
 
+// exitWithParent ends the plugin when the launcher is gone. Linux also has
+// Pdeathsig; macOS has nothing like it, so watch for re-parenting.
+func exitWithParent() {
+	parent := os.Getppid()
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			os.Exit(1)
+		}
+	}
+}
+
 // ServePlugin runs `kftray-helper plugin`: the go-plugin gRPC server for one
 // session, with the fd channel on descriptor 3. It returns when the
 // forwarder goes away.
@@ -114,6 +126,7 @@ func ServePlugin(o PluginOptions) error {
 	if err != nil {
 		return err
 	}
+	go exitWithParent()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  ipc.Handshake,
 		VersionedPlugins: ipc.PluginMap(s),
