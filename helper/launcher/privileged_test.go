@@ -191,7 +191,9 @@ func (w *world) startProbe(uid, gid uint32, name string) *probe {
 		c.Wait()
 		w.t.Fatalf("probe did not get ready: %q %v", line, err)
 	}
-	return &probe{cmd: c, stdin: stdin, addr: strings.Fields(line)[1]}
+	f := strings.Fields(line)
+	w.t.Logf("session start (Dial) %s, first Listen through the helper %s", f[3], f[4])
+	return &probe{cmd: c, stdin: stdin, addr: f[1]}
 }
 
 func inNetns(t *testing.T, bin string) {
@@ -298,6 +300,21 @@ func inNetns(t *testing.T, bin string) {
 			ln.Close()
 		})
 	}
+
+	t.Run("launcher killed: no orphan plugin, stale lines swept on restart", func(t *testing.T) {
+		p := w.startProbe(w.uidA, w.gidA, "orphan.dev.test")
+		defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
+		w.service.Process.Signal(syscall.SIGKILL)
+		w.service.Wait()
+		waitFor(t, "the plugin to die with its launcher", func() bool { return len(w.pluginPIDs()) == 0 })
+		if !strings.Contains(w.hostsText(), "orphan.dev.test") {
+			t.Fatal("expected the killed launcher to leave its line behind (nothing could remove it)")
+		}
+		w.startService()
+		if strings.Contains(w.hostsText(), "orphan.dev.test") {
+			t.Fatalf("stale line not swept at start:\n%s", w.hostsText())
+		}
+	})
 
 	t.Run("service stop ends sessions and sweeps", func(t *testing.T) {
 		p := w.startProbe(w.uidA, w.gidA, "api.dev.test")

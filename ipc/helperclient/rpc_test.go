@@ -24,7 +24,9 @@ import (
 // rpcClient serves a real helper session over go-plugin's gRPC test mode
 // (in-process, real gRPC over a real socket) with a real fd channel, a temp
 // hosts file and a temp pool, and returns the forwarder-side Client.
-func rpcClient(t *testing.T, cfg *config.Config) (*Client, string) {
+func rpcClient(t *testing.T, cfg *config.Config) (*Client, string) { return rpcClientTB(t, cfg) }
+
+func rpcClientTB(t testing.TB, cfg *config.Config) (*Client, string) {
 	t.Helper()
 	dir := t.TempDir()
 	hostsPath := filepath.Join(dir, "hosts")
@@ -196,5 +198,25 @@ func TestRefusesNonRootServer(t *testing.T) {
 	_, err = Dial(context.Background(), Options{Socket: path})
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not root") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// BenchmarkListen measures one helper bind: the gRPC call, the bind, the
+// descriptor over the fd channel and net.FileListener, in go-plugin's test
+// mode (no launcher, no root).
+func BenchmarkListen(b *testing.B) {
+	ctx := context.Background()
+	c, _ := rpcClientTB(b, &config.Config{AddressPool: "127.77.0.0/24"})
+	ip, err := c.AllocateAddress(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ln, err := c.Listen(ctx, "tcp", ip, 18181)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ln.Close()
 	}
 }

@@ -4,7 +4,7 @@
 //	probe bind-direct IP:PORT       try a direct bind, print "OK" or the errno
 //	probe session SOCKET NAME PORT  open a session, listen on an allocated
 //	                                address, set NAME in hosts, print
-//	                                "READY ip pid-of-plugin", serve until stdin closes
+//	                                "READY ip:port pid session-start listen-time", serve until stdin closes
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/kftray-go/kftray/ipc"
 	"github.com/kftray-go/kftray/ipc/helperclient"
@@ -45,20 +46,24 @@ func run(args []string) error {
 		return nil
 	case "session":
 		ctx := context.Background()
+		t0 := time.Now()
 		c, err := helperclient.Dial(ctx, helperclient.Options{Socket: args[1]})
 		if err != nil {
 			return err
 		}
+		dialed := time.Since(t0)
 		defer c.Close()
 		port, _ := strconv.Atoi(args[3])
 		ip, err := c.AllocateAddress(ctx)
 		if err != nil {
 			return err
 		}
+		t1 := time.Now()
 		ln, err := c.Listen(ctx, "tcp", ip, uint16(port))
 		if err != nil {
 			return err
 		}
+		listened := time.Since(t1)
 		if err := c.SetHosts(ctx, "probe", []ipc.HostEntry{{IP: ip, Names: []string{args[2]}}}); err != nil {
 			return err
 		}
@@ -72,7 +77,7 @@ func run(args []string) error {
 				conn.Close()
 			}
 		}()
-		fmt.Println("READY", netip.AddrPortFrom(ip, uint16(port)), os.Getpid())
+		fmt.Println("READY", netip.AddrPortFrom(ip, uint16(port)), os.Getpid(), dialed, listened)
 		// Serve until the test closes our stdin (a clean exit) or kills us.
 		s := bufio.NewScanner(os.Stdin)
 		for s.Scan() {
