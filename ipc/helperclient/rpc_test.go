@@ -220,3 +220,41 @@ func BenchmarkListen(b *testing.B) {
 		ln.Close()
 	}
 }
+
+func TestListenForwardCleansUp(t *testing.T) {
+	ctx := context.Background()
+	c, hostsPath := rpcClient(t, &config.Config{AddressPool: "127.77.0.0/24"})
+	fl, err := c.ListenForward(ctx, ForwardBind{Network: "tcp", AutoLoopback: true, Port: 18282, Hostnames: []string{"web.dev.test"}, Lease: "cfg7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(hostsPath); !strings.Contains(string(b), fl.IP.String()) || !strings.Contains(string(b), "web.dev.test") {
+		t.Fatalf("hosts:\n%s", b)
+	}
+	if err := fl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(hostsPath); strings.Contains(string(b), "web.dev.test") {
+		t.Fatalf("hosts line left after Close:\n%s", b)
+	}
+	// The address went back to the pool and the port is free.
+	ip, err := c.AllocateAddress(ctx)
+	if err != nil || ip != fl.IP {
+		t.Fatalf("re-allocate: %s %v", ip, err)
+	}
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(fl.IP, 18282).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+
+	// A refused name leaves nothing behind: no listener, no address.
+	_, err = c.ListenForward(ctx, ForwardBind{Network: "tcp", AutoLoopback: true, Port: 18283, Hostnames: []string{"mine.test"}, Lease: "cfg8"})
+	if !errors.Is(err, ipc.ErrConflict) {
+		t.Fatalf("err = %v", err)
+	}
+	ip2, _ := c.AllocateAddress(ctx)
+	if ip2 != netip.MustParseAddr("127.77.0.2") {
+		t.Fatalf("failed ListenForward kept its address: next is %s", ip2)
+	}
+}
