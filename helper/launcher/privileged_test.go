@@ -40,7 +40,9 @@ func TestPrivileged(t *testing.T) {
 		return
 	}
 	dir := binDir(t)
-	cmd := exec.Command("unshare", "--net", "--", os.Args[0], "-test.run=^TestPrivileged$", "-test.v", "--", "in-netns", dir)
+	// A private mount namespace too, so a test can bind-mount a temp file
+	// over /etc/hosts the way containers do.
+	cmd := exec.Command("unshare", "--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run=^TestPrivileged$", "-test.v", "--", "in-netns", dir)
 	out, err := cmd.CombinedOutput()
 	t.Logf("in a fresh network namespace:\n%s", out)
 	if err != nil {
@@ -266,9 +268,10 @@ func inNetns(t *testing.T, bin string) {
 			if err != nil {
 				t.Fatalf("dial %s: %v", p.addr, err)
 			}
+			fmt.Fprint(conn, "GET / HTTP/1.0\r\n\r\n")
 			got, _ := io.ReadAll(conn)
 			conn.Close()
-			if want := fmt.Sprintf("served by uid %d\n", w.uidA); string(got) != want {
+			if want := fmt.Sprintf("served by uid %d\n", w.uidA); !strings.HasSuffix(string(got), "\r\n\r\n"+want) {
 				t.Fatalf("read %q, want %q", got, want)
 			}
 			ip := strings.Split(p.addr, ":")[0]
@@ -300,6 +303,39 @@ func inNetns(t *testing.T, bin string) {
 			ln.Close()
 		})
 	}
+
+	t.Run("curl resolves the name through /etc/hosts (bind-mounted, as in a container)", func(t *testing.T) {
+		curl, err := exec.LookPath("curl")
+		if err != nil {
+			t.Skip("curl not installed")
+		}
+		// A temp file over /etc/hosts, only in this mount namespace.
+		etcHosts := filepath.Join(w.dir, "etc-hosts")
+		orig, _ := os.ReadFile("/etc/hosts")
+		os.WriteFile(etcHosts, orig, 0o644)
+		if out, err := exec.Command("mount", "--bind", etcHosts, "/etc/hosts").CombinedOutput(); err != nil {
+			t.Fatalf("bind mount: %v\n%s", err, out)
+		}
+		defer exec.Command("umount", "/etc/hosts").Run()
+		w2 := *w
+		w2.t = t
+		w2.socket = filepath.Join(w.dir, "helper2.sock")
+		w2.runDir = filepath.Join(w.dir, "run2")
+		w2.hosts = "/etc/hosts"
+		w2.startService()
+		defer w2.stopService()
+		p := w2.startProbe(w.uidA, w.gidA, "web.dev.test")
+		out, err := exec.Command(curl, "-sS", "--max-time", "10", "http://web.dev.test/").CombinedOutput()
+		if err != nil || string(out) != fmt.Sprintf("served by uid %d\n", w.uidA) {
+			t.Fatalf("curl http://web.dev.test/: %v\n%s\n/etc/hosts:\n%s", err, out, w2.hostsText())
+		}
+		p.stdin.Close()
+		p.cmd.Wait()
+		waitFor(t, "web.dev.test to leave /etc/hosts", func() bool { return !strings.Contains(w2.hostsText(), "web.dev.test") })
+		if got := w2.hostsText(); got != string(orig) {
+			t.Fatalf("/etc/hosts not restored byte for byte:\n%s", got)
+		}
+	})
 
 	t.Run("launcher killed: no orphan plugin, stale lines swept on restart", func(t *testing.T) {
 		p := w.startProbe(w.uidA, w.gidA, "orphan.dev.test")

@@ -73,7 +73,15 @@ func run(args []string) error {
 				if err != nil {
 					return
 				}
-				fmt.Fprintf(conn, "served by uid %d\n", os.Getuid())
+				// Enough HTTP for curl: read the request head, answer, close.
+				r := bufio.NewReader(conn)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				fmt.Fprintf(conn, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved by uid %d\n", os.Getuid())
 				conn.Close()
 			}
 		}()
