@@ -20,9 +20,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 
 	"github.com/kftray-go/kftray/helper/install"
 	"github.com/kftray-go/kftray/helper/minisign"
@@ -31,24 +33,27 @@ import (
 const devKeyDir = ".dev-keys"
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "sign-helper:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	keyPath := flag.String("key", "", "minisign secret key (encrypted keys are signed with the minisign tool)")
-	dev := flag.Bool("dev", false, "use (and create if missing) the local development key in "+devKeyDir+"/")
-	version := flag.String("version", "", "helper version the signature binds (required)")
-	goos := flag.String("os", "linux", "target GOOS the binary was built for")
-	goarch := flag.String("arch", "amd64", "target GOARCH the binary was built for")
-	flag.Parse()
-	if flag.NArg() != 1 || *version == "" || (*keyPath == "") == !*dev {
-		flag.Usage()
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("sign-helper", flag.ContinueOnError)
+	keyPath := fs.String("key", "", "minisign secret key (encrypted keys are signed with the minisign tool)")
+	dev := fs.Bool("dev", false, "use (and create if missing) the local development key in "+devKeyDir+"/")
+	version := fs.String("version", "", "helper version the signature binds (required)")
+	goos := fs.String("os", runtime.GOOS, "target GOOS the binary was built for")
+	goarch := fs.String("arch", runtime.GOARCH, "target GOARCH the binary was built for")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *version == "" || (*keyPath == "") == !*dev {
+		fs.Usage()
 		return errors.New("want one binary, -version, and exactly one of -key or -dev")
 	}
-	bin := flag.Arg(0)
+	bin := fs.Arg(0)
 	if *dev {
 		p, err := devKey()
 		if err != nil {
@@ -86,9 +91,9 @@ func run() error {
 		if err := os.WriteFile(bin+".minisig", sig, 0o644); err != nil {
 			return err
 		}
-		fmt.Printf("build kftray with:\n  -ldflags \"-X github.com/kftray-go/kftray/helper/install.DevPublicKey=%s\"\n", sk.Public().String())
+		fmt.Fprintf(stdout, "build kftray with:\n  -ldflags \"-X github.com/kftray-go/kftray/helper/install.DevPublicKey=%s\"\n", sk.Public().String())
 	}
-	fmt.Printf("signed %s -> %s.minisig\n  trusted comment: %s\n", bin, bin, comment)
+	fmt.Fprintf(stdout, "signed %s -> %s.minisig\n  trusted comment: %s\n", bin, bin, comment)
 	return nil
 }
 
