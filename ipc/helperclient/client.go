@@ -113,7 +113,11 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  ipc.Handshake,
 		VersionedPlugins: ipc.PluginMap(nil),
-		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
+		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, tmpDir string) (runner.Runner, error) {
+			// go-plugin made a socket directory for a local plugin; ours lives
+			// in the launcher's root-owned session directory instead, so drop
+			// it now rather than leave it behind if we are killed.
+			os.Remove(tmpDir)
 			r.env = cmd.Env
 			return r, nil
 		},
