@@ -194,7 +194,7 @@ func (w *world) startProbe(uid, gid uint32, name string) *probe {
 		w.t.Fatalf("probe did not get ready: %q %v", line, err)
 	}
 	f := strings.Fields(line)
-	w.t.Logf("session start (Dial) %s, first Listen through the helper %s", f[3], f[4])
+	w.t.Logf("session start (Dial) %s, first Listen through the helper %s, then %s per Listen", f[3], f[4], f[5])
 	return &probe{cmd: c, stdin: stdin, addr: f[1]}
 }
 

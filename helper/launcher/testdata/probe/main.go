@@ -4,7 +4,7 @@
 //	probe bind-direct IP:PORT       try a direct bind, print "OK" or the errno
 //	probe session SOCKET NAME PORT  open a session, listen on an allocated
 //	                                address, set NAME in hosts, print
-//	                                "READY ip:port pid session-start listen-time", serve until stdin closes
+//	                                "READY ip:port pid session-start first-listen per-listen", serve until stdin closes
 package main
 
 import (
@@ -85,7 +85,18 @@ func run(args []string) error {
 				conn.Close()
 			}
 		}()
-		fmt.Println("READY", netip.AddrPortFrom(ip, uint16(port)), os.Getpid(), dialed, listened)
+		// Steady-state cost of one bind through the helper (listen + close).
+		const n = 200
+		t2 := time.Now()
+		for i := 0; i < n; i++ {
+			l, err := c.Listen(ctx, "tcp", ip, uint16(port+1))
+			if err != nil {
+				return err
+			}
+			l.Close()
+		}
+		perBind := time.Since(t2) / n
+		fmt.Println("READY", netip.AddrPortFrom(ip, uint16(port)), os.Getpid(), dialed, listened, perBind)
 		// Serve until the test closes our stdin (a clean exit) or kills us.
 		s := bufio.NewScanner(os.Stdin)
 		for s.Scan() {
