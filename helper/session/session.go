@@ -73,7 +73,7 @@ func (s *Session) AllocateAddress(context.Context) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, classify(err)
 	}
-	s.Log.Info().Stringer("ip", ip).Msg("address allocated")
+	s.Log.Debug().Stringer("ip", ip).Msg("address allocated")
 	return ip, nil
 }
 
@@ -176,7 +176,7 @@ func (s *Session) BindListener(ctx context.Context, req ipc.BindRequest) error {
 	if err := s.FDs.Write(body[:], int(f.Fd())); err != nil {
 		return fmt.Errorf("pass bound socket %s/%s: %w", req.Network, addr, err)
 	}
-	s.Log.Info().Str("network", req.Network).Str("addr", addr).Msg("socket bound and passed")
+	s.Log.Debug().Str("network", req.Network).Str("addr", addr).Msg("socket bound and passed")
 	return nil
 }
 
@@ -188,7 +188,7 @@ func (s *Session) SetHosts(ctx context.Context, lease string, entries []ipc.Host
 	if err := s.Hosts.Set(ctx, s.UID, s.ID, lease, es); err != nil {
 		return classify(err)
 	}
-	s.Log.Info().Str("lease", lease).Int("entries", len(entries)).Msg("hosts updated")
+	s.Log.Debug().Str("lease", lease).Int("entries", len(entries)).Msg("hosts updated")
 	return nil
 }
 
