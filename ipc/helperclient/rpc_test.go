@@ -3,6 +3,7 @@ package helperclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -256,5 +257,38 @@ func TestListenForwardCleansUp(t *testing.T) {
 	ip2, _ := c.AllocateAddress(ctx)
 	if ip2 != netip.MustParseAddr("127.77.0.2") {
 		t.Fatalf("failed ListenForward kept its address: next is %s", ip2)
+	}
+}
+
+// Concurrent binds: each caller must get its own socket back, whatever
+// order the frames arrive in.
+func TestConcurrentListensGetTheirOwnSockets(t *testing.T) {
+	ctx := context.Background()
+	c, _ := rpcClient(t, &config.Config{AddressPool: "127.77.0.0/24"})
+	ip, err := c.AllocateAddress(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(port uint16) {
+			ln, err := c.Listen(ctx, "tcp", ip, port)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer ln.Close()
+			if got := ln.Addr().(*net.TCPAddr).Port; got != int(port) {
+				errs <- fmt.Errorf("asked for port %d, got a listener on %d", port, got)
+				return
+			}
+			errs <- nil
+		}(uint16(18400 + i))
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
