@@ -15,6 +15,16 @@ const (
 	Editor     = "EDITOR" // `kftray config edit`, after VISUAL
 	Visual     = "VISUAL"
 
+	// systemd socket activation, read by `kftray-helper service` only.
+	ListenPID = "LISTEN_PID"
+	ListenFDs = "LISTEN_FDS"
+
+	// `kftray helper install` run as root through sudo/pkexec: which user
+	// to allow when --allow-uid is not given. Only root's own install
+	// decision reads them; the helper never authorizes by environment.
+	SudoUID   = "SUDO_UID"
+	PkexecUID = "PKEXEC_UID"
+
 	// kftray-server (the in-cluster relay). The first four are the names
 	// kftray's own relay reads, so its manifests work unchanged.
 	RelayRemoteAddress  = "REMOTE_ADDRESS"
