@@ -96,7 +96,7 @@ func imageTag() string {
 // owner session: "kftray-relay-<config id>-<session>".
 func Name(configID int64, session string) string {
 	n := "kftray-relay-" + strconv.FormatInt(configID, 10)
-	if s := labelValue(session); s != "" {
+	if s := LabelValue(session); s != "" {
 		n += "-" + strings.ToLower(s)
 	}
 	n = strings.Trim(invalidName.ReplaceAllString(n, "-"), "-")
@@ -239,7 +239,7 @@ func (p Params) labels() map[string]string {
 		LabelConfigID:  strconv.FormatInt(p.ConfigID, 10),
 	}
 	for k, v := range map[string]string{LabelOwnerUser: p.OwnerUser, LabelOwnerHost: p.OwnerHost, LabelOwnerSession: p.OwnerSession} {
-		if s := labelValue(v); s != "" {
+		if s := LabelValue(v); s != "" {
 			l[k] = s
 		}
 	}
@@ -272,9 +272,9 @@ func (p Params) enforce(d *appsv1.Deployment) {
 
 var invalidLabel = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-// labelValue makes s a valid label value (63 chars of [A-Za-z0-9._-],
+// LabelValue makes s a valid label value (63 chars of [A-Za-z0-9._-],
 // alphanumeric at both ends); the exact value stays in an annotation.
-func labelValue(s string) string {
+func LabelValue(s string) string {
 	s = invalidLabel.ReplaceAllString(s, "_")
 	if len(s) > 63 {
 		s = s[:63]
