@@ -12,6 +12,9 @@ const (
 	Home       = "HOME"
 	CI         = "CI"
 	Kubeconfig = "KUBECONFIG"
+
+	DevclusterBin  = "KFTRAY_DEVCLUSTER_BIN"  // dev cluster binary (e2e/cluster); default scripts/devcluster/bin/devcluster
+	DevclusterKeep = "KFTRAY_DEVCLUSTER_KEEP" // non-empty: keep a test cluster's directory (logs) after Stop
 )
 
 // Get returns the value of one of the names above.
