@@ -33,6 +33,9 @@ const (
 	RelayProxyType      = "PROXY_TYPE" // tcp | udp
 	RelayHealthAddr     = "KFTRAY_SERVER_HEALTH_ADDR"
 	RelayUDPIdleTimeout = "KFTRAY_SERVER_UDP_IDLE_TIMEOUT"
+
+	DevclusterBin  = "KFTRAY_DEVCLUSTER_BIN"  // dev cluster binary (e2e/cluster); default scripts/devcluster/bin/devcluster
+	DevclusterKeep = "KFTRAY_DEVCLUSTER_KEEP" // non-empty: keep a test cluster's directory (logs) after Stop
 )
 
 // Get returns the value of one of the names above.
