@@ -28,11 +28,13 @@ func TestAPIServerDownUnderLoad(t *testing.T) {
 	pods := deploy(t, c, ns, 1)
 	const connWait = 3 * time.Second
 	// A local connection that finds no upgraded connection is closed after
-	// connWait. One that finds a connection the API server is tearing down
-	// waits for its stream to be refused, up to client-go's stream creation
-	// timeout (30 s). Past hangBound, it hangs.
+	// connWait; one on a connection that dies must end when it dies. The
+	// slack is for a loaded machine. (Seen on main at the time of writing:
+	// connections whose stream creation was pending when the API server
+	// closed the upgraded connection waited out client-go's 30 s stream
+	// creation timeout; "create error stream: Timeout occurred".)
 	const bound = connWait + 10*time.Second
-	const hangBound = 45 * time.Second
+	const hangBound = 2 * time.Minute // safety net for the client itself
 	m := startForward(t, forwarder.Options{ConnWait: connWait}, webConfig(c, ns, 1, 80))
 	f := m.Forward(1)
 	addr := f.State().Address
@@ -128,8 +130,8 @@ func TestAPIServerDownUnderLoad(t *testing.T) {
 	t.Logf("API server down %v; forward running again and serving %v after it was back (first success %v after running); requests ok %d (%d before the restart), failed %d; longest local connection %v (%d past %v); reconnects %d",
 		up.Sub(down.Load().(time.Time)).Round(time.Millisecond), recovered.Round(time.Millisecond), took.Round(time.Millisecond),
 		ok.Load(), okBefore, failed.Load(), time.Duration(maxDur.Load()).Round(time.Millisecond), over.Load(), bound, st.Reconnects)
-	if d := time.Duration(maxDur.Load()); d > hangBound {
-		t.Errorf("a local connection lasted %v: it hung past %v", d, hangBound)
+	if d := time.Duration(maxDur.Load()); d > bound {
+		t.Errorf("%d local connection(s) outlived their bound %v, the longest %v", over.Load(), bound, d)
 	}
 	if ok.Load() <= okBefore {
 		t.Errorf("no request succeeded after the API server came back")
