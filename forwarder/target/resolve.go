@@ -69,9 +69,10 @@ type Resolver struct {
 	inf      *Informers
 	selector labels.Selector
 
-	sources []source
+	sources []source // fixed after NewResolver
 
 	mu      sync.Mutex
+	regs    []cache.ResourceEventHandlerRegistration // parallel to sources
 	current Target
 	err     error
 	changed chan struct{}
@@ -80,7 +81,6 @@ type Resolver struct {
 type source struct {
 	resource string
 	inf      cache.SharedIndexInformer
-	reg      cache.ResourceEventHandlerRegistration
 }
 
 // NewResolver starts following spec with the shared watches inf.
@@ -113,13 +113,15 @@ func NewResolver(inf *Informers, spec Spec) (*Resolver, error) {
 		UpdateFunc: func(any, any) { r.update() },
 		DeleteFunc: func(any) { r.update() },
 	}
-	for i := range r.sources {
-		reg, err := r.sources[i].inf.AddEventHandler(h)
+	for _, s := range r.sources {
+		reg, err := s.inf.AddEventHandler(h)
 		if err != nil {
 			r.Close()
-			return nil, fmt.Errorf("watch %s: %w", r.sources[i].resource, err)
+			return nil, fmt.Errorf("watch %s: %w", s.resource, err)
 		}
-		r.sources[i].reg = reg
+		r.mu.Lock()
+		r.regs = append(r.regs, reg)
+		r.mu.Unlock()
 	}
 	r.update()
 	return r, nil
@@ -127,10 +129,12 @@ func NewResolver(inf *Informers, spec Spec) (*Resolver, error) {
 
 // Close stops following.
 func (r *Resolver) Close() {
-	for _, s := range r.sources {
-		if s.reg != nil {
-			_ = s.inf.RemoveEventHandler(s.reg)
-		}
+	r.mu.Lock()
+	regs := r.regs
+	r.regs = nil
+	r.mu.Unlock()
+	for i, reg := range regs {
+		_ = r.sources[i].inf.RemoveEventHandler(reg)
 	}
 }
 
