@@ -332,22 +332,33 @@ func (f *Forward) accept() {
 }
 
 // handle forwards one local connection, waiting a bounded time for an
-// upgraded connection if there is none right now.
+// upgraded connection if there is none right now. A connection the pod
+// refused before it reached the pod's process (terminating, gone) is
+// replayed on the next pod within the same bound.
 func (f *Forward) handle(lc net.Conn) {
 	stop := context.AfterFunc(f.ctx, func() { lc.Close() })
 	defer stop()
 	deadline := time.NewTimer(f.opts.ConnWait)
 	defer deadline.Stop()
+	local := tunnel.NewLocal(lc)
+	var refusedBy *tunnel.Conn
 	for {
 		f.mu.Lock()
 		c, tgt, ready := f.conn, f.tgt, f.ready
 		f.mu.Unlock()
-		if c != nil {
+		if c != nil && c != refusedBy {
 			select {
 			case <-c.Done():
 				// Dead; the supervisor replaces it. Wait below.
 			default:
-				err := c.Forward(f.ctx, lc, tgt.Port, &f.counters)
+				err := c.Forward(f.ctx, local, tgt.Port, &f.counters)
+				var ref *tunnel.RefusedError
+				if errors.As(err, &ref) {
+					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("refused; moving the connection to another pod")
+					refusedBy = c
+					f.resolver.Avoid(c.Pod)
+					continue
+				}
 				if err != nil {
 					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("connection ended with error")
 				}
@@ -356,7 +367,7 @@ func (f *Forward) handle(lc net.Conn) {
 		}
 		select {
 		case <-ready:
-		case <-time.After(100 * time.Millisecond): // the conn seen may have died
+		case <-time.After(50 * time.Millisecond): // the conn seen may have died or been replaced
 		case <-deadline.C:
 			f.mu.Lock()
 			why := f.state.LastError
