@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -261,14 +262,52 @@ func (f *Forward) supervise() {
 			s.Phase, s.Attempt, s.LastError, s.NextTry = Retrying, attempt, err.Error(), next
 			s.Pod, s.PodPort = "", 0
 		})
+		var back <-chan struct{}
+		if kube.IsUnreachable(err) && delay > time.Second {
+			// Long waits while the API server is away: a cheap TCP probe
+			// each second ends the wait as soon as it listens again.
+			back = f.probe(delay)
+		}
 		select {
 		case <-f.ctx.Done():
 			return
 		case <-time.After(delay):
 		case <-changed:
 			// A new target (a replacement pod became ready): try it now.
+		case <-back:
 		}
 	}
+}
+
+// probe closes the returned channel when the API server accepts a TCP
+// connection, checking about once a second for at most d.
+func (f *Forward) probe(d time.Duration) <-chan struct{} {
+	up := make(chan struct{})
+	u, err := url.Parse(f.cluster.Config.Host)
+	if err != nil || u.Host == "" {
+		return up
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[bool]string{true: "443", false: "80"}[u.Scheme != "http"])
+	}
+	go func() {
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			select {
+			case <-f.ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				close(up)
+				return
+			}
+		}
+	}()
+	return up
 }
 
 func (f *Forward) dial(tgt target.Target) (*tunnel.Conn, error) {
