@@ -53,7 +53,7 @@ func forwardPipe(t *testing.T, c *Conn, port int) (net.Conn, chan error) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.Forward(context.Background(), server, port, nil) }()
+	go func() { done <- c.Forward(context.Background(), NewLocal(server), port, nil) }()
 	t.Cleanup(func() { client.Close() })
 	return client, done
 }
