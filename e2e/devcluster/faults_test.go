@@ -98,23 +98,29 @@ func TestDropConnections(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
 	pod := onePod(t, c, ns, cluster.App{})
-	conn, err := dialers[1].dial(c, ns, pod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	openStream(t, conn, 8080).get(t, "/")
-	n, err := c.DropConnections(context.Background(), ns, pod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Errorf("dropped %d connections, want 1", n)
-	}
-	select {
-	case <-conn.CloseChan():
-	case <-time.After(30 * time.Second):
-		t.Fatal("client connection still open 30s after the kubelet side was dropped")
+	for _, d := range dialers {
+		t.Run(d.name, func(t *testing.T) {
+			conn, err := d.dial(c, ns, pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			openStream(t, conn, 8080).get(t, "/")
+			start := time.Now()
+			n, err := c.DropConnections(context.Background(), ns, pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("dropped %d connections, want 1", n)
+			}
+			select {
+			case <-conn.CloseChan():
+				t.Logf("client saw the drop after %v", time.Since(start))
+			case <-time.After(30 * time.Second):
+				t.Fatal("client connection still open 30s after the kubelet side was dropped")
+			}
+		})
 	}
 }
 
@@ -133,9 +139,11 @@ func TestAPIServerRestart(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	start := time.Now()
 	if err := c.StopAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("API server stopped in %v", time.Since(start))
 	select {
 	case <-conn.CloseChan():
 	case <-ctx.Done():
@@ -144,9 +152,11 @@ func TestAPIServerRestart(t *testing.T) {
 	if _, err := c.Client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{}); err == nil {
 		t.Fatal("API server still answers after StopAPIServer")
 	}
+	start = time.Now()
 	if err := c.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("API server ready again in %v", time.Since(start))
 	conn2, err := dialers[1].dial(c, ns, pod)
 	if err != nil {
 		t.Fatalf("dial after restart: %v", err)
