@@ -1,0 +1,253 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/streaming/pkg/httpstream"
+)
+
+// Conn is one upgraded port-forward connection to a pod. It carries any
+// number of concurrent forwarded local connections.
+type Conn struct {
+	Namespace, Pod string
+	Transport      Transport // the transport actually used
+
+	sc     httpstream.Connection
+	act    *activityConn
+	opts   Options
+	nextID atomic.Int64
+	active atomic.Int64
+
+	done      chan struct{}
+	closeOnce sync.Once
+	mu        sync.Mutex
+	err       error
+}
+
+func newConn(sc httpstream.Connection, act *activityConn, t Transport, opts Options, ns, pod string) *Conn {
+	c := &Conn{Namespace: ns, Pod: pod, Transport: t, sc: sc, act: act, opts: opts, done: make(chan struct{})}
+	go c.watch()
+	return c
+}
+
+// watch ends the connection when the server closes it or stops answering.
+func (c *Conn) watch() {
+	t := time.NewTicker(c.opts.PingPeriod / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.sc.CloseChan():
+			c.closeWith(errors.New("connection closed by the API server"))
+			return
+		case <-c.done:
+			return
+		case now := <-t.C:
+			if c.act != nil && c.act.stalledFor(now) > c.opts.DeadAfter {
+				c.closeWith(fmt.Errorf("%w (nothing received for %s)", errDead, c.opts.DeadAfter))
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) closeWith(err error) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+		close(c.done)
+		c.sc.Close()
+		if c.act != nil {
+			c.act.Close() // unblocks a stalled read at once
+		}
+	})
+}
+
+// Close closes the connection and every stream on it.
+func (c *Conn) Close() error {
+	c.closeWith(errors.New("closed"))
+	return nil
+}
+
+// Done is closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err says why the connection ended (nil while it is up).
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Active is the number of local connections being forwarded over c.
+func (c *Conn) Active() int { return int(c.active.Load()) }
+
+// Counters receives byte counts as data flows; fields are updated atomically.
+type Counters struct {
+	ToPod, FromPod atomic.Int64
+}
+
+// StreamError is an error the pod side reported for one forwarded
+// connection (the kubelet's error stream). It concerns that connection only.
+type StreamError struct{ Msg string }
+
+func (e *StreamError) Error() string { return "pod side: " + e.Msg }
+
+// Forward copies between local and port on the pod through a new stream
+// pair, until both directions are done or one fails. It closes local. An
+// error ends this local connection only, never c.
+func (c *Conn) Forward(ctx context.Context, local net.Conn, port int, counters *Counters) error {
+	defer local.Close()
+	select {
+	case <-c.done:
+		return fmt.Errorf("upgraded connection ended: %w", c.Err())
+	default:
+	}
+	c.active.Add(1)
+	defer c.active.Add(-1)
+	if tc, ok := local.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	id := strconv.FormatInt(c.nextID.Add(1), 10)
+	h := http.Header{}
+	h.Set("streamType", "error")
+	h.Set("port", strconv.Itoa(port))
+	h.Set("requestID", id)
+	errStream, err := c.sc.CreateStream(h)
+	if err != nil {
+		return fmt.Errorf("create error stream: %w", err)
+	}
+	// We never write to the error stream.
+	errStream.Close()
+	h.Set("streamType", "data")
+	data, err := c.sc.CreateStream(h)
+	if err != nil {
+		errStream.Reset()
+		c.sc.RemoveStreams(errStream)
+		return fmt.Errorf("create data stream: %w", err)
+	}
+	defer c.sc.RemoveStreams(errStream, data)
+
+	errMsg := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(errStream, 64<<10))
+		errMsg <- strings.TrimSpace(string(b))
+	}()
+
+	fromPod := make(chan error, 1)
+	toPod := make(chan error, 1)
+	var toCount, fromCount *atomic.Int64
+	if counters != nil {
+		toCount, fromCount = &counters.ToPod, &counters.FromPod
+	}
+	go func() {
+		_, err := copyBuf(local, data, fromCount)
+		fromPod <- err
+	}()
+	go func() {
+		_, err := copyBuf(data, local, toCount)
+		if err == nil {
+			// The client half-closed: tell the pod, keep reading its answer.
+			err = data.Close()
+			if err != nil {
+				err = fmt.Errorf("half-close to pod: %w", err)
+			}
+		}
+		toPod <- err
+	}()
+
+	var result error
+	select {
+	case err := <-fromPod:
+		result = err
+	case err := <-toPod:
+		if err != nil {
+			result = err
+			break
+		}
+		select {
+		case result = <-fromPod:
+		case <-c.done:
+			result = fmt.Errorf("upgraded connection ended: %w", c.Err())
+		case <-ctx.Done():
+			result = ctx.Err()
+		}
+	case <-c.done:
+		result = fmt.Errorf("upgraded connection ended: %w", c.Err())
+	case <-ctx.Done():
+		result = ctx.Err()
+	}
+	// Discard anything unsent so the error stream is not blocked behind it.
+	data.Reset()
+	local.Close()
+	var msg string
+	select {
+	case msg = <-errMsg:
+	case <-c.done:
+	case <-time.After(time.Second):
+		// The kubelet closes the error stream right after the data stream;
+		// do not hang this connection if it does not.
+	}
+	if msg != "" {
+		return &StreamError{Msg: msg}
+	}
+	if result != nil && isClosedErr(result) {
+		return nil
+	}
+	return result
+}
+
+func isClosedErr(err error) bool {
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "use of closed network connection") || strings.Contains(s, "stream reset") ||
+		strings.Contains(s, "connection reset by peer") || strings.Contains(s, "broken pipe")
+}
+
+// Buffers are pooled: thousands of short connections should not each
+// allocate their copy buffers.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyBuf copies like io.CopyBuffer with a pooled buffer, without letting
+// io.Copy pick ReaderFrom/WriterTo (which allocate a fresh buffer for
+// non-socket sources), and counts bytes as they go.
+func copyBuf(dst io.Writer, src io.Reader, count *atomic.Int64) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			w, werr := dst.Write(buf[:n])
+			total += int64(w)
+			if count != nil {
+				count.Add(int64(w))
+			}
+			if werr != nil {
+				return total, werr
+			}
+			if w != n {
+				return total, io.ErrShortWrite
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}

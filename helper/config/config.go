@@ -1,0 +1,191 @@
+// Package config is the helper's root-owned configuration,
+// /etc/kftray-helper/config.json, written at install. It is the only input
+// besides the kernel's peer credentials that grants anything.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Default paths of an installed helper (the run directory is per platform,
+// see paths_*.go).
+const (
+	DefaultPath    = "/etc/kftray-helper/config.json"
+	DefaultSocket  = DefaultRunDir + "/helper.sock"
+	DefaultHosts   = "/etc/hosts"
+	DefaultPool    = "127.77.0.0/16"
+	DefaultMaxHost = 256
+)
+
+// DefaultSuffixes are the name suffixes the hosts block accepts by default.
+var DefaultSuffixes = []string{".test", ".local", ".internal", ".svc", ".svc.cluster.local"}
+
+// Config is the helper's policy.
+type Config struct {
+	// AllowedUIDs may open a helper session.
+	AllowedUIDs []uint32 `json:"allowed_uids"`
+	// AddressPool is the loopback prefix AllocateAddress hands out from.
+	AddressPool string `json:"address_pool,omitempty"`
+	// NameSuffixes a hosts name may end with.
+	NameSuffixes []string `json:"name_suffixes,omitempty"`
+	// AllowSingleLabel permits names without a dot ("web").
+	AllowSingleLabel *bool `json:"allow_single_label,omitempty"`
+	// MaxHostsPerUID caps the names one uid may hold in the block.
+	MaxHostsPerUID int `json:"max_hosts_per_uid,omitempty"`
+	// SharedLoopbackPorts are privileged ports a session may bind on
+	// 127.0.0.1 and ::1, which other local software trusts. Allocated pool
+	// addresses accept any port; ports >= 1024 are always allowed.
+	SharedLoopbackPorts []uint16 `json:"shared_loopback_ports,omitempty"`
+}
+
+// Pool returns the parsed address pool.
+func (c *Config) Pool() (netip.Prefix, error) {
+	s := c.AddressPool
+	if s == "" {
+		s = DefaultPool
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("config: address_pool %q: %w", s, err)
+	}
+	p = p.Masked()
+	if !p.Addr().IsLoopback() || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("config: address_pool %s must be an IPv4 loopback prefix inside 127.0.0.0/8", p)
+	}
+	if p.Contains(netip.MustParseAddr("127.0.0.1")) {
+		return netip.Prefix{}, fmt.Errorf("config: address_pool %s must not contain 127.0.0.1", p)
+	}
+	return p, nil
+}
+
+// Suffixes returns the name suffixes in force.
+func (c *Config) Suffixes() []string {
+	if len(c.NameSuffixes) == 0 {
+		return DefaultSuffixes
+	}
+	return c.NameSuffixes
+}
+
+// SingleLabel reports whether dotless names are allowed (default true).
+func (c *Config) SingleLabel() bool { return c.AllowSingleLabel == nil || *c.AllowSingleLabel }
+
+// MaxHosts returns the per-uid cap.
+func (c *Config) MaxHosts() int {
+	if c.MaxHostsPerUID <= 0 {
+		return DefaultMaxHost
+	}
+	return c.MaxHostsPerUID
+}
+
+// Allowed reports whether uid may open a session.
+func (c *Config) Allowed(uid uint32) bool { return slices.Contains(c.AllowedUIDs, uid) }
+
+// Validate checks the config is usable.
+func (c *Config) Validate() error {
+	if _, err := c.Pool(); err != nil {
+		return err
+	}
+	for _, s := range c.Suffixes() {
+		if !strings.HasPrefix(s, ".") || len(s) < 2 || strings.ContainsAny(s, " \t#\n") {
+			return fmt.Errorf("config: name suffix %q must start with a dot and contain no spaces or '#'", s)
+		}
+	}
+	return nil
+}
+
+// Load reads the config at path. When requireRoot is set (the service), the
+// file and its directory must be owned by root and not writable by group or
+// others, because whoever can write it decides who gets root's help.
+func Load(path string, requireRoot bool) (*Config, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return nil, fmt.Errorf("config: %s does not exist; run `sudo kftray helper install`: %w", path, err)
+		}
+		return nil, fmt.Errorf("config: open %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if requireRoot {
+		if err := checkRootOwned(f, path); err != nil {
+			return nil, err
+		}
+		if err := checkRootAncestors(filepath.Dir(path)); err != nil {
+			return nil, err
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	var c Config
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config: parse %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// checkRootAncestors walks from dir to / : a directory another user could
+// write (and so swap the config's parent in) makes the config untrusted.
+// Sticky root-owned directories such as /tmp are fine: nobody can rename
+// root's entries there.
+func checkRootAncestors(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	for {
+		var st unix.Stat_t
+		if err := unix.Lstat(dir, &st); err != nil {
+			return fmt.Errorf("config: stat %s: %w", dir, err)
+		}
+		writable := st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != 0 || writable {
+			return fmt.Errorf("config: %s must be a real directory owned by root and not writable by others", dir)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
+}
+
+func checkRootOwned(f *os.File, path string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("config: stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("config: %s is not a regular file", path)
+	}
+	if st.Uid != 0 || st.Mode&0o022 != 0 {
+		return fmt.Errorf("config: %s must be owned by root and not group/world-writable (owner %d, mode %o); reinstall with `sudo kftray helper install`", path, st.Uid, st.Mode&0o777)
+	}
+	return nil
+}
+
+// Marshal renders c as the file install writes.
+func (c *Config) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

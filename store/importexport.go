@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// ImportResult says what an import did, by config id.
+type ImportResult struct {
+	Added     []int64 `json:"added"`
+	Updated   []int64 `json:"updated"`
+	Unchanged []int64 `json:"unchanged"`
+}
+
+// sameIdentity is kftray's rule for "this imported entry is that stored
+// config": same context, namespace, workload type and protocol, plus the
+// service (and both ports, when both sides give an explicit local port),
+// the pod selector, or the proxied address.
+func sameIdentity(a, b *Config) bool {
+	if a.Context != b.Context || a.Namespace != b.Namespace ||
+		a.WorkloadType != b.WorkloadType || a.Protocol != b.Protocol {
+		return false
+	}
+	switch a.WorkloadType {
+	case WorkloadService:
+		if a.Service != b.Service {
+			return false
+		}
+		if a.LocalPort != 0 && b.LocalPort != 0 {
+			return a.LocalPort == b.LocalPort && a.RemotePort == b.RemotePort
+		}
+		return true
+	case WorkloadPod:
+		return a.Target == b.Target
+	case WorkloadProxy:
+		return a.RemoteAddress == b.RemoteAddress
+	default:
+		return a.Service == b.Service && a.Target == b.Target && a.RemoteAddress == b.RemoteAddress &&
+			a.Alias == b.Alias
+	}
+}
+
+func sameContent(a, b Config) bool {
+	a.ID, b.ID, a.Revision, b.Revision = 0, 0, 0, 0
+	a.normalize()
+	b.normalize()
+	return reflect.DeepEqual(a, b)
+}
+
+// ImportConfigs imports a kftray config file (see ParseConfigs), merging
+// each entry into the config it is the same forward as (kftray's identity
+// rule) instead of duplicating it. It is all or nothing: on any problem it
+// writes nothing and returns an *ImportError listing every problem.
+func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, error) {
+	incoming, err := ParseConfigs(data)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	var res ImportResult
+	err = s.withTx(ctx, func(tx *sql.Tx) error {
+		res = ImportResult{}
+		existing, err := listConfigs(ctx, tx, "")
+		if err != nil {
+			return err
+		}
+		// Plan in memory first, so alias clashes are found before any write.
+		type op struct {
+			entry int // 1-based
+			at    int // index into all
+			kind  int // 0 add, 1 update, 2 unchanged
+		}
+		all := existing // the configs as they will be after the import
+		var ops []op
+		addedAt := map[int]int{} // index into all -> index into ops, for adds
+		for i, in := range incoming {
+			in.ID, in.Revision = 0, 0
+			j := -1
+			for k := range all {
+				if sameIdentity(&all[k], &in) {
+					j = k
+					break
+				}
+			}
+			if j < 0 {
+				all = append(all, in)
+				addedAt[len(all)-1] = len(ops)
+				ops = append(ops, op{entry: i + 1, at: len(all) - 1, kind: 0})
+				continue
+			}
+			cur := all[j]
+			// kftray keeps the stored alias and local port when the file
+			// leaves them out.
+			if in.Alias == "" {
+				in.Alias = cur.Alias
+			}
+			if in.LocalPort == 0 {
+				in.LocalPort = cur.LocalPort
+			}
+			in.ID, in.Revision = cur.ID, cur.Revision
+			all[j] = in
+			if k, ok := addedAt[j]; ok {
+				// A later entry of the same file for the same forward: it
+				// replaces the earlier one, which is still only an add.
+				ops[k].entry = i + 1
+				continue
+			}
+			kind := 1
+			if sameContent(cur, in) {
+				kind = 2
+			}
+			ops = append(ops, op{entry: i + 1, at: j, kind: kind})
+		}
+
+		ie := &ImportError{}
+		for _, o := range ops {
+			c := all[o.at]
+			if o.kind == 2 || c.Alias == "" {
+				continue
+			}
+			for k, other := range all {
+				if k == o.at || !strings.EqualFold(other.Alias, c.Alias) {
+					continue
+				}
+				who := "another entry of this file"
+				if other.ID != 0 {
+					who = fmt.Sprintf("config %d", other.ID)
+				}
+				ie.Entries = append(ie.Entries, EntryError{Index: o.entry, Name: c.Name(), Problems: []FieldError{{
+					Field: "alias",
+					Msg:   fmt.Sprintf("%q is already used by %s; aliases must be unique", c.Alias, who),
+				}}})
+				break
+			}
+		}
+		if len(ie.Entries) > 0 {
+			return ie
+		}
+
+		for _, o := range ops {
+			c := all[o.at]
+			switch o.kind {
+			case 0:
+				if err := insertConfig(ctx, tx, &c); err != nil {
+					return err
+				}
+				res.Added = append(res.Added, c.ID)
+			case 1:
+				if err := updateConfig(ctx, tx, &c); err != nil {
+					return err
+				}
+				res.Updated = append(res.Updated, c.ID)
+			case 2:
+				res.Unchanged = append(res.Unchanged, c.ID)
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// ExportConfigs renders every config as a kftray-importable JSON array
+// (ids stripped, defaults left out).
+func (s *Store) ExportConfigs(ctx context.Context) ([]byte, error) {
+	configs, err := s.ListConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if configs == nil {
+		configs = []Config{}
+	}
+	return FormatConfigs(configs)
+}
