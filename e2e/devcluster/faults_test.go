@@ -257,3 +257,37 @@ func TestEchoBackends(t *testing.T) {
 		t.Errorf("udp echo: %q, %v; want %q", buf[:n], err, pod+": ping")
 	}
 }
+
+// TestKWOKRestart: after the node agent restarts, the node is Ready with its
+// addresses (the harness restores them if KWOK lost them) and port-forward
+// to a running pod works.
+func TestKWOKRestart(t *testing.T) {
+	c := cluster.Get(t)
+	ns := c.Namespace(t)
+	pod := onePod(t, c, ns, cluster.App{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if err := c.StopKWOK(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.StartKWOK(ctx); err != nil {
+			t.Fatalf("restart %d: %v", i, err)
+		}
+	}
+	node, err := c.Client.CoreV1().Nodes().Get(ctx, c.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(node.Status.Addresses) == 0 {
+		t.Fatal("node has no addresses after KWOK restarts")
+	}
+	conn, err := dialers[0].dial(c, ns, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if got := openStream(t, conn, 8080).get(t, "/"); got != pod {
+		t.Errorf("after KWOK restarts answered %q, want %q", got, pod)
+	}
+}
