@@ -103,7 +103,7 @@ func (s *Store) LookupConfig(ctx context.Context, ref string) (Config, error) {
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		c, err := s.GetConfig(ctx, id)
 		if errors.Is(err, ErrNotFound) {
-			return c, fmt.Errorf("no config with id %d (see 'kftray config list'): %w", id, ErrNotFound)
+			return c, fmt.Errorf("no config with id %d: %w", id, ErrNotFound)
 		}
 		return c, err
 	}
@@ -116,7 +116,7 @@ func (s *Store) LookupConfig(ctx context.Context, ref string) (Config, error) {
 	case err != nil:
 		return Config{}, err
 	case len(found) == 0:
-		return Config{}, fmt.Errorf("no config named %q (see 'kftray config list'): %w", ref, ErrNotFound)
+		return Config{}, fmt.Errorf("no config named %q: %w", ref, ErrNotFound)
 	case len(found) > 1:
 		ids := make([]string, len(found))
 		for i, c := range found {

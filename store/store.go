@@ -59,6 +59,9 @@ func openAt(ctx context.Context, dir string, version int) (*Store, error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
 	q.Set("_foreign_keys", "1")
+	// WAL with synchronous=NORMAL is durable across crashes of the process;
+	// only a power loss can drop the last commits, never corrupt the file.
+	q.Add("_pragma", "synchronous(NORMAL)")
 	// Write transactions take the write lock at BEGIN, so two processes
 	// never deadlock upgrading read locks (which SQLite reports as BUSY
 	// without waiting).

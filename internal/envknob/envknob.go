@@ -12,6 +12,8 @@ const (
 	Home       = "HOME"
 	CI         = "CI"
 	Kubeconfig = "KUBECONFIG"
+	Editor     = "EDITOR" // `kftray config edit`, after VISUAL
+	Visual     = "VISUAL"
 
 	// kftray-server (the in-cluster relay). The first four are the names
 	// kftray's own relay reads, so its manifests work unchanged.
