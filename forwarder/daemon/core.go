@@ -179,7 +179,9 @@ func toStore(s forwarder.State, pid int) store.State {
 	case forwarder.Failed:
 		st.Status = store.StatusFailed
 	default:
-		st.Status = store.StatusStopped
+		// Stopped on purpose: what it was bound to and why it last
+		// failed no longer describe anything.
+		st.Status, st.LocalAddr, st.LastError = store.StatusStopped, "", ""
 	}
 	return st
 }
@@ -191,7 +193,11 @@ func (c *Core) view(cfg store.Config, s forwarder.State, desired bool) api.Forwa
 		NextTry: s.NextTry, Since: s.Since, UpdatedAt: time.Now(),
 		ActiveConns: s.ActiveConns, TotalConns: s.TotalConns, BytesToPod: s.BytesToPod,
 		BytesFromPod: s.BytesFromPod, Reconnects: s.Reconnects}
-	if s.Phase != forwarder.Stopped && s.Phase != forwarder.Failed {
+	switch s.Phase {
+	case forwarder.Stopped:
+		f.Address, f.LastError = "", ""
+	case forwarder.Failed:
+	default:
 		f.PID = c.pid
 	}
 	return f
@@ -524,7 +530,9 @@ func (c *Core) ClearStale(ctx context.Context) (int, error) {
 	done := map[int]bool{}
 	total := 0
 	for _, st := range states {
-		if st.PID == 0 || done[st.PID] || st.Status == store.StatusStopped {
+		// Only states that claim something runs are stale; stopped and
+		// failed ones stay true after their owner is gone.
+		if st.PID == 0 || done[st.PID] || (st.Status != store.StatusRunning && st.Status != store.StatusRetrying) {
 			continue
 		}
 		if st.PID != c.pid && processAlive(st.PID) {
@@ -539,4 +547,65 @@ func (c *Core) ClearStale(ctx context.Context) (int, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// StoredForwards lists every config with its state as the store has it,
+// for when no daemon runs. A state whose owning process is gone is shown as
+// stopped, with a note, since nothing forwards it.
+func StoredForwards(ctx context.Context, st *store.Store) ([]api.Forward, error) {
+	cfgs, err := st.ListConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	states, err := st.GetStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]*store.State, len(states))
+	for i := range states {
+		byID[states[i].ConfigID] = &states[i]
+	}
+	core := &Core{st: st, log: zerolog.Nop()}
+	desired, err := core.Desired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Forward, 0, len(cfgs))
+	for _, cfg := range cfgs {
+		s := byID[cfg.ID]
+		f := storedView(cfg, s, desired[cfg.ID])
+		if s != nil && (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && !processAlive(s.PID) {
+			f = storedView(cfg, nil, desired[cfg.ID])
+			f.LastError = fmt.Sprintf("was %s in process %d, which is gone", s.Status, s.PID)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// CheckNotRunElsewhere fails when another live kftray process (the daemon,
+// another `kftray run`) forwards one of cfgs, naming it and how to stop it.
+func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) error {
+	for _, cfg := range cfgs {
+		st, err := c.st.GetState(ctx, cfg.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st.Status != store.StatusStopped && st.Status != store.StatusFailed && st.PID != c.pid && processAlive(st.PID) {
+			return fmt.Errorf("%s is already forwarded by kftray process %d (%s); stop it first with 'kftray stop %s'",
+				cfg.Name(), st.PID, st.Status, ref(cfg))
+		}
+	}
+	return nil
+}
+
+// ref is how a user names cfg on the command line.
+func ref(cfg store.Config) string {
+	if cfg.Alias != "" {
+		return cfg.Alias
+	}
+	return strconv.FormatInt(cfg.ID, 10)
 }

@@ -122,7 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); core.RunWriter(wctx, opts.CounterPeriod) }()
 
-	log.Info().Int("pid", os.Getpid()).Str("socket", p.Socket).Str("http", d.httpAddr).Msg("daemon started")
+	log.Info().Str("socket", p.Socket).Str("http", d.httpAddr).Msg("daemon started")
 	restoreDone := make(chan struct{})
 	go func() {
 		defer close(restoreDone)
