@@ -302,7 +302,9 @@ func Uninstall(ctx context.Context, o Options) error {
 	}
 	// Sweep again with the installed binary, in case the service was not
 	// running (or there is none): nothing of ours may stay in /etc/hosts.
-	if _, err := os.Stat(o.path(BinPath)); err == nil {
+	_, binErr := os.Stat(o.path(BinPath))
+	_, hostsErr := os.Stat(o.path(config.DefaultHosts))
+	if binErr == nil && hostsErr == nil {
 		args := []string{"cleanup",
 			"--config", o.path(config.DefaultPath),
 			"--hosts", o.path(config.DefaultHosts),

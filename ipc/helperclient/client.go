@@ -175,6 +175,10 @@ func (c *Client) Close() error {
 	return c.fds.Close()
 }
 
+// Done is closed when the session has ended (the helper or its launcher
+// went away); a new Dial starts a new one.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
 // Info is the helper's Version answer from Dial.
 func (c *Client) Info() ipc.VersionInfo { return c.info }
 
