@@ -279,7 +279,12 @@ func (b *bench) rep(ctx context.Context, rep int) error {
 	if !p.skipped("newconn") {
 		for _, t := range order {
 			b.ensureKubectl(ctx, t, "newconn")
+			before := b.cpu(t)
 			lats, fails, err := newConnLatency(b.http[t], p.newConnN)
+			after := b.cpu(t)
+			if t != tDirect && len(lats) > 0 {
+				b.res.add("cpu_newconn_fwd", t, 1000*(after.fwd-before.fwd).Seconds()/float64(len(lats)))
+			}
 			if err != nil {
 				b.fail(rep, "newconn", t, err)
 				if len(lats) < p.newConnN/2 {

@@ -63,6 +63,7 @@ var metrics = []metric{
 	{"cpu_bulk_fwd", "forwarder CPU per GiB moved (bulk)", "s/GiB", false},
 	{"cpu_bulk_api", "API server CPU per GiB moved (bulk)", "s/GiB", false},
 	{"cpu_bulk_kubelet", "kubelet CPU per GiB moved (bulk)", "s/GiB", false},
+	{"cpu_newconn_fwd", "forwarder CPU per new connection", "ms", false},
 	{"cpu_ka32_fwd", "forwarder CPU per 10k requests (32 conns)", "s", false},
 }
 
