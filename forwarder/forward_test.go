@@ -367,6 +367,9 @@ func TestManagerSharesClientAndWatches(t *testing.T) {
 	if len(m.IDs()) != 100 || m.Clusters() != 1 || loads != 1 {
 		t.Fatalf("%d forwards, %d clusters, %d loads; want 100, 1, 1", len(m.IDs()), m.Clusters(), loads)
 	}
+	if n := w.srv.Upgrades(); n != 1 {
+		t.Fatalf("%d upgraded connections for 100 forwards to one pod, want 1 shared", n)
+	}
 	// Each forward works.
 	for _, st := range m.States()[:5] {
 		if name, c, _ := hello(t, st.Address); name != "web-1" {
