@@ -4,7 +4,7 @@
 // real API server, controllers, EndpointSlices and the kubelet's own
 // port-forward code (e2e/cluster). Run with
 //
-//	go test -tags e2e ./forwarder/e2e/
+//	go test -tags e2e ./e2e/forwarder/
 package e2e_test
 
 import (
