@@ -376,12 +376,15 @@ func (f *Forward) handle(lc net.Conn) {
 	deadline := time.NewTimer(f.opts.ConnWait)
 	defer deadline.Stop()
 	local := tunnel.NewLocal(lc)
+	// After a refusal, the same connection is tried again only after a
+	// pause (a lone pod may be restarting its process); a new one at once.
 	var refusedBy *tunnel.Conn
+	var retryAt time.Time
 	for {
 		f.mu.Lock()
 		c, tgt, ready := f.conn, f.tgt, f.ready
 		f.mu.Unlock()
-		if c != nil && c != refusedBy {
+		if c != nil && (c != refusedBy || time.Now().After(retryAt)) {
 			select {
 			case <-c.Done():
 				// Dead; the supervisor replaces it. Wait below.
@@ -389,8 +392,8 @@ func (f *Forward) handle(lc net.Conn) {
 				err := c.Forward(f.ctx, local, tgt.Port, &f.counters)
 				var ref *tunnel.RefusedError
 				if errors.As(err, &ref) {
-					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("refused; moving the connection to another pod")
-					refusedBy = c
+					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("refused before reaching the pod; trying again")
+					refusedBy, retryAt = c, time.Now().Add(200*time.Millisecond)
 					f.resolver.Avoid(c.Pod)
 					continue
 				}
