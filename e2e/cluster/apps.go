@@ -182,3 +182,44 @@ func poll(ctx context.Context, what string, f func() error) error {
 		}
 	}
 }
+
+// DemoNamespace holds the demo workload DeployDemo creates.
+const DemoNamespace = "demo"
+
+// DeployDemo creates the demo workload in namespace "demo":
+//   - web: 2 replicas of the HTTP backend, Service port 80 to the named
+//     targetPort "http" (container port 8080);
+//   - echo: TCP echo, Service port 9000 to "tcp-echo" (9000);
+//   - udp-echo: UDP echo, Service port 53/UDP to "udp-echo" (5353/UDP).
+//
+// It waits until every Service has ready endpoints.
+func (c *Cluster) DeployDemo(ctx context.Context) error {
+	if err := c.CreateNamespace(ctx, DemoNamespace); err != nil {
+		return err
+	}
+	apps := []App{
+		{Name: "web", Replicas: 2},
+		{
+			Name:         "echo",
+			Ports:        []corev1.ContainerPort{{Name: "tcp-echo", ContainerPort: 9000, Protocol: corev1.ProtocolTCP}},
+			ServicePorts: []corev1.ServicePort{{Name: "tcp-echo", Port: 9000, TargetPort: intstr.FromString("tcp-echo"), Protocol: corev1.ProtocolTCP}},
+		},
+		{
+			Name:         "udp-echo",
+			Ports:        []corev1.ContainerPort{{Name: "udp-echo", ContainerPort: 5353, Protocol: corev1.ProtocolUDP}},
+			ServicePorts: []corev1.ServicePort{{Name: "udp-echo", Port: 53, TargetPort: intstr.FromString("udp-echo"), Protocol: corev1.ProtocolUDP}},
+		},
+	}
+	for _, app := range apps {
+		if err := c.Deploy(ctx, DemoNamespace, app); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	for _, app := range apps {
+		n := int(max(app.Replicas, 1))
+		if _, err := c.ReadyPods(ctx, DemoNamespace, app.Name, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}

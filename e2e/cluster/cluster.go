@@ -283,14 +283,16 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 	})
 }
 
-// StopAPIServer stops the API server (for fault tests); everything else
-// keeps running and retries, as in a real control-plane outage.
+// StopAPIServer kills the API server (SIGKILL, as in a crash: a graceful
+// stop waits about 10 s for open port-forward connections). Everything else
+// keeps running and retries, as in a real control-plane outage; every
+// connection through the API server breaks at once.
 func (c *Cluster) StopAPIServer(ctx context.Context) error {
 	p := c.proc("kube-apiserver")
 	if p == nil {
 		return errors.New("kube-apiserver was never started")
 	}
-	p.stop(10 * time.Second)
+	p.stop(0)
 	return ctx.Err()
 }
 

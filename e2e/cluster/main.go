@@ -75,6 +75,12 @@ func Main(m *testing.M) int {
 	start := time.Now()
 	c, err := Start(context.Background(), Options{Binary: bin})
 	if err != nil {
+		// Once more, on fresh ports: another process may have taken one of
+		// the free ports picked before its component bound it.
+		fmt.Fprintf(os.Stderr, "dev cluster did not start, retrying once: %v\n", err)
+		c, err = Start(context.Background(), Options{Binary: bin})
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: dev cluster did not start: %v\n", err)
 		return 1
 	}

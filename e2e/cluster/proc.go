@@ -106,12 +106,18 @@ func (p *proc) exited() bool {
 	}
 }
 
-// stop sends SIGTERM to the process group, and SIGKILL after grace.
+// stop sends SIGTERM to the process group, and SIGKILL after grace (at
+// once when grace is 0).
 func (p *proc) stop(grace time.Duration) {
 	if p.cmd == nil || p.exited() {
 		return
 	}
 	pid := p.cmd.Process.Pid
+	if grace == 0 {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-p.done
+		return
+	}
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()

@@ -97,3 +97,16 @@ func kubectlPortForward(t *testing.T, ctx context.Context, c *cluster.Cluster, w
 	t.Fatalf("kubectl port-forward %s printed no address; stderr:\n%s", target, stderr.String())
 	return ""
 }
+
+// TestServerVersion: the binary carries version ldflags; without them
+// clients fail to parse "v0.0.0-master+$Format:%H$".
+func TestServerVersion(t *testing.T) {
+	c := cluster.Get(t)
+	v, err := c.Client.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.GitVersion != "v1.37.2" || v.Major != "1" || v.Minor != "37" {
+		t.Errorf("server version %+v, want v1.37.2", v)
+	}
+}
