@@ -103,7 +103,7 @@ func (s *Store) LookupConfig(ctx context.Context, ref string) (Config, error) {
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		c, err := s.GetConfig(ctx, id)
 		if errors.Is(err, ErrNotFound) {
-			return c, fmt.Errorf("no config with id %d (see 'kftray config list'): %w", id, ErrNotFound)
+			return c, fmt.Errorf("no config with id %d: %w", id, ErrNotFound)
 		}
 		return c, err
 	}
@@ -116,7 +116,7 @@ func (s *Store) LookupConfig(ctx context.Context, ref string) (Config, error) {
 	case err != nil:
 		return Config{}, err
 	case len(found) == 0:
-		return Config{}, fmt.Errorf("no config named %q (see 'kftray config list'): %w", ref, ErrNotFound)
+		return Config{}, fmt.Errorf("no config named %q: %w", ref, ErrNotFound)
 	case len(found) > 1:
 		ids := make([]string, len(found))
 		for i, c := range found {
@@ -199,7 +199,12 @@ func (s *Store) ModifyConfig(ctx context.Context, id int64, f func(c *Config) er
 func (s *Store) DeleteConfigs(ctx context.Context, ids ...int64) error {
 	return s.withTx(ctx, func(tx *sql.Tx) error {
 		var missing []string
+		done := map[int64]bool{}
 		for _, id := range ids {
+			if done[id] {
+				continue
+			}
+			done[id] = true
 			res, err := tx.ExecContext(ctx, "DELETE FROM configs WHERE id = ?", id)
 			if err != nil {
 				return err

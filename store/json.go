@@ -30,8 +30,8 @@ var fieldDecoders = map[string]func(c *Config, raw json.RawMessage) error{
 	"auto_loopback_address":    boolField(func(c *Config) *bool { return &c.AutoLoopbackAddress }),
 	"domain_enabled":           boolField(func(c *Config) *bool { return &c.DomainEnabled }),
 	"http_logs_enabled":        boolField(func(c *Config) *bool { return &c.HTTPLogsEnabled }),
-	"http_logs_max_file_size":  func(c *Config, r json.RawMessage) error { return decodeInt64(r, &c.HTTPLogsMaxFileSize) },
-	"http_logs_retention_days": intField(func(c *Config) *int { return &c.HTTPLogsRetentionDays }),
+	"http_logs_max_file_size":  decodeMaxFileSize,
+	"http_logs_retention_days": decodeRetention,
 	"http_logs_auto_cleanup":   boolField(func(c *Config) *bool { return &c.HTTPLogsAutoCleanup }),
 	"exposure_type":            strField(func(c *Config) *string { return &c.ExposureType }),
 	"cert_manager_enabled":     boolField(func(c *Config) *bool { return &c.CertManagerEnabled }),
@@ -120,6 +120,28 @@ func intField(get func(*Config) *int) func(*Config, json.RawMessage) error {
 	}
 }
 
+// An explicit 0 is out of range (kftray rejects it too); only a missing
+// field means the default.
+func decodeMaxFileSize(c *Config, r json.RawMessage) error {
+	if err := decodeInt64(r, &c.HTTPLogsMaxFileSize); err != nil {
+		return err
+	}
+	if !isNull(r) && c.HTTPLogsMaxFileSize < 1 {
+		return fmt.Errorf("%d bytes is out of range 1..%d (100 MiB)", c.HTTPLogsMaxFileSize, MaxHTTPLogsMaxFileSize)
+	}
+	return nil
+}
+
+func decodeRetention(c *Config, r json.RawMessage) error {
+	if err := intField(func(c *Config) *int { return &c.HTTPLogsRetentionDays })(c, r); err != nil {
+		return err
+	}
+	if !isNull(r) && c.HTTPLogsRetentionDays < 1 {
+		return fmt.Errorf("%d is out of range 1..%d", c.HTTPLogsRetentionDays, MaxHTTPLogsRetentionDays)
+	}
+	return nil
+}
+
 func portField(get func(*Config) *int) func(*Config, json.RawMessage) error {
 	return func(c *Config, r json.RawMessage) error {
 		var v int64
@@ -163,9 +185,9 @@ func describe(r json.RawMessage) string {
 	return s
 }
 
-// decodeConfig decodes one JSON object into a Config, collecting every
-// field problem (unknown fields included). Missing fields take kftray's
-// defaults.
+// decodeConfig decodes one JSON object into a normalized Config and
+// validates it, collecting every problem (unknown fields included). Missing
+// fields take kftray's defaults.
 func decodeConfig(raw json.RawMessage) (Config, []FieldError) {
 	c := Config{HTTPLogsAutoCleanup: true}
 	var fields map[string]json.RawMessage
@@ -173,6 +195,7 @@ func decodeConfig(raw json.RawMessage) (Config, []FieldError) {
 		return c, []FieldError{{Field: "(entry)", Msg: fmt.Sprintf("must be a JSON object, got %s", describe(raw))}}
 	}
 	var errs []FieldError
+	bad := map[string]bool{}
 	names := make([]string, 0, len(fields))
 	for n := range fields {
 		names = append(names, n)
@@ -186,6 +209,15 @@ func decodeConfig(raw json.RawMessage) (Config, []FieldError) {
 		}
 		if err := dec(&c, fields[n]); err != nil {
 			errs = append(errs, FieldError{Field: n, Msg: err.Error()})
+			bad[n] = true
+		}
+	}
+	// Validate what did decode, so one pass reports everything; a field that
+	// failed to decode is not reported again as missing.
+	c.normalize()
+	for _, p := range c.problems() {
+		if !bad[p.Field] {
+			errs = append(errs, p)
 		}
 	}
 	return c, errs
@@ -195,17 +227,42 @@ func decodeConfig(raw json.RawMessage) (Config, []FieldError) {
 // camelCase spelling).
 func suggest(name string) string {
 	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
-	for k := range fieldDecoders {
-		if norm(k) == norm(name) {
-			return fmt.Sprintf("; did you mean %q?", k)
+	best, bestDist := "", 3 // suggest only close names
+	for _, k := range KnownFields() {
+		if d := editDistance(norm(k), norm(name)); d < bestDist {
+			best, bestDist = k, d
 		}
 	}
-	return "; known fields are listed in docs/configuration.md"
+	if best != "" {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	return "; the known fields are listed in docs/configuration.md"
 }
 
-// UnmarshalJSON decodes kftray's JSON strictly: unknown fields and wrongly
-// typed values are errors. It does not validate the config as a whole; use
-// Validate for that.
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// UnmarshalJSON decodes kftray's JSON strictly and validates the result:
+// unknown fields, wrongly typed values and invalid configs are a
+// *ValidationError listing every problem.
 func (c *Config) UnmarshalJSON(data []byte) error {
 	dec, errs := decodeConfig(data)
 	if len(errs) > 0 {
@@ -344,10 +401,6 @@ func ParseConfigs(data []byte) ([]Config, error) {
 	ie := &ImportError{}
 	for i, raw := range raws {
 		c, errs := decodeConfig(raw)
-		if len(errs) == 0 {
-			c.normalize()
-			errs = c.problems()
-		}
 		if len(errs) > 0 {
 			ie.Entries = append(ie.Entries, EntryError{Index: i + 1, Name: c.Name(), Problems: errs})
 		}
@@ -364,7 +417,7 @@ func jsonErr(data []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line, col := 1, 1
-		for _, b := range data[:min(int(se.Offset), len(data))] {
+		for _, b := range data[:max(0, min(int(se.Offset)-1, len(data)))] {
 			if b == '\n' {
 				line, col = line+1, 1
 			} else {

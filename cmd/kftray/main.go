@@ -2,11 +2,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/kftray-go/kftray/internal/cli"
+	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "kftray: under construction")
-	os.Exit(1)
+	os.Exit(cli.Main(os.Args[1:], cmdutil.System()))
 }

@@ -146,17 +146,21 @@ func (s *Server) StopAPI() {
 	s.mu.Lock()
 	api := s.api
 	s.api = nil
-	conns := s.apiConns
-	s.apiConns = map[net.Conn]struct{}{}
 	s.mu.Unlock()
 	if api == nil {
 		return
 	}
+	// Stop accepting first, so nothing is upgraded after the sweep below.
+	api.Listener.Close()
+	api.CloseClientConnections()
+	api.Close()
+	s.mu.Lock()
+	conns := s.apiConns
+	s.apiConns = map[net.Conn]struct{}{}
+	s.mu.Unlock()
 	for c := range conns {
 		c.Close()
 	}
-	api.CloseClientConnections()
-	api.Close()
 }
 
 // StartAPI restarts a stopped API server on its old address.
