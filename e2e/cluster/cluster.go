@@ -322,6 +322,12 @@ func (c *Cluster) StopKWOK(ctx context.Context) error {
 }
 
 func (c *Cluster) StartKWOK(ctx context.Context) error {
+	// A new KWOK waits for the old one's node lease to expire (40 s) before
+	// it manages the node; a restarted kubelet would renew its own lease.
+	err := c.Client.CoordinationV1().Leases("kube-node-lease").Delete(ctx, c.NodeName, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete node lease: %w", err)
+	}
 	if err := c.startProc("kwok", c.args("kwok")); err != nil {
 		return err
 	}
