@@ -171,10 +171,12 @@ func (c *Cluster) Stop() {
 			p.stop(10 * time.Second)
 		}
 	}
+	c.mu.Lock()
 	if c.spawn != nil {
 		c.spawn.close()
 		c.spawn = nil
 	}
+	c.mu.Unlock()
 	if c.tempDir && envknob.Get(envknob.DevclusterKeep) == "" {
 		_ = os.RemoveAll(c.Dir)
 	}
