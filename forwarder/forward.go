@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -261,14 +262,52 @@ func (f *Forward) supervise() {
 			s.Phase, s.Attempt, s.LastError, s.NextTry = Retrying, attempt, err.Error(), next
 			s.Pod, s.PodPort = "", 0
 		})
+		var back <-chan struct{}
+		if kube.IsUnreachable(err) && delay > time.Second {
+			// Long waits while the API server is away: a cheap TCP probe
+			// each second ends the wait as soon as it listens again.
+			back = f.probe(delay)
+		}
 		select {
 		case <-f.ctx.Done():
 			return
 		case <-time.After(delay):
 		case <-changed:
 			// A new target (a replacement pod became ready): try it now.
+		case <-back:
 		}
 	}
+}
+
+// probe closes the returned channel when the API server accepts a TCP
+// connection, checking about once a second for at most d.
+func (f *Forward) probe(d time.Duration) <-chan struct{} {
+	up := make(chan struct{})
+	u, err := url.Parse(f.cluster.Config.Host)
+	if err != nil || u.Host == "" {
+		return up
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[bool]string{true: "443", false: "80"}[u.Scheme != "http"])
+	}
+	go func() {
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			select {
+			case <-f.ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				close(up)
+				return
+			}
+		}
+	}()
+	return up
 }
 
 func (f *Forward) dial(tgt target.Target) (*tunnel.Conn, error) {
@@ -332,22 +371,33 @@ func (f *Forward) accept() {
 }
 
 // handle forwards one local connection, waiting a bounded time for an
-// upgraded connection if there is none right now.
+// upgraded connection if there is none right now. A connection the pod
+// refused before it reached the pod's process (terminating, gone) is
+// replayed on the next pod within the same bound.
 func (f *Forward) handle(lc net.Conn) {
 	stop := context.AfterFunc(f.ctx, func() { lc.Close() })
 	defer stop()
 	deadline := time.NewTimer(f.opts.ConnWait)
 	defer deadline.Stop()
+	local := tunnel.NewLocal(lc)
+	var refusedBy *tunnel.Conn
 	for {
 		f.mu.Lock()
 		c, tgt, ready := f.conn, f.tgt, f.ready
 		f.mu.Unlock()
-		if c != nil {
+		if c != nil && c != refusedBy {
 			select {
 			case <-c.Done():
 				// Dead; the supervisor replaces it. Wait below.
 			default:
-				err := c.Forward(f.ctx, lc, tgt.Port, &f.counters)
+				err := c.Forward(f.ctx, local, tgt.Port, &f.counters)
+				var ref *tunnel.RefusedError
+				if errors.As(err, &ref) {
+					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("refused; moving the connection to another pod")
+					refusedBy = c
+					f.resolver.Avoid(c.Pod)
+					continue
+				}
 				if err != nil {
 					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("connection ended with error")
 				}
@@ -356,7 +406,7 @@ func (f *Forward) handle(lc net.Conn) {
 		}
 		select {
 		case <-ready:
-		case <-time.After(100 * time.Millisecond): // the conn seen may have died
+		case <-time.After(50 * time.Millisecond): // the conn seen may have died or been replaced
 		case <-deadline.C:
 			f.mu.Lock()
 			why := f.state.LastError

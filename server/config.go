@@ -18,6 +18,9 @@ import (
 	"github.com/kftray-go/kftray/internal/envknob"
 )
 
+// Version is this build's version, stamped by packaging/kftray-server/build.sh.
+var Version = "dev"
+
 // Modes.
 const (
 	ModeTCP = "tcp"

@@ -67,7 +67,7 @@ func (s *Server) Run(ctx context.Context) error {
 // accepting, gives open streams ShutdownGrace to finish, closes the rest and
 // returns nil. Serve closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.log.Info().Str("mode", s.cfg.Mode).Str("listen", ln.Addr().String()).
+	s.log.Info().Str("version", Version).Str("mode", s.cfg.Mode).Str("listen", ln.Addr().String()).
 		Str("remote", s.cfg.Remote()).Dur("udp_idle_timeout", s.cfg.UDPIdleTimeout).
 		Msg("kftray-server relaying")
 	s.ready.Store(true)
@@ -147,6 +147,7 @@ func (s *Server) shutdown() {
 // Stats is what the health endpoint reports.
 type Stats struct {
 	Status  string `json:"status"`
+	Version string `json:"version"`
 	Mode    string `json:"mode"`
 	Remote  string `json:"remote"`
 	Streams int64  `json:"streams"`
@@ -156,7 +157,7 @@ type Stats struct {
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	st := Stats{Status: "ok", Mode: s.cfg.Mode, Remote: s.cfg.Remote(),
+	st := Stats{Status: "ok", Version: Version, Mode: s.cfg.Mode, Remote: s.cfg.Remote(),
 		Streams: s.streams.Load(), Flows: s.flows.Load(), Total: s.total.Load()}
 	if !s.ready.Load() {
 		st.Status = "not serving"

@@ -38,6 +38,7 @@ type udpFlow struct {
 func (s *Server) relayUDP(ctx context.Context, c net.Conn, log zerolog.Logger) {
 	st := &udpStream{s: s, c: c, w: udpwire.NewWriter(c), log: log, flows: make(map[uint32]*udpFlow)}
 	err := st.run(ctx)
+	st.w.Close()
 	c.Close()
 	st.closeAll()
 	st.wg.Wait()

@@ -1,5 +1,3 @@
-// Package store keeps kftray's configs, runtime state and settings in a
-// SQLite file shared by the daemon, the CLI and the UIs.
 package store
 
 // Workload types.

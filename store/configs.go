@@ -199,7 +199,12 @@ func (s *Store) ModifyConfig(ctx context.Context, id int64, f func(c *Config) er
 func (s *Store) DeleteConfigs(ctx context.Context, ids ...int64) error {
 	return s.withTx(ctx, func(tx *sql.Tx) error {
 		var missing []string
+		done := map[int64]bool{}
 		for _, id := range ids {
+			if done[id] {
+				continue
+			}
+			done[id] = true
 			res, err := tx.ExecContext(ctx, "DELETE FROM configs WHERE id = ?", id)
 			if err != nil {
 				return err

@@ -48,6 +48,7 @@ func TestConcurrentWriterProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, numWriters)
 	for w := range numWriters {
@@ -64,6 +65,8 @@ func TestConcurrentWriterProcesses(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	t.Logf("%d writer processes x %d iterations (4 writes + 1 read each) took %v",
+		numWriters, opsPerWriter, time.Since(start).Round(time.Millisecond))
 	for _, err := range errs {
 		if err != nil {
 			t.Error(err)

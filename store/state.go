@@ -138,6 +138,14 @@ func (s *Store) GetState(ctx context.Context, configID int64) (State, error) {
 	return st, err
 }
 
+// DeleteState forgets one config's state (no error if it had none).
+func (s *Store) DeleteState(ctx context.Context, configID int64) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM config_state WHERE config_id = ?", configID)
+		return err
+	})
+}
+
 // ClearStates deletes the states owned by process pid (a daemon cleaning up
 // after itself or after a dead predecessor), returning how many it deleted.
 func (s *Store) ClearStates(ctx context.Context, pid int) (int, error) {

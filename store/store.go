@@ -90,11 +90,21 @@ func (s *Store) init(ctx context.Context, version int) error {
 	if v > len(migrations) {
 		return &NewerSchemaError{Path: s.path, Have: v, Know: len(migrations)}
 	}
+	if v == 0 {
+		if app, err := isKftrayAppDB(ctx, s.db); err != nil {
+			return err
+		} else if app {
+			return &KftrayAppDBError{Path: s.path}
+		}
+	}
 	if err := s.retry(ctx, func() error {
 		var mode string
 		return s.db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
 	}); err != nil {
 		return fmt.Errorf("enabling WAL: %w", err)
+	}
+	if v == version {
+		return nil // up to date: no write lock needed
 	}
 	return s.migrate(ctx, version)
 }
@@ -103,7 +113,8 @@ func (s *Store) init(ctx context.Context, version int) error {
 // and what to do.
 func (s *Store) explain(err error) error {
 	var nse *NewerSchemaError
-	if errors.As(err, &nse) {
+	var app *KftrayAppDBError
+	if errors.As(err, &nse) || errors.As(err, &app) {
 		return err
 	}
 	switch sqliteCode(err) {

@@ -312,7 +312,7 @@ func TestConfigCRUD(t *testing.T) {
 	if list, _ := s.ListConfigs(ctx); len(list) != 2 {
 		t.Errorf("%d configs after failed delete, want 2", len(list))
 	}
-	if err := s.DeleteConfigs(ctx, web.ID); err != nil {
+	if err := s.DeleteConfigs(ctx, web.ID, web.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetState(ctx, web.ID); !errors.Is(err, ErrNotFound) {
@@ -381,6 +381,12 @@ func TestStates(t *testing.T) {
 	if all, _ := s.GetStates(ctx); len(all) != 1 || all[0].PID != 200 {
 		t.Errorf("after ClearStates: %+v", all)
 	}
+	if err := s.DeleteState(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := s.GetStates(ctx); len(all) != 0 {
+		t.Errorf("after DeleteState: %+v", all)
+	}
 }
 
 func TestSettings(t *testing.T) {
@@ -405,5 +411,20 @@ func TestSettings(t *testing.T) {
 	}
 	if _, ok, _ := s.GetSetting(ctx, "k"); ok {
 		t.Error("deleted setting still set")
+	}
+}
+
+// Directory names that need escaping in a SQLite URI still work.
+func TestOpenOddPaths(t *testing.T) {
+	for _, name := range []string{"a b", "x#y", "q?r=1", "p%20c", "ü"} {
+		dir := filepath.Join(t.TempDir(), name)
+		s, err := Open(testCtx(t), dir)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		s.Close()
+		if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
+			t.Errorf("%q: database not at the expected path: %v", name, err)
+		}
 	}
 }

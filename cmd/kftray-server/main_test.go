@@ -139,3 +139,30 @@ func port(a net.Addr) string {
 	_, p, _ := net.SplitHostPort(a.String())
 	return p
 }
+
+// The relay image is FROM scratch and should stay small and auditable: no
+// client-go, gRPC or SQLite may creep in.
+func TestDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := []string{
+		"github.com/kftray-go/kftray/cmd/kftray-server",
+		"github.com/kftray-go/kftray/server",
+		"github.com/kftray-go/kftray/internal/envknob",
+		"github.com/rs/zerolog",
+		"github.com/mattn/go-isatty",    // zerolog
+		"github.com/mattn/go-colorable", // zerolog
+		"golang.org/x/sys/unix",         // go-isatty
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || dep == a || strings.HasPrefix(dep, a+"/")
+		}
+		if !ok {
+			t.Errorf("kftray-server links %s; keep the relay binary to the standard library, zerolog and our server packages", dep)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	_ "modernc.org/sqlite"
 )
 
 // TestMain makes this test binary act as the kftray binary (running the
@@ -22,6 +25,7 @@ func TestMain(m *testing.M) {
 		"replace-in-file": replaceInFile,
 		"racing-editor":   racingEditor,
 		"expect-exit":     expectExit,
+		"make-app-db":     makeAppDB,
 	})
 }
 
@@ -122,5 +126,44 @@ func expectExit() {
 	if got != want {
 		fmt.Fprintf(os.Stderr, "expect-exit: %s exited %d, want %d\n", strings.Join(os.Args[2:], " "), got, want)
 		os.Exit(1)
+	}
+}
+
+// make-app-db DB JSONFILE: writes a database with the kftray desktop app's
+// schema (kftray-commons create_db_table) holding the configs of JSONFILE,
+// one JSON document per row as the app stores them.
+func makeAppDB() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: make-app-db DB JSONFILE")
+		os.Exit(2)
+	}
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var rows []json.RawMessage
+	b, err := os.ReadFile(os.Args[2])
+	if err != nil {
+		fail(err)
+	}
+	if err := json.Unmarshal(b, &rows); err != nil {
+		fail(err)
+	}
+	db, err := sql.Open("sqlite", os.Args[1])
+	if err != nil {
+		fail(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE configs (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+		CREATE TABLE config_state (id INTEGER PRIMARY KEY, config_id INTEGER NOT NULL,
+			is_running BOOLEAN NOT NULL DEFAULT false, process_id INTEGER,
+			FOREIGN KEY(config_id) REFERENCES configs(id) ON DELETE CASCADE);
+		CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at DATETIME DEFAULT CURRENT_TIMESTAMP);`); err != nil {
+		fail(err)
+	}
+	for _, r := range rows {
+		if _, err := db.Exec("INSERT INTO configs (data) VALUES (?)", string(r)); err != nil {
+			fail(err)
+		}
 	}
 }

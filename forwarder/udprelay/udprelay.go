@@ -335,6 +335,7 @@ func (s *session) fail(err error) {
 func (s *session) serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.fail(ctx.Err()) })
 	defer stop()
+	defer s.w.Close()
 	done := make(chan struct{})
 	defer close(done)
 	go s.expireIdle(done)

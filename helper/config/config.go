@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -17,11 +18,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Default paths of an installed helper.
+// Default paths of an installed helper (the run directory is per platform,
+// see paths_*.go).
 const (
 	DefaultPath    = "/etc/kftray-helper/config.json"
-	DefaultRunDir  = "/run/kftray-helper"
-	DefaultSocket  = "/run/kftray-helper/helper.sock"
+	DefaultSocket  = DefaultRunDir + "/helper.sock"
 	DefaultHosts   = "/etc/hosts"
 	DefaultPool    = "127.77.0.0/16"
 	DefaultMaxHost = 256
@@ -120,13 +121,8 @@ func Load(path string, requireRoot bool) (*Config, error) {
 		if err := checkRootOwned(f, path); err != nil {
 			return nil, err
 		}
-		dir := path[:max(strings.LastIndexByte(path, '/'), 1)]
-		var st unix.Stat_t
-		if err := unix.Lstat(dir, &st); err != nil {
-			return nil, fmt.Errorf("config: stat %s: %w", dir, err)
-		}
-		if st.Uid != 0 || st.Mode&0o022 != 0 {
-			return nil, fmt.Errorf("config: directory %s must be owned by root and not group/world-writable", dir)
+		if err := checkRootAncestors(filepath.Dir(path)); err != nil {
+			return nil, err
 		}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
@@ -143,6 +139,32 @@ func Load(path string, requireRoot bool) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &c, nil
+}
+
+// checkRootAncestors walks from dir to / : a directory another user could
+// write (and so swap the config's parent in) makes the config untrusted.
+// Sticky root-owned directories such as /tmp are fine: nobody can rename
+// root's entries there.
+func checkRootAncestors(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	for {
+		var st unix.Stat_t
+		if err := unix.Lstat(dir, &st); err != nil {
+			return fmt.Errorf("config: stat %s: %w", dir, err)
+		}
+		writable := st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != 0 || writable {
+			return fmt.Errorf("config: %s must be a real directory owned by root and not writable by others", dir)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
 }
 
 func checkRootOwned(f *os.File, path string) error {

@@ -285,7 +285,9 @@ func (d *document) set(p Policy, uid uint32, session, lease string, entries []En
 		name string
 		v4   bool
 	}
-	owners := map[key]Line{}
+	// A name belongs to one lease across both address families: another
+	// user adding an IPv6 line for it would take it over for many resolvers.
+	owners := map[string]Line{}
 	var kept []Line
 	for _, l := range d.lines {
 		if l.UID == uid && l.Session == session && l.Lease == lease {
@@ -293,7 +295,7 @@ func (d *document) set(p Policy, uid uint32, session, lease string, entries []En
 		}
 		kept = append(kept, l)
 		for _, n := range l.Names {
-			owners[key{n, l.IP.Is4()}] = l
+			owners[n] = l
 		}
 	}
 	var add []Line
@@ -321,7 +323,7 @@ func (d *document) set(p Policy, uid uint32, session, lease string, entries []En
 			if outside[n] {
 				return fmt.Errorf("%w: name %q is already defined by a line outside the kftray block; pick another name or remove that line", ErrConflict, n)
 			}
-			if o, taken := owners[k]; taken {
+			if o, taken := owners[n]; taken {
 				return fmt.Errorf("%w: name %q is already managed by uid %d (lease %s)", ErrConflict, n, o.UID, o.Lease)
 			}
 			names = append(names, n)

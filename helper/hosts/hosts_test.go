@@ -153,10 +153,13 @@ func TestConflictsCapAndSessions(t *testing.T) {
 	if err := f.Set(ctx, 1001, "s2", "web", []Entry{entry("127.77.0.2", "web.test")}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("other uid took a managed name: %v", err)
 	}
-	if err := f.Set(ctx, 1000, "s1", "web", []Entry{entry("127.77.0.3", "web.test")}); err != nil {
+	if err := f.Set(ctx, 1001, "s2", "web", []Entry{entry("::1", "web.test")}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("other uid took a managed name through IPv6: %v", err)
+	}
+	if err := f.Set(ctx, 1000, "s1", "web", []Entry{entry("127.77.0.3", "web.test"), entry("::1", "web.test")}); err != nil {
 		t.Fatal(err)
 	}
-	// Cap counts every lease of the uid.
+	// Cap counts every lease of the uid (web.test holds two lines now).
 	many := make([]string, policy.MaxPerUID)
 	for i := range many {
 		many[i] = fmt.Sprintf("n%d.test", i)
@@ -164,7 +167,7 @@ func TestConflictsCapAndSessions(t *testing.T) {
 	if err := f.Set(ctx, 1000, "s1", "bulk", []Entry{entry("127.77.0.4", many...)}); !errors.Is(err, ErrCap) {
 		t.Fatalf("cap not enforced: %v", err)
 	}
-	if err := f.Set(ctx, 1000, "s1", "bulk", []Entry{entry("127.77.0.4", many[:policy.MaxPerUID-1]...)}); err != nil {
+	if err := f.Set(ctx, 1000, "s1", "bulk", []Entry{entry("127.77.0.4", many[:policy.MaxPerUID-2]...)}); err != nil {
 		t.Fatalf("at the cap: %v", err)
 	}
 	if err := f.Set(ctx, 1001, "s2", "db", []Entry{entry("127.77.0.5", "db.test")}); err != nil {

@@ -15,6 +15,16 @@ const (
 	Editor     = "EDITOR" // `kftray config edit`, after VISUAL
 	Visual     = "VISUAL"
 
+	// systemd socket activation, read by `kftray-helper service` only.
+	ListenPID = "LISTEN_PID"
+	ListenFDs = "LISTEN_FDS"
+
+	// `kftray helper install` run as root through sudo/pkexec: which user
+	// to allow when --allow-uid is not given. Only root's own install
+	// decision reads them; the helper never authorizes by environment.
+	SudoUID   = "SUDO_UID"
+	PkexecUID = "PKEXEC_UID"
+
 	// kftray-server (the in-cluster relay). The first four are the names
 	// kftray's own relay reads, so its manifests work unchanged.
 	RelayRemoteAddress  = "REMOTE_ADDRESS"
@@ -23,6 +33,9 @@ const (
 	RelayProxyType      = "PROXY_TYPE" // tcp | udp
 	RelayHealthAddr     = "KFTRAY_SERVER_HEALTH_ADDR"
 	RelayUDPIdleTimeout = "KFTRAY_SERVER_UDP_IDLE_TIMEOUT"
+
+	DevclusterBin  = "KFTRAY_DEVCLUSTER_BIN"  // dev cluster binary (e2e/cluster); default scripts/devcluster/bin/devcluster
+	DevclusterKeep = "KFTRAY_DEVCLUSTER_KEEP" // non-empty: keep a test cluster's directory (logs) after Stop
 )
 
 // Get returns the value of one of the names above.

@@ -123,6 +123,7 @@ func TestStreamHeader(t *testing.T) {
 func TestNoAllocsPerDatagram(t *testing.T) {
 	buf := make([]byte, MaxFrameLen)
 	w := NewWriter(io.Discard)
+	defer w.Close()
 	if n := testing.AllocsPerRun(100, func() {
 		if err := w.WriteData(buf, 5, 1200); err != nil {
 			t.Fatal(err)

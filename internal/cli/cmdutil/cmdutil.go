@@ -5,6 +5,7 @@ package cmdutil
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,13 +26,23 @@ type IOStreams struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
+
+	stdinTTY *bool // test override
 }
 
 // System returns the process's own streams.
 func System() *IOStreams { return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
 
 // StdinIsTerminal reports whether In is a terminal (prompts are allowed).
-func (s *IOStreams) StdinIsTerminal() bool { return logging.IsTerminal(s.In) }
+func (s *IOStreams) StdinIsTerminal() bool {
+	if s.stdinTTY != nil {
+		return *s.stdinTTY
+	}
+	return logging.IsTerminal(s.In)
+}
+
+// SetStdinTTY overrides terminal detection (tests of interactive paths).
+func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = &v }
 
 // Factory gives commands what they need, lazily: the store is opened only
 // by commands that use it, once.
@@ -155,4 +166,11 @@ func GroupCommand(cmd *cobra.Command) *cobra.Command {
 	}
 	cmd.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
 	return cmd
+}
+
+// WriteJSON writes v as indented JSON and a newline (for --json output).
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -4,7 +4,6 @@ package config
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,11 +48,7 @@ func lookup(ctx context.Context, s *store.Store, ref string) (store.Config, erro
 	return c, err
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func writeJSON(w io.Writer, v any) error { return cmdutil.WriteJSON(w, v) }
 
 func describe(c *store.Config) string {
 	if c.Alias != "" {

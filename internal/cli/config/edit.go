@@ -145,6 +145,10 @@ func parseEdited(data []byte) (store.Config, error) {
 	var ie *store.ImportError
 	if errors.As(err, &ie) {
 		ie.Source = "the edited config"
+		if len(ie.Entries) == 1 {
+			// One config: say "invalid config", not "entry 1".
+			return store.Config{}, &store.ValidationError{Name: ie.Entries[0].Name, Problems: ie.Entries[0].Problems}
+		}
 	}
 	if err != nil {
 		return store.Config{}, err
@@ -163,7 +167,12 @@ func runEditor(ctx context.Context, opts *EditOptions, path string) error {
 	// Through the shell, as git does, so EDITOR may hold arguments and
 	// quotes ("code --wait", "emacs -nw").
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", opts.Editor+` "$@"`, opts.Editor, path)
-	c.Stdin, c.Stdout, c.Stderr = opts.Factory.IO.In, opts.Factory.IO.Out, opts.Factory.IO.ErrOut
+	c.Stdout, c.Stderr = opts.Factory.IO.Out, opts.Factory.IO.ErrOut
+	// Only a real file (the terminal) goes to the editor: a pipe or buffer
+	// would be drained by it, losing the answer to "Edit again?".
+	if in, ok := opts.Factory.IO.In.(*os.File); ok {
+		c.Stdin = in
+	}
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("editor %q failed: %w", opts.Editor, err)
 	}

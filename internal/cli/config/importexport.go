@@ -26,11 +26,14 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*cobra.Command, *ImportOptions) 
 		Use:   "import FILE|-",
 		Short: "Import configs from a kftray JSON file",
 		Long: "Import configs from a kftray JSON file (an array of configs or one config; '-' reads\n" +
-			"stdin). An entry that is the same forward as a stored config (same context, namespace,\n" +
-			"workload type, protocol and service/target/remote address) updates it instead of\n" +
-			"adding a duplicate. A file with any problem is rejected whole, listing every problem.",
-		Example: "  kftray config import ~/Downloads/configs.json\n  curl -s https://example.com/team.json | kftray config import -",
-		Args:    cmdutil.ExactArgs(1, "one FILE (or - for stdin)"),
+			"stdin), or from the kftray desktop app's configs.db (read only). An entry that is the\n" +
+			"same forward as a stored config (same context, namespace, workload type, protocol and\n" +
+			"service/target/remote address) updates it instead of adding a duplicate. A file with\n" +
+			"any problem is rejected whole, listing every problem.",
+		Example: "  kftray config import ~/Downloads/configs.json\n" +
+			"  curl -s https://example.com/team.json | kftray config import -\n" +
+			"  kftray --config-dir ~/.config/kftray-go config import ~/.kftray/configs.db",
+		Args: cmdutil.ExactArgs(1, "one FILE (or - for stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
 			if runF != nil {
@@ -57,6 +60,12 @@ func runImport(cmd *cobra.Command, opts *ImportOptions) error {
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	ctx := cmd.Context()
+	if store.IsSQLite(data) && opts.File != "-" {
+		// The kftray desktop app's configs.db: read its configs.
+		if data, err = store.ReadKftrayAppDB(ctx, opts.File); err != nil {
+			return err
+		}
+	}
 	s, err := opts.Factory.Store(ctx)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@
 package version
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -33,9 +32,7 @@ func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
 func run(opts *Options) error {
 	info := buildinfo.Get()
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return cmdutil.WriteJSON(opts.IO.Out, info)
 	}
 	commit := ""
 	if info.Commit != "" {

@@ -1,0 +1,59 @@
+// Package forwarder is kftray's engine: TCP port forwards to Kubernetes
+// services and pods that survive pod restarts, API-server restarts and
+// network loss.
+//
+// # Using it (the daemon, `kftray run`)
+//
+//	m := forwarder.NewManager(forwarder.Options{
+//		Logger:   log,                  // zerolog; quiet by default
+//		Binder:   helperBinder,         // or nil: bind directly (high ports on 127.0.0.1)
+//		Observer: forwarder.ObserverFunc(func(s forwarder.State) {
+//			st.PutState(ctx, ptr(s.StoreState(os.Getpid())))
+//		}),
+//	})
+//	err := m.Start(ctx, cfgs...) // store.Config values; returns once each listens or failed
+//	m.States()                   // snapshots with counters (poll, e.g. once a second)
+//	m.Stop(id...); m.StopAll()   // close listeners and connections, wait for them
+//
+// Start returns the joined errors of configs that could not start (each
+// names the config and what to do); the others run. A config that fails is
+// also reported to the Observer in phase Failed. Errors wrapping
+// ErrNeedsHelper mean the bind needs the root helper (HelperInstallCommand);
+// errors wrapping kube.ErrConfig are kubeconfig/context problems.
+//
+// # What a forward does
+//
+// A Forward listens on local_address (default 127.0.0.1) and local_port (0
+// picks a free port, see State.Address) through the Binder. Its target (a
+// Service port mapped to its targetPort, or pods matching a label
+// selector; package target) is watched through informers shared by every
+// forward into the same namespace of the same cluster; the Manager loads
+// each kubeconfig+context once. The forward keeps one upgraded connection
+// to the chosen pod (package tunnel: WebSocket tunnelling first, SPDY
+// fallback), dialed before the first client arrives, with a stream pair
+// per local connection. An error on one stream closes that local
+// connection only.
+//
+// When the chosen pod stops being ready or is deleted, the forward dials
+// the replacement at once; new connections go there while connections on
+// the old pod finish (or are cut by its kubelet). When the upgraded
+// connection dies (API server gone, network silent past the ping
+// deadline) it is redialed with capped exponential backoff and jitter
+// (Options.Backoff: 100 ms doubling to 30 s, reset after 30 s healthy).
+// Local connections accepted while there is no connection wait up to
+// Options.ConnWait (5 s) and are then closed, never hung.
+//
+// # State
+//
+// State carries the phase (starting, running, retrying with attempt,
+// last error and next try, failed, stopped), the bound address, the pod and
+// container port in use, the transport, and counters (active and total
+// connections, bytes each way, reconnects). The Observer is called on every
+// change of phase, pod, address or error; counters are read with
+// Forward.State or Manager.States. State.StoreState converts to the
+// store's runtime-state row.
+//
+// Not here yet: UDP and the proxy/expose workloads (relay), hosts entries
+// and allocated loopback addresses (they need the helper's Binder), HTTP
+// logs.
+package forwarder

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, body string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(p, []byte(body), mode); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, mode)
+	return p
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name, body string
+		mode       os.FileMode
+		root       bool
+		want       string // error substring, "" = ok
+	}{
+		{"ok", `{"allowed_uids":[1000]}`, 0o644, false, ""},
+		{"unknown field", `{"allowed_uids":[1000],"alowed":1}`, 0o644, false, "unknown field"},
+		{"pool outside loopback", `{"address_pool":"10.0.0.0/8"}`, 0o644, false, "loopback"},
+		{"pool with 127.0.0.1", `{"address_pool":"127.0.0.0/8"}`, 0o644, false, "127.0.0.1"},
+		{"bad suffix", `{"name_suffixes":["test"]}`, 0o644, false, "dot"},
+		{"world-writable, root required", `{"allowed_uids":[1]}`, 0o666, true, "not group/world-writable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.root && os.Geteuid() != 0 {
+				t.Skip("ownership checks need a root-owned file")
+			}
+			_, err := Load(write(t, tt.body, tt.mode), tt.root)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.json"), false); err == nil || !strings.Contains(err.Error(), "sudo kftray helper install") {
+		t.Fatalf("missing config: %v", err)
+	}
+}
+
+func TestWritableAncestorRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("ownership checks need root-owned files")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777) // anyone could swap the subdirectory
+	sub := filepath.Join(dir, "etc")
+	os.Mkdir(sub, 0o755)
+	p := filepath.Join(sub, "config.json")
+	os.WriteFile(p, []byte(`{}`), 0o644)
+	if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), "not writable by others") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,74 @@
+// Package helper is the root side of kftray: the launcher
+// (helper/launcher), the per-session RPC implementation (helper/session),
+// the hosts block (helper/hosts), the address pool (helper/addrpool), the
+// root config (helper/config) and install (helper/install). The forwarder
+// reaches it only through ipc/helperclient.
+//
+// Every check the helper makes on its input:
+//
+// Launcher (`kftray-helper service`), per connection:
+//   - refuses to run at all when the real and effective uids differ (setuid);
+//   - identifies the peer by SO_PEERCRED / LOCAL_PEERCRED only, and allows
+//     it only if its uid is in allowed_uids of the config;
+//   - re-reads the config for every connection and refuses it unless the
+//     file is a regular file (not a symlink), root-owned, not group/world
+//     writable, in directories up to / that are root-owned and not writable
+//     by others (sticky ones excepted), with no unknown fields, a pool
+//     inside 127.0.0.0/8 not containing 127.0.0.1, and dotted suffixes;
+//   - at most 8 sessions per uid and 64 in all;
+//   - the launch request must arrive within 10 s, in one frame of at most
+//     1 MiB with exactly 3 descriptors, the third a unix socket; extra,
+//     missing or truncated descriptors close all of them;
+//   - from the forwarder's environment keeps only go-plugin's handshake
+//     variables (cookie, protocol versions, client certificate, multiplex,
+//     min/max port), each at most 8 KiB and free of NUL; sets the socket
+//     directory, its group, TMPDIR and PATH itself;
+//   - runs the plugin from its own executable path with arguments it
+//     chooses (uid, session id, config, hosts and run paths), in a new
+//     session, with a parent-death signal, in a root-owned 0750 session
+//     directory whose group is the peer's gid;
+//   - kills the plugin's process group when the connection closes and then
+//     removes the session's hosts lines, aliases and addresses; sweeps every
+//     managed line and allocation at start and at stop.
+//
+// fd channel frames (ipc/fdpass): length-prefixed, body at most 1 MiB, at
+// most 4 descriptors and only on a frame's first byte; MSG_CTRUNC, control
+// messages other than SCM_RIGHTS, or descriptors inside a body are errors,
+// and every descriptor of a bad frame is closed. No buffered reads.
+//
+// RPCs (helper/session):
+//   - addresses must parse; IPv4-mapped IPv6 is unmapped first;
+//   - ReleaseAddress, AddLoopbackAlias, RemoveLoopbackAlias: only addresses
+//     this session allocated; aliases run /sbin/ifconfig by absolute path
+//     (macOS; no-op on Linux);
+//   - AllocateAddress: from the configured pool only, never 127.0.0.1, at
+//     most 1024 per uid, unique across sessions (flock'd state file);
+//   - BindListener: network tcp or udp; port 0-65535 (0: the kernel picks
+//     an ephemeral port); loopback only, no zone; on 127.0.0.1 and ::1 ports
+//     1-1023 only if listed in shared_loopback_ports; any other loopback address only if this
+//     session allocated it; no SO_REUSEPORT, no multipath TCP; the helper
+//     closes its copy after passing the descriptor;
+//   - SetHosts: lease 1-64 of [A-Za-z0-9._-] starting alphanumeric; every
+//     address loopback; every entry has names; every name ASCII with no
+//     space, '#' or control character, RFC 1123 labels, at most 253 bytes,
+//     never localhost or *.localhost, ending in an allowed suffix or (if
+//     allowed) a single label, not twice in one request per family, not
+//     defined by the file's own lines outside the block, not managed by
+//     another lease in either family, and within the per-uid cap.
+//
+// Hosts file writes (helper/hosts): serialized by flock on a lock under the
+// run directory; the file is opened O_NOFOLLOW and must be a regular file;
+// a block with unbalanced or duplicated markers is refused, not repaired;
+// only the block is parsed and rendered (txeh); unchanged content is not
+// rewritten; the replacement keeps mode, owner and SELinux label and is
+// fsynced, renamed and its directory fsynced, or rewritten in place (same
+// inode, checked) when rename fails with EBUSY, EXDEV or EROFS.
+//
+// Install (helper/install): the binary is opened O_NOFOLLOW and read once
+// (at most 512 MiB); its minisign signature must verify (prehashed
+// Ed25519, trusted comment included) against a key built into kftray, and
+// the trusted comment must name kftray-helper, this os and arch, the
+// expected version and the sha256 of exactly those bytes; the file is
+// written root:root 0755 (setuid/setgid bits stripped) via temp + fsync +
+// rename. --insecure-skip-signature skips only the signature, loudly.
+package helper

@@ -1,0 +1,467 @@
+// Package launcher is `kftray-helper service`, the root process behind the
+// helper socket. It authorizes each connection by the kernel's peer uid
+// against the root-owned config, starts one `kftray-helper plugin` per
+// forwarder session with the descriptors the forwarder passed, and kills it
+// (and removes the session's hosts lines and addresses) when the
+// connection closes.
+package launcher
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/kftray-go/kftray/helper/addrpool"
+	"github.com/kftray-go/kftray/helper/config"
+	"github.com/kftray-go/kftray/helper/hosts"
+	"github.com/kftray-go/kftray/helper/session"
+	"github.com/kftray-go/kftray/internal/envknob"
+	"github.com/kftray-go/kftray/ipc"
+	"github.com/kftray-go/kftray/ipc/fdpass"
+	"github.com/kftray-go/kftray/ipc/peercred"
+)
+
+// Options configure the service. Paths default to the installed layout;
+// tests point them at temp files.
+type Options struct {
+	Socket     string // listen here unless systemd passed a socket
+	ConfigPath string
+	HostsPath  string
+	RunDir     string // root-owned; locks, pool state, session socket dirs
+	Executable string // the helper binary to run as `plugin`; default: ourselves
+	Log        zerolog.Logger
+}
+
+func (o *Options) defaults() error {
+	if o.Socket == "" {
+		o.Socket = config.DefaultSocket
+	}
+	if o.ConfigPath == "" {
+		o.ConfigPath = config.DefaultPath
+	}
+	if o.HostsPath == "" {
+		o.HostsPath = config.DefaultHosts
+	}
+	if o.RunDir == "" {
+		o.RunDir = config.DefaultRunDir
+	}
+	if o.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("launcher: find own executable: %w", err)
+		}
+		o.Executable = exe
+	}
+	return nil
+}
+
+// Session limits: each session is a root process, so a user must not be
+// able to start them without bound.
+const (
+	MaxSessionsPerUID = 8
+	MaxSessions       = 64
+)
+
+// Service is a running launcher.
+type Service struct {
+	opts     Options
+	ln       *net.UnixListener
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	sessions map[string]context.CancelFunc
+	perUID   map[uint32]int
+}
+
+// Run serves until ctx is done, then ends every session and sweeps the
+// hosts block.
+func Run(ctx context.Context, opts Options) error {
+	s, err := Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return s.Stop()
+}
+
+// Start checks the environment, sweeps stale state and starts accepting.
+func Start(ctx context.Context, opts Options) (*Service, error) {
+	if os.Getuid() != os.Geteuid() {
+		return nil, errors.New("kftray-helper service: real and effective uid differ; the helper must never be setuid — remove the setuid bit and run it from systemd/launchd as root")
+	}
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	// Fail early on a bad config; it is re-read for every connection.
+	cfg, err := config.Load(opts.ConfigPath, os.Geteuid() == 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureRootDir(opts.RunDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := ensureRootDir(filepath.Join(opts.RunDir, "sessions"), 0o755); err != nil {
+		return nil, err
+	}
+	s := &Service{opts: opts, sessions: map[string]context.CancelFunc{}, perUID: map[uint32]int{}}
+	// No session survives a launcher restart (plugins die with their parent),
+	// so every managed line and allocation left over is stale.
+	if err := s.sweep(ctx, cfg); err != nil {
+		opts.Log.Warn().Err(err).Msg("sweep at start")
+	}
+	ln, err := listen(opts.Socket)
+	if err != nil {
+		return nil, err
+	}
+	s.ln = ln
+	opts.Log.Info().Str("socket", opts.Socket).Msg("kftray-helper service listening")
+	s.wg.Add(1)
+	go s.acceptLoop(ctx)
+	return s, nil
+}
+
+// Stop closes the socket, ends every session and sweeps.
+func (s *Service) Stop() error {
+	s.ln.Close()
+	s.mu.Lock()
+	for _, cancel := range s.sessions {
+		cancel()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	cfg, err := config.Load(s.opts.ConfigPath, os.Geteuid() == 0)
+	if err != nil {
+		return err
+	}
+	return s.sweep(context.Background(), cfg)
+}
+
+func (s *Service) sweep(ctx context.Context, cfg *config.Config) error {
+	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir)
+	pfx, _ := cfg.Pool()
+	e1 := hf.Sweep(ctx, func(hosts.Line) bool { return false })
+	e2 := (&addrpool.Pool{Prefix: pfx, Dir: s.opts.RunDir}).Reset()
+	ents, _ := os.ReadDir(filepath.Join(s.opts.RunDir, "sessions"))
+	for _, e := range ents {
+		os.RemoveAll(filepath.Join(s.opts.RunDir, "sessions", e.Name()))
+	}
+	return errors.Join(e1, e2)
+}
+
+// ensureRootDir creates dir, or checks an existing one is a real directory
+// owned by us and not writable by others.
+func ensureRootDir(dir string, mode os.FileMode) error {
+	if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("launcher: create %s: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("launcher: stat %s: %w", dir, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("launcher: %s must be a directory owned by uid %d and not group/world-writable", dir, os.Geteuid())
+	}
+	return nil
+}
+
+// listen uses the socket systemd passed (socket activation) or binds path.
+func listen(path string) (*net.UnixListener, error) {
+	if pid, _ := strconv.Atoi(envknob.Get(envknob.ListenPID)); pid == os.Getpid() {
+		if n, _ := strconv.Atoi(envknob.Get(envknob.ListenFDs)); n >= 1 {
+			f := os.NewFile(3, "systemd-socket")
+			l, err := net.FileListener(f)
+			f.Close()
+			if err != nil {
+				return nil, fmt.Errorf("launcher: socket from systemd: %w", err)
+			}
+			ul, ok := l.(*net.UnixListener)
+			if !ok {
+				l.Close()
+				return nil, fmt.Errorf("launcher: systemd passed a %T, want a unix socket", l)
+			}
+			return ul, nil
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err == nil {
+		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+			return nil, fmt.Errorf("launcher: %s exists and is not a socket; remove it", path)
+		}
+		os.Remove(path) // stale socket from a previous run
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("launcher: listen on %s: %w", path, err)
+	}
+	// Anyone may connect: authorization is the kernel's peer uid, checked
+	// on every connection.
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("launcher: chmod %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+func (s *Service) acceptLoop(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.opts.Log.Warn().Err(err).Msg("accept")
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(ctx, c)
+		}()
+	}
+}
+
+func reply(fc *fdpass.Conn, r ipc.LaunchResponse) {
+	b, _ := json.Marshal(r)
+	_ = fc.Write(b)
+}
+
+func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
+	fc := fdpass.New(c)
+	defer fc.Close()
+	log := s.opts.Log
+	cred, err := peercred.Get(c)
+	if err != nil {
+		log.Warn().Err(err).Msg("refused connection without credentials")
+		return
+	}
+	log = log.With().Uint32("uid", cred.UID).Int32("pid", cred.PID).Logger()
+	cfg, err := config.Load(s.opts.ConfigPath, os.Geteuid() == 0)
+	if err != nil {
+		log.Error().Err(err).Msg("config")
+		reply(fc, ipc.LaunchResponse{Error: "the helper's config is unusable; re-run `sudo kftray helper install`"})
+		return
+	}
+	if !cfg.Allowed(cred.UID) {
+		log.Warn().Msg("refused: uid not in allowed_uids")
+		reply(fc, ipc.LaunchResponse{Error: fmt.Sprintf("uid %d is not allowed to use kftray-helper; run `sudo kftray helper install` as that user to allow it", cred.UID)})
+		return
+	}
+	if !s.reserve(cred.UID) {
+		log.Warn().Msg("refused: too many sessions")
+		reply(fc, ipc.LaunchResponse{Error: fmt.Sprintf("uid %d already has %d helper sessions (or the helper has %d); close other kftray daemons first", cred.UID, MaxSessionsPerUID, MaxSessions)})
+		return
+	}
+	defer s.release(cred.UID)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	body, fds, err := fc.Read()
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		log.Warn().Err(err).Msg("bad launch request")
+		return
+	}
+	files, err := takeFDs(fds)
+	if err != nil {
+		reply(fc, ipc.LaunchResponse{Error: err.Error()})
+		return
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var req ipc.LaunchRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		reply(fc, ipc.LaunchResponse{Error: "malformed launch request: " + err.Error()})
+		return
+	}
+	env, err := ipc.FilterPluginEnv(req.Env)
+	if err != nil {
+		reply(fc, ipc.LaunchResponse{Error: err.Error()})
+		return
+	}
+
+	id := newSessionID()
+	dir := filepath.Join(s.opts.RunDir, "sessions", id)
+	// Root-owned so the plugin's socket path cannot be swapped; group is the
+	// forwarder's so it can reach the socket (go-plugin makes it 0660).
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		reply(fc, ipc.LaunchResponse{Error: "create session directory: " + err.Error()})
+		return
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chown(dir, os.Geteuid(), int(cred.GID)); err != nil {
+		reply(fc, ipc.LaunchResponse{Error: "chown session directory: " + err.Error()})
+		return
+	}
+	env = append(env,
+		"PLUGIN_UNIX_SOCKET_DIR="+dir,
+		"PLUGIN_UNIX_SOCKET_GROUP="+strconv.FormatUint(uint64(cred.GID), 10),
+		"TMPDIR="+dir,
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+	)
+	cmd := &exec.Cmd{
+		Path: s.opts.Executable,
+		Args: []string{s.opts.Executable, "plugin",
+			"--uid", strconv.FormatUint(uint64(cred.UID), 10),
+			"--session", id,
+			"--config", s.opts.ConfigPath,
+			"--hosts", s.opts.HostsPath,
+			"--run-dir", s.opts.RunDir,
+		},
+		Env:         env,
+		Dir:         "/",
+		Stdout:      files[0],
+		Stderr:      files[1],
+		ExtraFiles:  []*os.File{files[2]},
+		SysProcAttr: sysProcAttr(),
+	}
+	if err := cmd.Start(); err != nil {
+		reply(fc, ipc.LaunchResponse{Error: "start plugin: " + err.Error()})
+		return
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	files = nil
+	pid := cmd.Process.Pid
+	log = log.With().Str("session", id).Int("plugin_pid", pid).Logger()
+	log.Info().Msg("session started")
+
+	sctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.sessions[id] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, id)
+		s.mu.Unlock()
+		cancel()
+	}()
+
+	reply(fc, ipc.LaunchResponse{PID: pid, Session: id})
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	closed := make(chan struct{})
+	go func() {
+		// The forwarder sends nothing more; EOF or error means it is gone.
+		var b [1]byte
+		for {
+			if _, err := c.Read(b[:]); err != nil {
+				close(closed)
+				return
+			}
+		}
+	}()
+	var werr error
+	select {
+	case werr = <-exited:
+	case <-closed:
+		killGroup(pid)
+		werr = <-exited
+	case <-sctx.Done():
+		killGroup(pid)
+		werr = <-exited
+	}
+	c.Close() // tells the forwarder the plugin is gone
+	s.cleanup(cfg, cred.UID, id, log)
+	log.Info().AnErr("exit", werr).Msg("session ended")
+}
+
+func (s *Service) reserve(uid uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := 0
+	for _, n := range s.perUID {
+		total += n
+	}
+	if s.perUID[uid] >= MaxSessionsPerUID || total >= MaxSessions {
+		return false
+	}
+	s.perUID[uid]++
+	return true
+}
+
+func (s *Service) release(uid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perUID[uid]--; s.perUID[uid] <= 0 {
+		delete(s.perUID, uid)
+	}
+}
+
+// cleanup removes what the session left: hosts lines, addresses, aliases.
+func (s *Service) cleanup(cfg *config.Config, uid uint32, id string, log zerolog.Logger) {
+	ctx := context.Background()
+	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir)
+	if err := hf.RemoveSession(ctx, uid, id); err != nil {
+		log.Error().Err(err).Msg("remove session hosts lines")
+	}
+	pfx, _ := cfg.Pool()
+	pool := &addrpool.Pool{Prefix: pfx, Dir: s.opts.RunDir}
+	for _, ip := range pool.SessionAddresses(id) {
+		_ = session.RemoveAlias(ctx, ip)
+	}
+	if err := pool.ReleaseSession(id); err != nil {
+		log.Error().Err(err).Msg("release session addresses")
+	}
+}
+
+// takeFDs checks the launch request carried exactly the descriptors the
+// protocol defines and that the fd channel is a unix socket.
+func takeFDs(fds []int) ([]*os.File, error) {
+	if len(fds) != ipc.LaunchFDs {
+		fdpass.CloseFDs(fds)
+		return nil, fmt.Errorf("launch request must carry %d descriptors (stdout, stderr, fd channel), got %d", ipc.LaunchFDs, len(fds))
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fds[2], &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		fdpass.CloseFDs(fds)
+		return nil, errors.New("the third descriptor (fd channel) must be a unix socket")
+	}
+	files := make([]*os.File, len(fds))
+	for i, fd := range fds {
+		files[i] = os.NewFile(uintptr(fd), "passed-"+strconv.Itoa(i))
+	}
+	return files, nil
+}
+
+func killGroup(pid int) {
+	_ = syscall.Kill(-pid, syscall.SIGKILL) // own session: pgid == pid
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+func newSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Cleanup removes every managed hosts line and allocation, for uninstall
+// and for `kftray-helper cleanup` when the service is not running.
+func Cleanup(ctx context.Context, opts Options) error {
+	if err := opts.defaults(); err != nil {
+		return err
+	}
+	cfg, err := config.Load(opts.ConfigPath, os.Geteuid() == 0)
+	if err != nil {
+		return err
+	}
+	s := &Service{opts: opts}
+	return s.sweep(ctx, cfg)
+}

@@ -1,0 +1,364 @@
+//go:build privileged
+
+package launcher_test
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests need root. They build kftray-helper and a probe forwarder,
+// re-run themselves in a fresh network namespace (where
+// ip_unprivileged_port_start is 1024, as on a desktop), create two users with
+// useradd, start `kftray-helper service` directly on a temp socket with a
+// temp hosts file and config, and drive sessions as those users.
+
+const (
+	userA = "kftray-test-a"
+	userB = "kftray-test-b"
+)
+
+func TestPrivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("privileged tests need root")
+	}
+	args := flag.Args()
+	if len(args) == 2 && args[0] == "in-netns" {
+		inNetns(t, args[1])
+		return
+	}
+	dir := binDir(t)
+	// A private mount namespace too, so a test can bind-mount a temp file
+	// over /etc/hosts the way containers do.
+	cmd := exec.Command("unshare", "--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run=^TestPrivileged$", "-test.v", "--", "in-netns", dir)
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a fresh network namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("privileged tests failed in the namespace: %v", err)
+	}
+}
+
+// binDir builds the binaries into a directory every user can read.
+func binDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "kftray-priv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	for _, b := range [][2]string{
+		{"kftray-helper", "github.com/kftray-go/kftray/cmd/kftray-helper"},
+		{"probe", "./testdata/probe"},
+	} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput()
+		if err != nil {
+			t.Fatalf("build %s: %v\n%s", b[1], err, out)
+		}
+	}
+	return dir
+}
+
+func ensureUser(t *testing.T, name string) (uint32, uint32) {
+	t.Helper()
+	if _, err := user.Lookup(name); err != nil {
+		out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("useradd %s: %v\n%s", name, err, out)
+		}
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uint32(uid), uint32(gid)
+}
+
+type world struct {
+	t                      *testing.T
+	bin, dir               string
+	socket, hosts, cfg     string
+	runDir                 string
+	uidA, gidA, uidB, gidB uint32
+	service                *exec.Cmd
+}
+
+func asUser(uid, gid uint32, name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+	c.Env = []string{"PATH=/usr/bin:/bin"}
+	return c
+}
+
+// waitFor polls cond (bounded) and fails with what it was waiting for.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (w *world) hostsText() string {
+	b, err := os.ReadFile(w.hosts)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// pluginPIDs lists running `kftray-helper plugin` processes of this world.
+func (w *world) pluginPIDs() []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(string(b), "\x00")
+		if len(argv) > 1 && argv[0] == filepath.Join(w.bin, "kftray-helper") && argv[1] == "plugin" {
+			if st, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil && strings.Contains(string(st), ") Z ") {
+				continue // zombie: already dead
+			}
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func (w *world) startService() {
+	w.t.Helper()
+	c := exec.Command(filepath.Join(w.bin, "kftray-helper"), "service",
+		"--socket", w.socket, "--config", w.cfg, "--hosts", w.hosts, "--run-dir", w.runDir)
+	c.Stderr = os.Stderr
+	c.Env = []string{"PATH=/usr/bin:/bin", "KFTRAY_LOG_LEVEL=warn"}
+	if err := c.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.service = c
+	waitFor(w.t, "the service socket", func() bool {
+		conn, err := net.Dial("unix", w.socket)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+}
+
+func (w *world) stopService() {
+	w.service.Process.Signal(syscall.SIGTERM)
+	w.service.Wait()
+}
+
+type probe struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	addr  string
+}
+
+func (w *world) startProbe(uid, gid uint32, name string) *probe {
+	w.t.Helper()
+	c := asUser(uid, gid, filepath.Join(w.bin, "probe"), "session", w.socket, name, "80")
+	stdin, _ := c.StdinPipe()
+	stdout, _ := c.StdoutPipe()
+	c.Stderr = os.Stderr
+	if err := c.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "READY ") {
+		c.Process.Kill()
+		c.Wait()
+		w.t.Fatalf("probe did not get ready: %q %v", line, err)
+	}
+	f := strings.Fields(line)
+	w.t.Logf("session start (Dial) %s, first Listen through the helper %s, then %s per Listen", f[3], f[4], f[5])
+	return &probe{cmd: c, stdin: stdin, addr: f[1]}
+}
+
+func inNetns(t *testing.T, bin string) {
+	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set lo up: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); strings.TrimSpace(string(b)) != "1024" {
+		t.Fatalf("ip_unprivileged_port_start = %q in the fresh namespace, want 1024", b)
+	}
+	w := &world{t: t, bin: bin}
+	w.uidA, w.gidA = ensureUser(t, userA)
+	w.uidB, w.gidB = ensureUser(t, userB)
+	dir, err := os.MkdirTemp("", "kftray-world-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	w.dir = dir
+	w.socket = filepath.Join(dir, "helper.sock")
+	w.hosts = filepath.Join(dir, "hosts")
+	w.cfg = filepath.Join(dir, "etc", "config.json")
+	w.runDir = filepath.Join(dir, "run")
+	os.Mkdir(filepath.Join(dir, "etc"), 0o755)
+	if err := os.WriteFile(w.cfg, []byte(fmt.Sprintf(`{"allowed_uids": [%d]}`, w.uidA)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const userLines = "127.0.0.1 localhost\n10.1.1.1 mine.test\n"
+	stale := userLines + "# BEGIN kftray managed block\n127.77.0.9 stale.test # kftray:u4242-deadbeef-old\n# END kftray managed block\n# after\n"
+	if err := os.WriteFile(w.hosts, []byte(stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	w.startService()
+	defer func() {
+		if w.service.ProcessState == nil {
+			w.stopService()
+		}
+	}()
+
+	t.Run("stale block swept at start", func(t *testing.T) {
+		if got := w.hostsText(); got != userLines+"# after\n" {
+			t.Fatalf("hosts after start:\n%s", got)
+		}
+	})
+
+	t.Run("direct bind of a low port fails with EACCES", func(t *testing.T) {
+		for _, addr := range []string{"127.0.0.1:80", "127.77.0.1:80"} {
+			out, _ := asUser(w.uidA, w.gidA, filepath.Join(bin, "probe"), "bind-direct", addr).CombinedOutput()
+			if strings.TrimSpace(string(out)) != "EACCES" {
+				t.Fatalf("direct bind of %s as %s: %s", addr, userA, out)
+			}
+		}
+	})
+
+	t.Run("unlisted user is refused", func(t *testing.T) {
+		out, _ := asUser(w.uidB, w.gidB, filepath.Join(bin, "probe"), "session", w.socket, "b.test", "80").CombinedOutput()
+		if !strings.Contains(string(out), "not allowed") {
+			t.Fatalf("user %s: %s", userB, out)
+		}
+		if p := w.pluginPIDs(); len(p) != 0 {
+			t.Fatalf("a plugin runs for a refused user: %v", p)
+		}
+	})
+
+	for _, ending := range []string{"clean exit", "kill -9"} {
+		t.Run("session through the helper, "+ending, func(t *testing.T) {
+			p := w.startProbe(w.uidA, w.gidA, "web.dev.test")
+			conn, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				t.Fatalf("dial %s: %v", p.addr, err)
+			}
+			fmt.Fprint(conn, "GET / HTTP/1.0\r\n\r\n")
+			got, _ := io.ReadAll(conn)
+			conn.Close()
+			if want := fmt.Sprintf("served by uid %d\n", w.uidA); !strings.HasSuffix(string(got), "\r\n\r\n"+want) {
+				t.Fatalf("read %q, want %q", got, want)
+			}
+			ip := strings.Split(p.addr, ":")[0]
+			if !strings.Contains(w.hostsText(), ip+" ") || !strings.Contains(w.hostsText(), "web.dev.test # kftray:u"+strconv.Itoa(int(w.uidA))+"-") {
+				t.Fatalf("hosts entry missing while the session lives:\n%s", w.hostsText())
+			}
+			if n := len(w.pluginPIDs()); n != 1 {
+				t.Fatalf("%d plugin processes, want 1", n)
+			}
+			if ending == "clean exit" {
+				p.stdin.Close()
+				if err := p.cmd.Wait(); err != nil {
+					t.Fatalf("probe exit: %v", err)
+				}
+			} else {
+				p.cmd.Process.Signal(syscall.SIGKILL)
+				p.cmd.Wait()
+			}
+			waitFor(t, "the hosts entry to vanish", func() bool { return !strings.Contains(w.hostsText(), "web.dev.test") })
+			waitFor(t, "the plugin to exit", func() bool { return len(w.pluginPIDs()) == 0 })
+			if got := w.hostsText(); got != userLines+"# after\n" {
+				t.Fatalf("hosts after the session:\n%s", got)
+			}
+			// The helper kept no copy of the socket: the port is free again.
+			ln, err := net.Listen("tcp", p.addr)
+			if err != nil {
+				t.Fatalf("port still held after the forwarder died: %v", err)
+			}
+			ln.Close()
+		})
+	}
+
+	t.Run("curl resolves the name through /etc/hosts (bind-mounted, as in a container)", func(t *testing.T) {
+		curl, err := exec.LookPath("curl")
+		if err != nil {
+			t.Skip("curl not installed")
+		}
+		// A temp file over /etc/hosts, only in this mount namespace.
+		etcHosts := filepath.Join(w.dir, "etc-hosts")
+		orig, _ := os.ReadFile("/etc/hosts")
+		os.WriteFile(etcHosts, orig, 0o644)
+		if out, err := exec.Command("mount", "--bind", etcHosts, "/etc/hosts").CombinedOutput(); err != nil {
+			t.Fatalf("bind mount: %v\n%s", err, out)
+		}
+		defer exec.Command("umount", "/etc/hosts").Run()
+		w2 := *w
+		w2.t = t
+		w2.socket = filepath.Join(w.dir, "helper2.sock")
+		w2.runDir = filepath.Join(w.dir, "run2")
+		w2.hosts = "/etc/hosts"
+		w2.startService()
+		defer w2.stopService()
+		p := w2.startProbe(w.uidA, w.gidA, "web.dev.test")
+		out, err := exec.Command(curl, "-sS", "--max-time", "10", "http://web.dev.test/").CombinedOutput()
+		if err != nil || string(out) != fmt.Sprintf("served by uid %d\n", w.uidA) {
+			t.Fatalf("curl http://web.dev.test/: %v\n%s\n/etc/hosts:\n%s", err, out, w2.hostsText())
+		}
+		p.stdin.Close()
+		p.cmd.Wait()
+		waitFor(t, "web.dev.test to leave /etc/hosts", func() bool { return !strings.Contains(w2.hostsText(), "web.dev.test") })
+		if got := w2.hostsText(); got != string(orig) {
+			t.Fatalf("/etc/hosts not restored byte for byte:\n%s", got)
+		}
+	})
+
+	t.Run("launcher killed: no orphan plugin, stale lines swept on restart", func(t *testing.T) {
+		p := w.startProbe(w.uidA, w.gidA, "orphan.dev.test")
+		defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
+		w.service.Process.Signal(syscall.SIGKILL)
+		w.service.Wait()
+		waitFor(t, "the plugin to die with its launcher", func() bool { return len(w.pluginPIDs()) == 0 })
+		if !strings.Contains(w.hostsText(), "orphan.dev.test") {
+			t.Fatal("expected the killed launcher to leave its line behind (nothing could remove it)")
+		}
+		w.startService()
+		if strings.Contains(w.hostsText(), "orphan.dev.test") {
+			t.Fatalf("stale line not swept at start:\n%s", w.hostsText())
+		}
+	})
+
+	t.Run("service stop ends sessions and sweeps", func(t *testing.T) {
+		p := w.startProbe(w.uidA, w.gidA, "api.dev.test")
+		defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
+		w.stopService()
+		if strings.Contains(w.hostsText(), "api.dev.test") {
+			t.Fatalf("hosts entry survived service stop:\n%s", w.hostsText())
+		}
+		waitFor(t, "the plugin to exit after service stop", func() bool { return len(w.pluginPIDs()) == 0 })
+	})
+}

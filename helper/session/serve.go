@@ -1,0 +1,144 @@
+package session
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/rs/zerolog"
+
+	"github.com/kftray-go/kftray/helper/addrpool"
+	"github.com/kftray-go/kftray/helper/config"
+	"github.com/kftray-go/kftray/helper/hosts"
+	"github.com/kftray-go/kftray/internal/buildinfo"
+	"github.com/kftray-go/kftray/ipc"
+	"github.com/kftray-go/kftray/ipc/fdpass"
+)
+
+// Version is the helper's semver: kftray's own, set at link time with
+// -X github.com/kftray-go/kftray/internal/buildinfo.Version=v1.2.3, so a
+// kftray and its helper built together agree.
+func Version() string {
+	if buildinfo.Version != "" {
+		return buildinfo.Version
+	}
+	return "v0.0.0-dev"
+}
+
+// FDChannel is the descriptor the launcher puts the fd channel on.
+const FDChannel = 3
+
+// PluginOptions are set by the launcher on the plugin's command line; none
+// of them comes from the forwarder.
+type PluginOptions struct {
+	UID        uint32
+	Session    string
+	ConfigPath string
+	HostsPath  string
+	RunDir     string
+	Log        zerolog.Logger
+}
+
+// NewFromOptions builds the session a plugin process serves.
+func NewFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (*Session, error) {
+	if err := hosts.ValidateSession(o.Session); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(o.ConfigPath, requireRootConfig)
+	if err != nil {
+		return nil, err
+	}
+	pfx, _ := cfg.Pool()
+	info, err := SelfVersion()
+	if err != nil {
+		return nil, err
+	}
+	return &Session{
+		UID:    o.UID,
+		ID:     o.Session,
+		Config: cfg,
+		Hosts:  NewHostsFile(cfg, o.HostsPath, o.RunDir),
+		Pool:   &addrpool.Pool{Prefix: pfx, Dir: o.RunDir},
+		FDs:    fds,
+		Info:   info,
+		Log:    o.Log.With().Uint32("uid", o.UID).Str("session", o.Session).Logger(),
+	}, nil
+}
+
+// NewHostsFile is the hosts block every helper process shares.
+func NewHostsFile(cfg *config.Config, path, runDir string) *hosts.File {
+	return &hosts.File{
+		Path:     path,
+		LockPath: runDir + "/hosts.lock",
+		Policy:   hosts.Policy{Suffixes: cfg.Suffixes(), SingleLabel: cfg.SingleLabel(), MaxPerUID: cfg.MaxHosts()},
+		Flush:    hosts.FlushDNS,
+	}
+}
+
+// SelfVersion describes the running binary; the hash is of the executable
+// the kernel is running, read by root, so the forwarder can compare it with
+// what it expects.
+func SelfVersion() (ipc.VersionInfo, error) {
+	exe := "/proc/self/exe"
+	if runtime.GOOS != "linux" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return ipc.VersionInfo{}, fmt.Errorf("find own executable: %w", err)
+		}
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return ipc.VersionInfo{}, fmt.Errorf("hash own executable: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ipc.VersionInfo{}, fmt.Errorf("hash own executable: %w", err)
+	}
+	return ipc.VersionInfo{Version: Version(), Protocol: ipc.ProtocolVersion, SHA256: hex.EncodeToString(h.Sum(nil)), OS: runtime.GOOS, Arch: runtime.GOARCH}, nil
+}
+
+// exitWithParent ends the plugin when the launcher is gone. Linux also has
+// Pdeathsig; macOS has nothing like it, so watch for re-parenting.
+func exitWithParent() {
+	parent := os.Getppid()
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			os.Exit(1)
+		}
+	}
+}
+
+// ServePlugin runs `kftray-helper plugin`: the go-plugin gRPC server for one
+// session, with the fd channel on descriptor 3. It returns when the
+// forwarder goes away.
+func ServePlugin(o PluginOptions) error {
+	if os.Getuid() != os.Geteuid() {
+		return errors.New("kftray-helper plugin: real and effective uid differ; the helper must never be setuid")
+	}
+	conn, err := fdpass.FileConn(FDChannel, "fd-channel")
+	if err != nil {
+		return fmt.Errorf("kftray-helper plugin: descriptor %d must be the fd channel from the launcher: %w", FDChannel, err)
+	}
+	fds := fdpass.New(conn)
+	defer fds.Close()
+	s, err := NewFromOptions(o, fds, os.Geteuid() == 0)
+	if err != nil {
+		return err
+	}
+	go exitWithParent()
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  ipc.Handshake,
+		VersionedPlugins: ipc.PluginMap(s),
+		GRPCServer:       plugin.DefaultGRPCServer,
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "kftray-helper", Output: os.Stderr, Level: hclog.Warn, JSONFormat: true}),
+	})
+	return nil
+}
