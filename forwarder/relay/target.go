@@ -107,7 +107,7 @@ func (t *Target) Forward(ctx context.Context, local net.Conn) error {
 }
 
 func (t *Target) forward(ctx context.Context, c *tunnel.Conn, local net.Conn) error {
-	err := c.Forward(ctx, local, t.r.Port, nil)
+	err := c.Forward(ctx, tunnel.NewLocal(local), t.r.Port, nil)
 	var se *tunnel.StreamError
 	select {
 	case <-c.Done():
