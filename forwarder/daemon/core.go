@@ -39,7 +39,7 @@ type Core struct {
 	pid      int
 	log      zerolog.Logger
 	hub      *api.Hub
-	remember bool // keep the desired set in the store (the daemon does; run does not)
+	remember bool               // keep the desired set in the store (the daemon does; run does not)
 	binder   *helperbind.Binder // ours to close, when the caller gave none
 
 	mu      sync.Mutex
