@@ -232,8 +232,10 @@ func TestDialErrors(t *testing.T) {
 	}{
 		{"missing pod", "nope", nil, Auto, `pod default/nope not found`},
 		{"spdy denied", "web-1", []string{"create"}, SPDY, "RBAC must allow create pods/portforward"},
-		{"websocket denied", "web-1", []string{"get"}, WebSocket, "RBAC must allow get pods/portforward"},
-		{"both denied", "web-1", []string{"get", "create"}, Auto, "get pods/portforward (WebSocket) or create pods/portforward (SPDY)"},
+		{"websocket denied", "web-1", []string{"get"}, WebSocket, "RBAC must allow get and create pods/portforward"},
+		{"websocket denied create", "web-1", []string{"create"}, WebSocket, `cannot create resource "pods/portforward"`},
+		{"both denied", "web-1", []string{"get", "create"}, Auto, "create pods/portforward (and get, for the WebSocket transport)"},
+		{"create denied", "web-1", []string{"create"}, Auto, "create pods/portforward (and get, for the WebSocket transport)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, v := range tc.deny {

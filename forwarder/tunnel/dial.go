@@ -123,10 +123,12 @@ func explainDial(host, ns, pod string, t Transport, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden"):
+		// Since Kubernetes 1.35 a WebSocket upgrade (GET) is also checked
+		// for "create" (AuthorizePodWebsocketUpgradeCreatePermission).
 		need := map[Transport]string{
-			WebSocket: "get pods/portforward",
+			WebSocket: "get and create pods/portforward",
 			SPDY:      "create pods/portforward",
-			Auto:      "get pods/portforward (WebSocket) or create pods/portforward (SPDY)",
+			Auto:      "create pods/portforward (and get, for the WebSocket transport)",
 		}[t]
 		return fmt.Errorf("permission denied to port-forward to pod %s/%s: RBAC must allow %s in namespace %q: %w", ns, pod, need, ns, err)
 	case strings.Contains(msg, "not found"):
