@@ -375,6 +375,39 @@ func Test100Forwards(t *testing.T) {
 		float64(runtime.NumGoroutine()-g0)/100, float64(after.HeapAlloc)/(1<<20))
 }
 
+// TestPodWorkload forwards to pods chosen by label selector and follows
+// the replacement when the pod is deleted.
+func TestPodWorkload(t *testing.T) {
+	c := cluster.Get(t)
+	ns := c.Namespace(t)
+	pods := deploy(t, c, ns, 1)
+	m := forwarder.NewManager(forwarder.Options{})
+	defer m.StopAll()
+	cfg := store.Config{ID: 1, Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: ns,
+		WorkloadType: "pod", Protocol: "tcp", Target: "app=web", RemotePort: 8080}
+	if err := m.Start(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	f := m.Forward(1)
+	st := waitState(t, f, "running", func(s forwarder.State) bool { return s.Phase == forwarder.Running })
+	if name, err := whoami(st.Address); err != nil || name != pods[0] {
+		t.Fatalf("served by %q, %v; want %s", name, err, pods[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, pods[0], metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	repl, err := c.ReadyPods(ctx, ns, "web", 1, pods[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, f, "the replacement", func(s forwarder.State) bool { return s.Pod == repl[0] && s.Phase == forwarder.Running })
+	if name, err := whoami(st.Address); err != nil || name != repl[0] {
+		t.Fatalf("after the pod was deleted: served by %q, %v; want %s", name, err, repl[0])
+	}
+}
+
 // Runs last: after an API server restart the dev cluster's controller-manager
 // takes a while to serve new namespaces again (default service accounts).
 func TestAPIServerStopped10s(t *testing.T) {
