@@ -290,4 +290,14 @@ func TestKWOKRestart(t *testing.T) {
 	if got := openStream(t, conn, 8080).get(t, "/"); got != pod {
 		t.Errorf("after KWOK restarts answered %q, want %q", got, pod)
 	}
+	// New pods become ready under the restarted KWOK. The bound is well
+	// under the 40 s a new KWOK would wait for its predecessor's node lease.
+	if err := c.Deploy(ctx, ns, cluster.App{Name: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer rcancel()
+	if _, err := c.ReadyPods(rctx, ns, "after", 1); err != nil {
+		t.Fatalf("pod created after KWOK restarts: %v", err)
+	}
 }

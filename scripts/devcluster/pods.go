@@ -80,7 +80,7 @@ func (n *nodePods) sync(pod *corev1.Pod) {
 	p, ok := n.pods[pod.UID]
 	if !ok {
 		p = &podState{
-			uid: pod.UID, namespace: pod.Namespace, name: pod.Name, logger: n.logger,
+			uid: pod.UID, namespace: pod.Namespace, name: pod.Name, logger: n.logger, pod: pod,
 			streams: map[*pfStream]struct{}{}, conns: map[net.Conn]struct{}{},
 		}
 		n.pods[pod.UID] = p
