@@ -184,7 +184,8 @@ func startFreezer(t *testing.T, target string) *freezer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	stop := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); close(stop) })
 	f := &freezer{addr: ln.Addr().String(), frozen: make(chan struct{})}
 	pipe := func(dst, src net.Conn) {
 		buf := make([]byte, 32<<10)
@@ -192,7 +193,8 @@ func startFreezer(t *testing.T, target string) *freezer {
 			n, err := src.Read(buf)
 			select {
 			case <-f.frozen:
-				<-make(chan struct{}) // hold the bytes forever, like a dead link
+				<-stop // hold the bytes until the test ends, like a dead link
+				return
 			default:
 			}
 			if err != nil {
