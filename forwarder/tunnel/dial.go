@@ -11,6 +11,7 @@ package tunnel
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,7 +169,7 @@ func (d *wsDialer) Dial(protocols ...string) (httpstream.Connection, string, err
 	}
 	proto := strings.TrimPrefix(wsc.Subprotocol(), "SPDY/3.1+")
 	d.act = newActivityConn(portforward.NewTunnelingConnection("client", wsc))
-	sc, err := streamspdy.NewClientConnectionWithPings(d.act, d.opts.PingPeriod)
+	sc, err := streamspdy.NewClientConnectionWithPings(&frameWriter{activityConn: d.act}, d.opts.PingPeriod)
 	if err != nil {
 		d.act.Close()
 		d.act = nil
@@ -249,7 +250,7 @@ func (d *spdyDialer) Dial(protocols ...string) (httpstream.Connection, string, e
 		return nil, "", fmt.Errorf("unable to upgrade connection: %s", statusMessage(resp.Status, body))
 	}
 	d.act = newActivityConn(up.conn)
-	sc, err := streamspdy.NewClientConnectionWithPings(d.act, d.opts.PingPeriod)
+	sc, err := streamspdy.NewClientConnectionWithPings(&frameWriter{activityConn: d.act}, d.opts.PingPeriod)
 	if err != nil {
 		d.act.Close()
 		d.act = nil
@@ -303,3 +304,39 @@ func (a *activityConn) stalledFor(now time.Time) time.Duration {
 }
 
 var errDead = errors.New("no answer to pings: connection presumed dead")
+
+// frameWriter hands each SPDY frame to the connection in one Write.
+// spdystream's framer writes a frame in pieces (a data frame as 4 + 4
+// header bytes and then the payload), and every Write becomes a TLS record
+// and a syscall, or a whole WebSocket message when tunnelled: three per
+// frame instead of one. The framer writes one frame at a time, under its
+// lock, so buffering until the frame's length is complete is safe.
+type frameWriter struct {
+	*activityConn
+	mu  sync.Mutex
+	buf []byte
+}
+
+const spdyHeaderLen = 8
+
+func (w *frameWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for len(w.buf) >= spdyHeaderLen {
+		// Data and control frames both keep a 24-bit length in bytes 5-7.
+		n := spdyHeaderLen + int(binary.BigEndian.Uint32(w.buf[4:8])&0xffffff)
+		if len(w.buf) < n {
+			break
+		}
+		if _, err := w.activityConn.Write(w.buf[:n]); err != nil {
+			return 0, err
+		}
+		rest := copy(w.buf, w.buf[n:])
+		w.buf = w.buf[:rest]
+	}
+	if cap(w.buf) > 256<<10 && len(w.buf) == 0 {
+		w.buf = nil // do not keep a large buffer after an unusually big frame
+	}
+	return len(p), nil
+}
