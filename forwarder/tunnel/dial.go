@@ -53,7 +53,8 @@ type Options struct {
 	// PingPeriod is how often a ping is sent; 0 means 5 s.
 	PingPeriod time.Duration
 	// DeadAfter closes the connection when a read has waited this long with
-	// nothing arriving despite the pings; 0 means 4 ping periods.
+	// nothing arriving despite the pings (three times as long while a write
+	// is blocked too: that may be a pod not reading); 0 means 4 ping periods.
 	DeadAfter time.Duration
 }
 
@@ -272,35 +273,55 @@ func statusMessage(status string, body []byte) string {
 	return status
 }
 
-// activityConn records when reads are waiting, so a connection whose peer
-// stopped answering pings can be told from an idle one.
+// activityConn records how long reads and writes have been waiting, so a
+// connection whose peer stopped answering pings can be told from an idle
+// one, and from one held up by a pod that does not read (backpressure).
 type activityConn struct {
 	net.Conn
 	mu          sync.Mutex
-	waitingFrom time.Time // zero when no Read is in progress
+	readingFrom time.Time // zero when no Read is in progress
+	writingFrom time.Time // zero when no Write is in progress
 }
 
 func newActivityConn(c net.Conn) *activityConn { return &activityConn{Conn: c} }
 
 func (a *activityConn) Read(p []byte) (int, error) {
 	a.mu.Lock()
-	a.waitingFrom = time.Now()
+	a.readingFrom = time.Now()
 	a.mu.Unlock()
 	n, err := a.Conn.Read(p)
 	a.mu.Lock()
-	a.waitingFrom = time.Time{}
+	a.readingFrom = time.Time{}
 	a.mu.Unlock()
 	return n, err
 }
 
-// stalledFor is how long the current Read has waited (0 if none waits).
-func (a *activityConn) stalledFor(now time.Time) time.Duration {
+func (a *activityConn) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	a.writingFrom = time.Now()
+	a.mu.Unlock()
+	n, err := a.Conn.Write(p)
+	a.mu.Lock()
+	a.writingFrom = time.Time{}
+	a.mu.Unlock()
+	return n, err
+}
+
+// dead reports whether nothing has arrived for longer than after although
+// the pings ask for answers. While a write is blocked the peer may just be
+// slow to read (a pod not reading an upload stalls the whole connection),
+// so then the connection is given blockedFactor times longer.
+func (a *activityConn) dead(now time.Time, after time.Duration) bool {
+	const blockedFactor = 3
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.waitingFrom.IsZero() {
-		return 0
+	if a.readingFrom.IsZero() || now.Sub(a.readingFrom) <= after {
+		return false
 	}
-	return now.Sub(a.waitingFrom)
+	if !a.writingFrom.IsZero() && now.Sub(a.readingFrom) <= blockedFactor*after {
+		return false
+	}
+	return true
 }
 
 var errDead = errors.New("no answer to pings: connection presumed dead")

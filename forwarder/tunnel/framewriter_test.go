@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"testing"
+	"time"
 )
 
 // recordConn records each Write as one piece.
@@ -53,6 +54,35 @@ func TestFrameWriter(t *testing.T) {
 				if !bytes.Equal(rc.writes[i], tc.want[i]) {
 					t.Fatalf("write %d differs (%d bytes, want %d)", i, len(rc.writes[i]), len(tc.want[i]))
 				}
+			}
+		})
+	}
+}
+
+func TestActivityDead(t *testing.T) {
+	now := time.Now()
+	const after = 20 * time.Second
+	for _, tc := range []struct {
+		name             string
+		reading, writing time.Duration // how long each has waited; 0: none in progress
+		dead             bool
+	}{
+		{"idle between reads", 0, 0, false},
+		{"read waiting, within the limit", 10 * time.Second, 0, false},
+		{"read waiting past the limit", 25 * time.Second, 0, true},
+		{"write blocked too: maybe backpressure", 25 * time.Second, 25 * time.Second, false},
+		{"write blocked, past three times the limit", 61 * time.Second, 61 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &activityConn{}
+			if tc.reading > 0 {
+				a.readingFrom = now.Add(-tc.reading)
+			}
+			if tc.writing > 0 {
+				a.writingFrom = now.Add(-tc.writing)
+			}
+			if got := a.dead(now, after); got != tc.dead {
+				t.Fatalf("dead = %v, want %v", got, tc.dead)
 			}
 		})
 	}
