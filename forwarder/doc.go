@@ -56,6 +56,9 @@
 // Forward.State or Manager.States. State.StoreState converts to the
 // store's runtime-state row.
 //
+// client-go logs through klog (reflector retries, for example); a daemon
+// that wants to stay quiet routes klog to its own logger.
+//
 // Not here yet: UDP and the proxy/expose workloads (relay), hosts entries
 // and allocated loopback addresses (they need the helper's Binder), HTTP
 // logs.
