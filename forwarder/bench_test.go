@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/kftray-go/kftray/forwarder/tunnel"
+	"github.com/kftray-go/kftray/store"
 )
 
 // Benchmarks of the forwarding path through the in-process API server and
@@ -140,4 +142,40 @@ func BenchmarkBulk(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkStart100: start 100 forwards to one service at once, wait until
+// all run, stop them. Reports the live heap and goroutines per running
+// forward. The in-process API server and kubelet run in this process too,
+// so their share of each upgraded connection is included: an upper bound
+// for the daemon's own cost.
+func BenchmarkStart100(b *testing.B) {
+	w := newWorld(b)
+	w.addPod("web-1")
+	w.endpoints("web-1")
+	cfgs := make([]store.Config, 100)
+	for i := range cfgs {
+		cfgs[i] = webConfig(int64(i + 1))
+	}
+	var heapPer, gorPer float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
+		m := NewManager(w.options())
+		if err := m.Start(context.Background(), cfgs...); err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range m.IDs() {
+			waitState(b, m.Forward(id), "running", func(s State) bool { return s.Phase == Running })
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heapPer = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / 100
+		gorPer = float64(runtime.NumGoroutine()-g0) / 100
+		m.StopAll()
+	}
+	b.ReportMetric(heapPer, "heapB/forward")
+	b.ReportMetric(gorPer, "goroutines/forward")
 }

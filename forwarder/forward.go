@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ type Forward struct {
 	bind     BindRequest
 	cluster  *kube.Cluster
 	resolver *target.Resolver
+	pool     *connPool
 	opts     Options
 	log      zerolog.Logger
 
@@ -80,9 +82,9 @@ type Forward struct {
 }
 
 // newForward prepares a forward; start binds and runs it.
-func newForward(cfgID int64, alias string, spec target.Spec, bind BindRequest, cluster *kube.Cluster, res *target.Resolver, opts Options) *Forward {
+func newForward(cfgID int64, alias string, spec target.Spec, bind BindRequest, cluster *kube.Cluster, res *target.Resolver, pool *connPool, opts Options) *Forward {
 	f := &Forward{
-		cfgID: cfgID, alias: alias, spec: spec, bind: bind, cluster: cluster, resolver: res, opts: opts,
+		cfgID: cfgID, alias: alias, spec: spec, bind: bind, cluster: cluster, resolver: res, pool: pool, opts: opts,
 		log:     opts.Logger.With().Int64("forward", cfgID).Str("target", spec.String()).Logger(),
 		ready:   make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -120,10 +122,9 @@ func (f *Forward) Stop() {
 	f.wg.Wait()
 	f.mu.Lock()
 	c := f.conn
-	f.conn = nil
 	f.mu.Unlock()
 	if c != nil {
-		c.Close()
+		f.retire(c)
 	}
 	f.resolver.Close()
 	f.setState(func(s *State) {
@@ -261,26 +262,71 @@ func (f *Forward) supervise() {
 			s.Phase, s.Attempt, s.LastError, s.NextTry = Retrying, attempt, err.Error(), next
 			s.Pod, s.PodPort = "", 0
 		})
+		var back <-chan struct{}
+		if kube.IsUnreachable(err) && delay > time.Second {
+			// Long waits while the API server is away: a cheap TCP probe
+			// each second ends the wait as soon as it listens again.
+			back = f.probe(delay)
+		}
 		select {
 		case <-f.ctx.Done():
 			return
 		case <-time.After(delay):
 		case <-changed:
 			// A new target (a replacement pod became ready): try it now.
+		case <-back:
 		}
 	}
+}
+
+// probe closes the returned channel when the API server accepts a TCP
+// connection, checking about once a second for at most d.
+func (f *Forward) probe(d time.Duration) <-chan struct{} {
+	up := make(chan struct{})
+	u, err := url.Parse(f.cluster.Config.Host)
+	if err != nil || u.Host == "" {
+		return up
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[bool]string{true: "443", false: "80"}[u.Scheme != "http"])
+	}
+	go func() {
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			select {
+			case <-f.ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				close(up)
+				return
+			}
+		}
+	}()
+	return up
 }
 
 func (f *Forward) dial(tgt target.Target) (*tunnel.Conn, error) {
 	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
 	defer cancel()
-	return tunnel.Dial(ctx, f.cluster.Config, f.spec.Namespace, tgt.Pod, tunnel.Options{
-		Transport: f.opts.Transport, PingPeriod: f.opts.PingPeriod, DeadAfter: f.opts.DeadAfter,
+	return f.pool.get(ctx, f.poolKey(tgt.Pod), func(ctx context.Context) (*tunnel.Conn, error) {
+		return tunnel.Dial(ctx, f.cluster.Config, f.spec.Namespace, tgt.Pod, tunnel.Options{
+			Transport: f.opts.Transport, PingPeriod: f.opts.PingPeriod, DeadAfter: f.opts.DeadAfter,
+		})
 	})
 }
 
-// retire takes c out of service for new local connections and closes it
-// once its last forwarded connection has finished.
+func (f *Forward) poolKey(pod string) poolKey {
+	return poolKey{cluster: f.cluster.Source.String(), namespace: f.spec.Namespace, pod: pod}
+}
+
+// retire takes c out of service for new local connections and gives it
+// back to the pool, which closes it once no forward uses it and its last
+// forwarded connection has finished.
 func (f *Forward) retire(c *tunnel.Conn) {
 	f.mu.Lock()
 	if f.conn == c {
@@ -288,18 +334,7 @@ func (f *Forward) retire(c *tunnel.Conn) {
 		f.ready = make(chan struct{})
 	}
 	f.mu.Unlock()
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for c.Active() > 0 {
-			select {
-			case <-c.Done():
-				return
-			case <-t.C:
-			}
-		}
-		c.Close()
-	}()
+	f.pool.put(f.poolKey(c.Pod), c)
 }
 
 func (f *Forward) accept() {
@@ -332,22 +367,36 @@ func (f *Forward) accept() {
 }
 
 // handle forwards one local connection, waiting a bounded time for an
-// upgraded connection if there is none right now.
+// upgraded connection if there is none right now. A connection the pod
+// refused before it reached the pod's process (terminating, gone) is
+// replayed on the next pod within the same bound.
 func (f *Forward) handle(lc net.Conn) {
 	stop := context.AfterFunc(f.ctx, func() { lc.Close() })
 	defer stop()
 	deadline := time.NewTimer(f.opts.ConnWait)
 	defer deadline.Stop()
+	local := tunnel.NewLocal(lc)
+	// After a refusal, the same connection is tried again only after a
+	// pause (a lone pod may be restarting its process); a new one at once.
+	var refusedBy *tunnel.Conn
+	var retryAt time.Time
 	for {
 		f.mu.Lock()
 		c, tgt, ready := f.conn, f.tgt, f.ready
 		f.mu.Unlock()
-		if c != nil {
+		if c != nil && (c != refusedBy || time.Now().After(retryAt)) {
 			select {
 			case <-c.Done():
 				// Dead; the supervisor replaces it. Wait below.
 			default:
-				err := c.Forward(f.ctx, lc, tgt.Port, &f.counters)
+				err := c.Forward(f.ctx, local, tgt.Port, &f.counters)
+				var ref *tunnel.RefusedError
+				if errors.As(err, &ref) {
+					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("refused before reaching the pod; trying again")
+					refusedBy, retryAt = c, time.Now().Add(200*time.Millisecond)
+					f.resolver.Avoid(c.Pod)
+					continue
+				}
 				if err != nil {
 					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("connection ended with error")
 				}
@@ -356,7 +405,7 @@ func (f *Forward) handle(lc net.Conn) {
 		}
 		select {
 		case <-ready:
-		case <-time.After(100 * time.Millisecond): // the conn seen may have died
+		case <-time.After(50 * time.Millisecond): // the conn seen may have died or been replaced
 		case <-deadline.C:
 			f.mu.Lock()
 			why := f.state.LastError

@@ -183,7 +183,7 @@ func TestAPIServerRestartRecovers(t *testing.T) {
 
 	w.srv.StopAPI()
 	st := waitState(t, f, "retrying", func(s State) bool { return s.Phase == Retrying && s.Attempt >= 2 })
-	if st.LastError == "" || st.NextTry.IsZero() {
+	if !strings.Contains(st.LastError, "unreachable") || st.NextTry.IsZero() {
 		t.Errorf("retrying state lacks error or next try: %+v", st)
 	}
 	// A connection made while the API server is down waits, then works.
@@ -367,6 +367,9 @@ func TestManagerSharesClientAndWatches(t *testing.T) {
 	if len(m.IDs()) != 100 || m.Clusters() != 1 || loads != 1 {
 		t.Fatalf("%d forwards, %d clusters, %d loads; want 100, 1, 1", len(m.IDs()), m.Clusters(), loads)
 	}
+	if n := w.srv.Upgrades(); n != 1 {
+		t.Fatalf("%d upgraded connections for 100 forwards to one pod, want 1 shared", n)
+	}
 	// Each forward works.
 	for _, st := range m.States()[:5] {
 		if name, c, _ := hello(t, st.Address); name != "web-1" {
@@ -382,5 +385,76 @@ func TestManagerSharesClientAndWatches(t *testing.T) {
 	m.StopAll()
 	if m.Clusters() != 0 {
 		t.Fatal("cluster client kept after every forward stopped")
+	}
+}
+
+// The kubelet refuses streams to a terminating pod before the watch says
+// it is gone: the connection, with what the client already sent, is
+// replayed on another ready pod instead of failing.
+func TestRefusedConnectionReplayedOnAnotherPod(t *testing.T) {
+	w := newWorld(t)
+	w.addPod("web-1")
+	w.addPod("web-2")
+	w.endpoints("web-1", "web-2")
+	_, f := startWeb(t, w, w.options())
+	addr := f.Addr().String()
+	if name, c, _ := hello(t, addr); name != "web-1" {
+		t.Fatalf("sticky choice %q, want web-1", name)
+	} else {
+		c.Close()
+	}
+	// web-1's kubelet refuses; the API still lists it as ready.
+	w.srv.DeletePod(ns, "web-1", false)
+	for i := 0; i < 10; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write([]byte("sent before any answer"))
+		c.(*net.TCPConn).CloseWrite()
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(got) != "web-2\nsent before any answer" {
+			t.Fatalf("connection %d: %q, %v", i, got, err)
+		}
+	}
+	if st := f.State(); st.Pod != "web-2" {
+		t.Fatalf("state still on %q", st.Pod)
+	}
+}
+
+// A lone pod whose process restarts refuses streams for a moment: a
+// connection made then waits and goes through once it listens again.
+func TestLonePodRefusingBriefly(t *testing.T) {
+	w := newWorld(t)
+	w.addPod("web-1")
+	w.endpoints("web-1")
+	_, f := startWeb(t, w, w.options())
+	addr := f.Addr().String()
+	be := w.backends["web-1"]
+	w.srv.DeletePod(ns, "web-1", false) // refuses: "pod ... not found"
+	done := make(chan string, 1)
+	go func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write([]byte("x"))
+		c.(*net.TCPConn).CloseWrite()
+		got, err := io.ReadAll(c)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		done <- string(got)
+	}()
+	time.Sleep(300 * time.Millisecond) // the connection meets refusals meanwhile
+	w.srv.AddPod(ns, "web-1", map[int32]string{8080: be.Addr()})
+	if got := <-done; got != "web-1\nx" {
+		t.Fatalf("connection made while the pod refused: %q", got)
 	}
 }

@@ -43,9 +43,9 @@
 //     (macOS; no-op on Linux);
 //   - AllocateAddress: from the configured pool only, never 127.0.0.1, at
 //     most 1024 per uid, unique across sessions (flock'd state file);
-//   - BindListener: network tcp or udp; port 1-65535; loopback only, no
-//     zone; on 127.0.0.1 and ::1 ports below 1024 only if listed in
-//     shared_loopback_ports; any other loopback address only if this
+//   - BindListener: network tcp or udp; port 0-65535 (0: the kernel picks
+//     an ephemeral port); loopback only, no zone; on 127.0.0.1 and ::1 ports
+//     1-1023 only if listed in shared_loopback_ports; any other loopback address only if this
 //     session allocated it; no SO_REUSEPORT, no multipath TCP; the helper
 //     closes its copy after passing the descriptor;
 //   - SetHosts: lease 1-64 of [A-Za-z0-9._-] starting alphanumeric; every

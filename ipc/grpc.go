@@ -153,8 +153,8 @@ func (s *grpcServer) BindListener(ctx context.Context, req *helperpb.BindListene
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if req.GetPort() == 0 || req.GetPort() > 65535 {
-		return nil, toStatus(fmt.Errorf("%w: port %d is outside 1-65535", ErrInvalid, req.GetPort()))
+	if req.GetPort() > 65535 {
+		return nil, toStatus(fmt.Errorf("%w: port %d is outside 0-65535", ErrInvalid, req.GetPort()))
 	}
 	err = s.impl.BindListener(ctx, BindRequest{Network: req.GetNetwork(), IP: ip, Port: uint16(req.GetPort()), ID: req.GetId()})
 	if err != nil {

@@ -60,7 +60,9 @@ type Deployer struct {
 	Owner       Owner
 	TemplateDir string // config directory holding the user's template; "" uses the built-in one
 	Image       string // image setting; "" uses manifest.DefaultImage()
-	Log         zerolog.Logger
+	// PodAnnotations go on every relay pod (setting).
+	PodAnnotations map[string]string
+	Log            zerolog.Logger
 }
 
 // Deploy creates the relay's Deployment. A Deployment of the same name from
@@ -79,6 +81,7 @@ func (d *Deployer) Deploy(ctx context.Context, s Spec) (*Relay, error) {
 		Name: manifest.Name(s.ConfigID, d.Owner.Session), Namespace: s.Namespace, Image: d.Image,
 		Mode: s.Mode, RemoteAddress: s.RemoteAddress, RemotePort: s.RemotePort, UDPIdleTimeout: s.UDPIdleTimeout,
 		ConfigID: s.ConfigID, OwnerUser: d.Owner.User, OwnerHost: d.Owner.Host, OwnerSession: d.Owner.Session,
+		PodAnnotations: d.PodAnnotations,
 	}
 	dep, err := manifest.Render(tmpl, source, p)
 	if err != nil {

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -206,3 +207,99 @@ func TestOpenStreamReportsImagePullFailure(t *testing.T) {
 }
 
 func labelInstance() string { return "app.kubernetes.io/instance" }
+
+// A TCP proxy forward (workload_type=proxy): local connections go through
+// port-forward to a relay in tcp mode, which connects to a host only the
+// cluster side can reach.
+func TestTCPProxyForwardThroughRelayPod(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+
+	db, err := net.Listen("tcp", "127.0.0.1:0") // "managed database in the VPC"
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	go func() {
+		for {
+			c, err := db.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					c.Write(buf[:n])
+				}
+			}()
+		}
+	}()
+	dbPort := db.Addr().(*net.TCPAddr).Port
+	relaySrv, err := server.New(server.Config{Mode: server.ModeTCP, RemoteAddress: "127.0.0.1", RemotePort: dbPort}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, _ := net.Listen("tcp", "127.0.0.1:0")
+	relayDone := make(chan struct{})
+	go func() { relaySrv.Serve(ctx, rl); close(relayDone) }()
+	defer func() { cancel(); <-relayDone }()
+
+	kl, err := kubelettest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kl.Close()
+	cs := fake.NewClientset()
+	d := &Deployer{Client: cs, Owner: alice, Image: "reg/kftray-server:v1", Log: log}
+	sp := Spec{ConfigID: 3, Namespace: "dev", Mode: "tcp", RemoteAddress: "db.vpc.internal", RemotePort: 5432}
+	r, err := d.Deploy(ctx, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl.AddPod("dev", "relay-a", map[int32]string{int32(r.Port): rl.Addr().String()})
+	p := pod("relay-a", ready)
+	p.Labels[labelInstance()] = r.Name
+	cs.CoreV1().Pods("dev").Create(ctx, p, metav1.CreateOptions{})
+
+	cfg := kl.RESTConfig()
+	target := d.NewTarget(r, sp, func(ctx context.Context, ns, pod string) (*tunnel.Conn, error) {
+		return tunnel.Dial(ctx, cfg, ns, pod, tunnel.Options{})
+	}, 5*time.Second)
+	defer target.Close()
+
+	// The engine's listener, reduced to its essence.
+	local, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer local.Close()
+	go func() {
+		for {
+			c, err := local.Accept()
+			if err != nil {
+				return
+			}
+			go target.Forward(ctx, c)
+		}
+	}()
+	for i := range 5 {
+		c, err := net.Dial("tcp", local.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		msg := strings.Repeat(fmt.Sprintf("query %d;", i), 5000)
+		go c.Write([]byte(msg))
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+			t.Fatalf("connection %d: %v (got %d bytes)", i, err, len(got))
+		}
+		c.Close()
+	}
+	if st := relaySrv.Stats(); st.Total != 5 {
+		t.Fatalf("relay served %d streams, want 5", st.Total)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -69,9 +70,11 @@ type Resolver struct {
 	inf      *Informers
 	selector labels.Selector
 
-	sources []source
+	sources []source // fixed after NewResolver
 
 	mu      sync.Mutex
+	regs    []cache.ResourceEventHandlerRegistration // parallel to sources
+	avoid   map[string]time.Time                     // pods that refused streams, until when
 	current Target
 	err     error
 	changed chan struct{}
@@ -80,7 +83,6 @@ type Resolver struct {
 type source struct {
 	resource string
 	inf      cache.SharedIndexInformer
-	reg      cache.ResourceEventHandlerRegistration
 }
 
 // NewResolver starts following spec with the shared watches inf.
@@ -113,13 +115,15 @@ func NewResolver(inf *Informers, spec Spec) (*Resolver, error) {
 		UpdateFunc: func(any, any) { r.update() },
 		DeleteFunc: func(any) { r.update() },
 	}
-	for i := range r.sources {
-		reg, err := r.sources[i].inf.AddEventHandler(h)
+	for _, s := range r.sources {
+		reg, err := s.inf.AddEventHandler(h)
 		if err != nil {
 			r.Close()
-			return nil, fmt.Errorf("watch %s: %w", r.sources[i].resource, err)
+			return nil, fmt.Errorf("watch %s: %w", s.resource, err)
 		}
-		r.sources[i].reg = reg
+		r.mu.Lock()
+		r.regs = append(r.regs, reg)
+		r.mu.Unlock()
 	}
 	r.update()
 	return r, nil
@@ -127,10 +131,12 @@ func NewResolver(inf *Informers, spec Spec) (*Resolver, error) {
 
 // Close stops following.
 func (r *Resolver) Close() {
-	for _, s := range r.sources {
-		if s.reg != nil {
-			_ = s.inf.RemoveEventHandler(s.reg)
-		}
+	r.mu.Lock()
+	regs := r.regs
+	r.regs = nil
+	r.mu.Unlock()
+	for i, reg := range regs {
+		_ = r.sources[i].inf.RemoveEventHandler(reg)
 	}
 }
 
@@ -140,6 +146,20 @@ func (r *Resolver) Current() (Target, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.current, r.err
+}
+
+// Avoid takes pod out of the choice for a while (30 s, or until it leaves
+// the endpoints) if another ready pod exists: its kubelet refused a stream
+// (the pod is terminating or gone) before the watch said so. New
+// connections move at once.
+func (r *Resolver) Avoid(pod string) {
+	r.mu.Lock()
+	if r.avoid == nil {
+		r.avoid = map[string]time.Time{}
+	}
+	r.avoid[pod] = time.Now().Add(30 * time.Second)
+	r.mu.Unlock()
+	r.update()
 }
 
 // Changed is closed when the target or error changes.
@@ -230,7 +250,7 @@ func (r *Resolver) resolveService(sticky string) (Target, error) {
 			ready[ep.TargetRef.Name] = slicePort
 		}
 	}
-	pod := choose(ready, sticky)
+	pod := r.choose(ready, sticky)
 	if pod == "" {
 		return Target{}, fmt.Errorf("service %s/%s: %w (no ready endpoint in its EndpointSlices)", ns, name, ErrNoReadyPod)
 	}
@@ -319,7 +339,7 @@ func (r *Resolver) resolvePod(sticky string) (Target, error) {
 		}
 		ready[p.Name] = 0
 	}
-	pod := choose(ready, sticky)
+	pod := r.choose(ready, sticky)
 	if pod == "" {
 		return Target{}, fmt.Errorf("%s: %w (no running, ready pod matches)", r.spec, ErrNoReadyPod)
 	}
@@ -347,6 +367,29 @@ func podReady(p *corev1.Pod) bool {
 
 // choose keeps sticky if it is still ready, else picks the first ready pod
 // by name (deterministic, so restarts land on the same pod).
+// choose is the package choose, passing over avoided pods while another
+// ready pod exists: a lone pod that refused may be restarting its process,
+// and is still the best bet.
+func (r *Resolver) choose(ready map[string]int, sticky string) string {
+	now := time.Now()
+	others := map[string]int{}
+	for pod, port := range ready {
+		others[pod] = port
+	}
+	for pod, until := range r.avoid {
+		_, listed := ready[pod]
+		if !listed || now.After(until) {
+			delete(r.avoid, pod)
+			continue
+		}
+		delete(others, pod)
+	}
+	if len(others) > 0 {
+		return choose(others, sticky)
+	}
+	return choose(ready, sticky)
+}
+
 func choose(ready map[string]int, sticky string) string {
 	if _, ok := ready[sticky]; ok && sticky != "" {
 		return sticky

@@ -103,19 +103,120 @@ type StreamError struct{ Msg string }
 
 func (e *StreamError) Error() string { return "pod side: " + e.Msg }
 
+// RefusedError means the pod never received the connection: the stream
+// could not be opened, or the kubelet refused it (pod terminating or gone,
+// nothing listening) before the pod sent a byte. The local connection is
+// left open, with what was read from it kept for the next attempt, so the
+// caller can hand it to another pod with Forward.
+type RefusedError struct{ Err error }
+
+func (e *RefusedError) Error() string { return "refused before reaching the pod: " + e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// replayLimit bounds what is kept of a local connection's first bytes for
+// a replay; a client that sent more before any answer is not replayed.
+const replayLimit = 64 << 10
+
+// Local is a local connection being forwarded. It remembers what it read
+// until the pod answers, so a refused connection can go to another pod.
+type Local struct {
+	net.Conn
+	pending []byte // read from Conn earlier, not delivered to a pod yet
+	eof     bool   // Conn reached EOF after pending
+
+	rec      []byte
+	overflow bool
+	answered atomic.Bool // the pod sent something: stop recording
+}
+
+// NewLocal wraps an accepted local connection.
+func NewLocal(c net.Conn) *Local { return &Local{Conn: c} }
+
+func (l *Local) Read(p []byte) (int, error) {
+	if len(l.pending) > 0 {
+		n := copy(p, l.pending)
+		l.pending = l.pending[n:]
+		l.record(p[:n])
+		return n, nil
+	}
+	if l.eof {
+		return 0, io.EOF
+	}
+	n, err := l.Conn.Read(p)
+	l.record(p[:n])
+	if err == io.EOF {
+		l.eof = true
+	}
+	return n, err
+}
+
+func (l *Local) record(b []byte) {
+	if len(b) == 0 || l.overflow || l.answered.Load() {
+		return
+	}
+	if len(l.rec)+len(b) > replayLimit {
+		l.overflow, l.rec = true, nil
+		return
+	}
+	l.rec = append(l.rec, b...)
+}
+
+// rewind makes everything recorded pending again for the next attempt.
+func (l *Local) rewind() {
+	l.pending, l.rec = l.rec, nil
+	l.answered.Store(false)
+}
+
+// refusal reports whether the kubelet's message means the pod's process
+// never saw the connection.
+func refusal(msg string) bool {
+	for _, s := range []string{"not found", "terminating", "connection refused", "failed to connect", "container not running", "no such container"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// answerWriter marks the Local answered on the first byte from the pod.
+type answerWriter struct {
+	l *Local
+}
+
+func (w answerWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		w.l.answered.Store(true)
+	}
+	return w.l.Conn.Write(p)
+}
+
 // Forward copies between local and port on the pod through a new stream
-// pair, until both directions are done or one fails. It closes local. An
-// error ends this local connection only, never c.
-func (c *Conn) Forward(ctx context.Context, local net.Conn, port int, counters *Counters) error {
-	defer local.Close()
+// pair, until both directions are done or one fails. An error ends this
+// local connection only, never c. It closes local, except when it returns
+// a *RefusedError: then local is intact and may be forwarded again.
+func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Counters) (err error) {
+	keepLocal := false
+	defer func() {
+		if !keepLocal {
+			local.Close()
+		}
+	}()
+	refused := func(e error) error {
+		if local.overflow {
+			return e
+		}
+		keepLocal = true
+		local.rewind()
+		return &RefusedError{Err: e}
+	}
 	select {
 	case <-c.done:
-		return fmt.Errorf("upgraded connection ended: %w", c.Err())
+		return refused(fmt.Errorf("upgraded connection ended: %w", c.Err()))
 	default:
 	}
 	c.active.Add(1)
 	defer c.active.Add(-1)
-	if tc, ok := local.(*net.TCPConn); ok {
+	if tc, ok := local.Conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
 	id := strconv.FormatInt(c.nextID.Add(1), 10)
@@ -125,7 +226,7 @@ func (c *Conn) Forward(ctx context.Context, local net.Conn, port int, counters *
 	h.Set("requestID", id)
 	errStream, err := c.sc.CreateStream(h)
 	if err != nil {
-		return fmt.Errorf("create error stream: %w", err)
+		return refused(fmt.Errorf("create error stream: %w", err))
 	}
 	// We never write to the error stream.
 	errStream.Close()
@@ -134,7 +235,7 @@ func (c *Conn) Forward(ctx context.Context, local net.Conn, port int, counters *
 	if err != nil {
 		errStream.Reset()
 		c.sc.RemoveStreams(errStream)
-		return fmt.Errorf("create data stream: %w", err)
+		return refused(fmt.Errorf("create data stream: %w", err))
 	}
 	defer c.sc.RemoveStreams(errStream, data)
 
@@ -151,7 +252,7 @@ func (c *Conn) Forward(ctx context.Context, local net.Conn, port int, counters *
 		toCount, fromCount = &counters.ToPod, &counters.FromPod
 	}
 	go func() {
-		_, err := copyBuf(local, data, fromCount)
+		_, err := copyBuf(answerWriter{local}, data, fromCount)
 		fromPod <- err
 	}()
 	go func() {
@@ -167,10 +268,12 @@ func (c *Conn) Forward(ctx context.Context, local net.Conn, port int, counters *
 	}()
 
 	var result error
+	toPodDone := false
 	select {
 	case err := <-fromPod:
 		result = err
 	case err := <-toPod:
+		toPodDone = true
 		if err != nil {
 			result = err
 			break
@@ -189,7 +292,6 @@ func (c *Conn) Forward(ctx context.Context, local net.Conn, port int, counters *
 	}
 	// Discard anything unsent so the error stream is not blocked behind it.
 	data.Reset()
-	local.Close()
 	var msg string
 	select {
 	case msg = <-errMsg:
@@ -198,6 +300,17 @@ func (c *Conn) Forward(ctx context.Context, local net.Conn, port int, counters *
 		// The kubelet closes the error stream right after the data stream;
 		// do not hang this connection if it does not.
 	}
+	if msg != "" && !local.answered.Load() && refusal(msg) && ctx.Err() == nil {
+		// Stop the local reader without closing the connection, then
+		// keep what it read for the next pod.
+		if !toPodDone {
+			local.Conn.SetReadDeadline(time.Now())
+			<-toPod
+			local.Conn.SetReadDeadline(time.Time{})
+		}
+		return refused(&StreamError{Msg: msg})
+	}
+	local.Close()
 	if msg != "" {
 		return &StreamError{Msg: msg}
 	}

@@ -53,7 +53,7 @@ func forwardPipe(t *testing.T, c *Conn, port int) (net.Conn, chan error) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.Forward(context.Background(), server, port, nil) }()
+	go func() { done <- c.Forward(context.Background(), NewLocal(server), port, nil) }()
 	t.Cleanup(func() { client.Close() })
 	return client, done
 }
@@ -102,13 +102,16 @@ func TestStreamCutClosesOneConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// Open b only once a's stream answered, so streams[0] below is a's.
 	a, aDone := forwardPipe(t, c, 8080)
+	ra := bufio.NewReader(a)
+	if l, err := ra.ReadString('\n'); err != nil || l != "web-1\n" {
+		t.Fatalf("hello a: %q %v", l, err)
+	}
 	b, _ := forwardPipe(t, c, 8080)
-	ra, rb := bufio.NewReader(a), bufio.NewReader(b)
-	for _, r := range []*bufio.Reader{ra, rb} {
-		if l, err := r.ReadString('\n'); err != nil || l != "web-1\n" {
-			t.Fatalf("hello: %q %v", l, err)
-		}
+	rb := bufio.NewReader(b)
+	if l, err := rb.ReadString('\n'); err != nil || l != "web-1\n" {
+		t.Fatalf("hello b: %q %v", l, err)
 	}
 	streams := srv.Streams("default", "web-1")
 	if len(streams) != 2 {

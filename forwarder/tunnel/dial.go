@@ -27,6 +27,8 @@ import (
 	"k8s.io/client-go/transport/websocket"
 	"k8s.io/streaming/pkg/httpstream"
 	streamspdy "k8s.io/streaming/pkg/httpstream/spdy"
+
+	"github.com/kftray-go/kftray/forwarder/kube"
 )
 
 // Transport selects how the upgraded connection is made.
@@ -129,6 +131,8 @@ func explainDial(host, ns, pod string, t Transport, err error) error {
 		return fmt.Errorf("permission denied to port-forward to pod %s/%s: RBAC must allow %s in namespace %q: %w", ns, pod, need, ns, err)
 	case strings.Contains(msg, "not found"):
 		return fmt.Errorf("pod %s/%s not found for port-forward: %w", ns, pod, err)
+	case kube.IsUnreachable(err):
+		return fmt.Errorf("port-forward to pod %s/%s: API server %s unreachable; check the cluster is running and reachable (VPN, proxy): %w", ns, pod, host, err)
 	}
 	return fmt.Errorf("port-forward to pod %s/%s via %s: %w", ns, pod, host, err)
 }

@@ -193,7 +193,7 @@ func Install(ctx context.Context, o Options) error {
 	} else {
 		sig, err := os.ReadFile(o.Signature)
 		if err != nil {
-			return fmt.Errorf("read the helper's signature %s: %w (install refuses unsigned helpers)", o.Signature, err)
+			return fmt.Errorf("read the helper's signature %s: %w; install refuses unsigned helpers: use a release's kftray-helper with its .minisig, sign a local build with scripts/build-helper, or pass --insecure-skip-signature for development", o.Signature, err)
 		}
 		if version, err = Verify(data, sig, o.TrustedKeys, o.Version, o.GOOS, o.GOARCH); err != nil {
 			return err
@@ -302,7 +302,9 @@ func Uninstall(ctx context.Context, o Options) error {
 	}
 	// Sweep again with the installed binary, in case the service was not
 	// running (or there is none): nothing of ours may stay in /etc/hosts.
-	if _, err := os.Stat(o.path(BinPath)); err == nil {
+	_, binErr := os.Stat(o.path(BinPath))
+	_, hostsErr := os.Stat(o.path(config.DefaultHosts))
+	if binErr == nil && hostsErr == nil {
 		args := []string{"cleanup",
 			"--config", o.path(config.DefaultPath),
 			"--hosts", o.path(config.DefaultHosts),

@@ -29,7 +29,7 @@ func TestInstallRealHelperIntoTempRoot(t *testing.T) {
 	ctx := context.Background()
 	work := t.TempDir()
 	bin := filepath.Join(work, "kftray-helper")
-	out, err := exec.Command("go", "build", "-ldflags", "-X github.com/kftray-go/kftray/helper/session.BuildVersion=v0.9.0",
+	out, err := exec.Command("go", "build", "-ldflags", "-X github.com/kftray-go/kftray/internal/buildinfo.Version=v0.9.0",
 		"-o", bin, "github.com/kftray-go/kftray/cmd/kftray-helper").CombinedOutput()
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

@@ -17,13 +17,20 @@ import (
 	"github.com/kftray-go/kftray/helper/addrpool"
 	"github.com/kftray-go/kftray/helper/config"
 	"github.com/kftray-go/kftray/helper/hosts"
+	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/ipc"
 	"github.com/kftray-go/kftray/ipc/fdpass"
 )
 
-// BuildVersion is the helper's semver, set at link time
-// (-X github.com/kftray-go/kftray/helper/session.BuildVersion=v1.2.3).
-var BuildVersion = "v0.0.0-dev"
+// Version is the helper's semver: kftray's own, set at link time with
+// -X github.com/kftray-go/kftray/internal/buildinfo.Version=v1.2.3, so a
+// kftray and its helper built together agree.
+func Version() string {
+	if buildinfo.Version != "" {
+		return buildinfo.Version
+	}
+	return "v0.0.0-dev"
+}
 
 // FDChannel is the descriptor the launcher puts the fd channel on.
 const FDChannel = 3
@@ -95,7 +102,7 @@ func SelfVersion() (ipc.VersionInfo, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return ipc.VersionInfo{}, fmt.Errorf("hash own executable: %w", err)
 	}
-	return ipc.VersionInfo{Version: BuildVersion, Protocol: ipc.ProtocolVersion, SHA256: hex.EncodeToString(h.Sum(nil)), OS: runtime.GOOS, Arch: runtime.GOARCH}, nil
+	return ipc.VersionInfo{Version: Version(), Protocol: ipc.ProtocolVersion, SHA256: hex.EncodeToString(h.Sum(nil)), OS: runtime.GOOS, Arch: runtime.GOARCH}, nil
 }
 
 // exitWithParent ends the plugin when the launcher is gone. Linux also has

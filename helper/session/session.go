@@ -119,14 +119,12 @@ func (s *Session) CheckBind(req ipc.BindRequest) error {
 	if req.Network != "tcp" && req.Network != "udp" {
 		return classify(fmt.Errorf("%w: network %q must be tcp or udp", hosts.ErrInvalid, req.Network))
 	}
-	if req.Port == 0 {
-		return classify(fmt.Errorf("%w: port 0: bind a fixed port (ephemeral ports need no helper)", hosts.ErrInvalid))
-	}
 	if !ip.IsLoopback() || ip.Zone() != "" {
 		return classify(fmt.Errorf("%w: %s is not a loopback address; the helper binds loopback only", hosts.ErrInvalid, ip))
 	}
 	if shared(ip) {
-		if req.Port >= 1024 || slices.Contains(s.Config.SharedLoopbackPorts, req.Port) {
+		// Port 0 lets the kernel pick an ephemeral port, never a privileged one.
+		if req.Port == 0 || req.Port >= 1024 || slices.Contains(s.Config.SharedLoopbackPorts, req.Port) {
 			return nil
 		}
 		return classify(fmt.Errorf("%w: port %d on %s is not in the helper config's shared_loopback_ports; allocate an address with AllocateAddress and bind there", addrpool.ErrNotOwned, req.Port, ip))

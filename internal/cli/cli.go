@@ -16,6 +16,9 @@ import (
 
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/cli/config"
+	"github.com/kftray-go/kftray/internal/cli/daemon"
+	"github.com/kftray-go/kftray/internal/cli/forward"
+	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/cli/version"
 )
 
@@ -46,6 +49,8 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 	// The command list: adding a command is one line here.
 	for _, newCmd := range []func(*cmdutil.Factory) *cobra.Command{
 		config.NewCmdConfig,
+		helpercmd.NewCmdHelper,
+		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemon.NewCmdDaemon,
 		version.NewCmdVersion,
 	} {
 		root.AddCommand(newCmd(f))

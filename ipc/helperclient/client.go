@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -138,6 +139,11 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		if r.refused != nil {
 			return fail(r.refused)
 		}
+		if r.stderr != nil {
+			if tail := strings.TrimSpace(r.stderr.Tail()); tail != "" {
+				err = fmt.Errorf("%w; the helper said: %s", err, tail)
+			}
+		}
 		return fail(fmt.Errorf("start kftray-helper session: %w; if the helper was updated, run `%s`", err, InstallCommand))
 	}
 	raw, err := rpc.Dispense(ipc.PluginName)
@@ -174,6 +180,10 @@ func (c *Client) Close() error {
 	}
 	return c.fds.Close()
 }
+
+// Done is closed when the session has ended (the helper or its launcher
+// went away); a new Dial starts a new one.
+func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Info is the helper's Version answer from Dial.
 func (c *Client) Info() ipc.VersionInfo { return c.info }

@@ -292,3 +292,16 @@ func TestConcurrentListensGetTheirOwnSockets(t *testing.T) {
 		}
 	}
 }
+
+func TestPortZeroPicksAnEphemeralPort(t *testing.T) {
+	ctx := context.Background()
+	c, _ := rpcClient(t, &config.Config{})
+	ln, err := c.Listen(ctx, "tcp", netip.MustParseAddr("127.0.0.1"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if p := ln.Addr().(*net.TCPAddr).Port; p < 1024 {
+		t.Fatalf("ephemeral port %d is privileged", p)
+	}
+}

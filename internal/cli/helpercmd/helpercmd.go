@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kftray-go/kftray/helper/install"
+	"github.com/kftray-go/kftray/internal/buildinfo"
+	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/envknob"
 )
 
@@ -160,7 +162,7 @@ func installCmd(opts Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Verify and install the root helper, and allow this user to use it",
-		Args:  cobra.NoArgs,
+		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := f.options(opts, cmd)
 			if err != nil {
@@ -184,7 +186,7 @@ func uninstallCmd(opts Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "uninstall",
 		Short: "Stop and remove the root helper and every kftray line in /etc/hosts",
-		Args:  cobra.NoArgs,
+		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := install.Options{Root: f.root, Init: f.init, Out: cmd.OutOrStdout()}
 			if done, err := escalate(cmd, f, ""); done {
@@ -202,7 +204,7 @@ func statusCmd(opts Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the installed helper's version, service state and whether this user may use it",
-		Args:  cobra.NoArgs,
+		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := install.Options{Root: f.root, Version: opts.Version, Init: f.init}
 			s := install.GetStatus(context.WithoutCancel(cmd.Context()), o, uint32(os.Getuid()))
@@ -213,4 +215,11 @@ func statusCmd(opts Options) *cobra.Command {
 	cmd.Flags().StringVar(&f.root, "root", "", "inspect an installation under this directory")
 	cmd.Flags().StringVar(&f.init, "init", "", "service manager: systemd, launchd or none (default: detect)")
 	return cmd
+}
+
+// NewCmdHelper is `kftray helper` for the CLI root. A kftray built with
+// -X .../internal/buildinfo.Version=vX requires a helper signed as vX;
+// development builds accept any signed version.
+func NewCmdHelper(f *cmdutil.Factory) *cobra.Command {
+	return cmdutil.GroupCommand(New(Options{Version: buildinfo.Version}))
 }

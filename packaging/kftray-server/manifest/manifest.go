@@ -73,6 +73,10 @@ type Params struct {
 	OwnerUser    string // full values go to annotations; labels get a sanitised copy
 	OwnerHost    string
 	OwnerSession string // identifies the daemon run that created it, for orphan detection
+
+	// PodAnnotations go on the relay pod (a setting: e.g. a service mesh's
+	// opt-out, or the dev cluster's backend address in e2e tests).
+	PodAnnotations map[string]string
 }
 
 // DefaultImage is the image this build deploys: never :latest.

@@ -82,6 +82,7 @@ func TestRenderQuotesValues(t *testing.T) {
 	p := params()
 	p.RemoteAddress = "db\"\n      hostNetwork: true\n#"
 	p.OwnerHost = "host: {evil}"
+	p.PodAnnotations = map[string]string{"sidecar.istio.io/inject": "false", "x": "a\nb: c"}
 	d, err := Render(DefaultTemplate(), "built-in", p)
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +92,9 @@ func TestRenderQuotesValues(t *testing.T) {
 	}
 	if got := env(d.Spec.Template.Spec.Containers[0])["REMOTE_ADDRESS"]; got != p.RemoteAddress {
 		t.Fatalf("REMOTE_ADDRESS = %q, want the value verbatim", got)
+	}
+	if a := d.Spec.Template.Annotations; len(a) != 2 || a["sidecar.istio.io/inject"] != "false" || a["x"] != "a\nb: c" {
+		t.Fatalf("pod annotations %v", a)
 	}
 }
 

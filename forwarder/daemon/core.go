@@ -1,0 +1,628 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/kftray-go/kftray/forwarder"
+	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/ipc/helperbind"
+	"github.com/kftray-go/kftray/store"
+)
+
+// DesiredKey is the setting holding the ids of the configs whose forwards
+// should run (a JSON array). The daemon restores them when it starts.
+const DesiredKey = "daemon.desired"
+
+// Engine is what the core needs from the forwarding engine;
+// *forwarder.Manager implements it.
+type Engine interface {
+	Start(ctx context.Context, cfgs ...store.Config) error
+	Stop(ids ...int64)
+	Forward(id int64) *forwarder.Forward
+	States() []forwarder.State
+}
+
+// Core owns running forwards for one process (the daemon, or `kftray run`)
+// and writes their state to the store, where every interface reads it.
+type Core struct {
+	st       *store.Store
+	eng      Engine
+	pid      int
+	log      zerolog.Logger
+	hub      *api.Hub
+	remember bool               // keep the desired set in the store (the daemon does; run does not)
+	binder   *helperbind.Binder // ours to close, when the caller gave none
+
+	mu      sync.Mutex
+	cfgs    map[int64]store.Config    // configs this process started
+	live    map[int64]forwarder.State // latest state per forward
+	pending map[int64]bool            // states not yet written
+	written map[int64]forwarder.State // last state written, for counter changes
+	desMu   sync.Mutex                // serializes changes to the desired set
+	writeMu sync.Mutex                // one writer at a time
+	kick    chan struct{}
+}
+
+// CoreOptions configure a Core.
+type CoreOptions struct {
+	Store *store.Store
+	Log   zerolog.Logger
+	// Engine options for the forwards (binder, backoff, cluster loading).
+	// The observer is the core's own.
+	Engine forwarder.Options
+	// Remember keeps the set of forwards that should run in the store, so
+	// the next daemon restores it.
+	Remember bool
+}
+
+// NewCore returns a core whose engine is a forwarder.Manager.
+func NewCore(opts CoreOptions) *Core {
+	c := &Core{
+		st: opts.Store, pid: osPID(), log: opts.Log, hub: api.NewHub(), remember: opts.Remember,
+		cfgs: map[int64]store.Config{}, live: map[int64]forwarder.State{}, pending: map[int64]bool{},
+		written: map[int64]forwarder.State{}, kick: make(chan struct{}, 1),
+	}
+	eo := opts.Engine
+	if eo.Binder == nil {
+		// Direct binds when the user may; the root helper (dialed on first
+		// need) for low ports, loopback addresses and hostnames.
+		c.binder = &helperbind.Binder{}
+		eo.Binder = c.binder
+	}
+	eo.Observer = forwarder.ObserverFunc(c.observe)
+	if eo.Logger.GetLevel() == zerolog.Disabled {
+		eo.Logger = opts.Log
+	}
+	c.eng = forwarder.NewManager(eo)
+	return c
+}
+
+// Close ends the helper session, if the core opened one: the helper then
+// drops this process's hosts lines and addresses. Stop the forwards first.
+func (c *Core) Close() error {
+	if c.binder == nil {
+		return nil
+	}
+	return c.binder.Close()
+}
+
+// Hub is where state-change events are published.
+func (c *Core) Hub() *api.Hub { return c.hub }
+
+// observe is the engine's callback: it must not block the forward, so it
+// only records the change for the writer.
+func (c *Core) observe(s forwarder.State) {
+	c.mu.Lock()
+	c.live[s.ID] = s
+	c.pending[s.ID] = true
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// RunWriter writes state changes to the store as they come, and counters
+// every period, until ctx ends.
+func (c *Core) RunWriter(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		case <-t.C:
+			c.sampleCounters()
+		}
+		c.Flush(context.WithoutCancel(ctx))
+	}
+}
+
+// sampleCounters marks forwards whose counters moved since the last write.
+func (c *Core) sampleCounters() {
+	states := c.eng.States()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range states {
+		w, ok := c.written[s.ID]
+		if !ok || w.ActiveConns != s.ActiveConns || w.TotalConns != s.TotalConns ||
+			w.BytesToPod != s.BytesToPod || w.BytesFromPod != s.BytesFromPod || w.Reconnects != s.Reconnects {
+			// Keep the phase the observer reported last; counters are fresher here.
+			if l, ok := c.live[s.ID]; ok && l.Phase != s.Phase {
+				continue
+			}
+			c.live[s.ID] = s
+			c.pending[s.ID] = true
+		}
+	}
+}
+
+// Flush writes every pending state to the store and publishes it.
+func (c *Core) Flush(ctx context.Context) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	var todo []forwarder.State
+	for id := range c.pending {
+		todo = append(todo, c.live[id])
+	}
+	clear(c.pending)
+	c.mu.Unlock()
+	sort.Slice(todo, func(i, j int) bool { return todo[i].ID < todo[j].ID })
+	for _, s := range todo {
+		if s.Phase != forwarder.Starting {
+			st := toStore(s, c.pid)
+			if err := c.st.PutState(ctx, &st); err != nil {
+				// A config deleted while it ran has no row to write to.
+				lvl := zerolog.WarnLevel
+				if errors.Is(err, store.ErrNotFound) {
+					lvl = zerolog.DebugLevel
+				}
+				c.log.WithLevel(lvl).Err(err).Int64("config", s.ID).Msg("writing forward state")
+			}
+		}
+		c.mu.Lock()
+		c.written[s.ID] = s
+		cfg, ok := c.cfgs[s.ID]
+		c.mu.Unlock()
+		if !ok {
+			cfg = store.Config{ID: s.ID, Alias: s.Alias}
+		}
+		f := c.view(cfg, s, true)
+		c.hub.Publish(api.Event{Type: "forward", Forward: &f})
+		c.log.Debug().Int64("config", s.ID).Str("status", f.Status).Str("pod", s.Pod).Str("error", s.LastError).Msg("forward state")
+	}
+}
+
+func toStore(s forwarder.State, pid int) store.State {
+	st := store.State{ConfigID: s.ID, PID: pid, Attempt: s.Attempt, LastError: s.LastError, NextRetry: s.NextTry,
+		LocalAddr: s.Address, Pod: s.Pod, ActiveConns: s.ActiveConns, TotalConns: s.TotalConns,
+		BytesIn: s.BytesFromPod, BytesOut: s.BytesToPod, Reconnects: s.Reconnects}
+	switch s.Phase {
+	case forwarder.Running:
+		st.Status = store.StatusRunning
+	case forwarder.Retrying, forwarder.Starting:
+		st.Status = store.StatusRetrying
+	case forwarder.Failed:
+		st.Status = store.StatusFailed
+	default:
+		// Stopped on purpose: what it was bound to and why it last
+		// failed no longer describe anything.
+		st.Status, st.LocalAddr, st.LastError = store.StatusStopped, "", ""
+	}
+	return st
+}
+
+// view builds the API's picture of a forward this process runs.
+func (c *Core) view(cfg store.Config, s forwarder.State, desired bool) api.Forward {
+	f := api.Forward{ID: cfg.ID, Name: cfg.Name(), Config: cfg, Status: string(s.Phase), Desired: desired,
+		Address: s.Address, Pod: s.Pod, Transport: s.Transport, Attempt: s.Attempt, LastError: s.LastError,
+		NextTry: s.NextTry, Since: s.Since, UpdatedAt: time.Now(),
+		ActiveConns: s.ActiveConns, TotalConns: s.TotalConns, BytesToPod: s.BytesToPod,
+		BytesFromPod: s.BytesFromPod, Reconnects: s.Reconnects}
+	switch s.Phase {
+	case forwarder.Stopped:
+		f.Address, f.LastError = "", ""
+	case forwarder.Failed:
+	default:
+		f.PID = c.pid
+	}
+	return f
+}
+
+// storedView builds the picture of a forward this process does not run,
+// from the store.
+func storedView(cfg store.Config, st *store.State, desired bool) api.Forward {
+	f := api.Forward{ID: cfg.ID, Name: cfg.Name(), Config: cfg, Status: api.StatusStopped, Desired: desired}
+	if st == nil {
+		return f
+	}
+	f.Status = string(st.Status)
+	f.LastError, f.Attempt, f.NextTry, f.UpdatedAt = st.LastError, st.Attempt, st.NextRetry, st.UpdatedAt
+	f.ActiveConns, f.TotalConns, f.BytesToPod, f.BytesFromPod, f.Reconnects =
+		st.ActiveConns, st.TotalConns, st.BytesOut, st.BytesIn, st.Reconnects
+	if st.Status != store.StatusStopped {
+		f.PID, f.Address, f.Pod = st.PID, st.LocalAddr, st.Pod
+	}
+	return f
+}
+
+// running reports the live state of a forward this process runs now.
+func (c *Core) running(id int64) (forwarder.State, bool) {
+	if f := c.eng.Forward(id); f != nil {
+		return f.State(), true
+	}
+	return forwarder.State{}, false
+}
+
+// Forwards lists every config with its state: live for the forwards this
+// process runs, from the store for the others.
+func (c *Core) Forwards(ctx context.Context) ([]api.Forward, error) {
+	cfgs, err := c.st.ListConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	states, err := c.st.GetStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]*store.State, len(states))
+	for i := range states {
+		byID[states[i].ConfigID] = &states[i]
+	}
+	desired, err := c.Desired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Forward, 0, len(cfgs))
+	for _, cfg := range cfgs {
+		out = append(out, c.forwardView(cfg, byID[cfg.ID], desired[cfg.ID]))
+	}
+	return out, nil
+}
+
+func (c *Core) forwardView(cfg store.Config, st *store.State, desired bool) api.Forward {
+	if s, ok := c.running(cfg.ID); ok {
+		return c.view(cfg, s, desired)
+	}
+	c.mu.Lock()
+	s, ok := c.live[cfg.ID]
+	c.mu.Unlock()
+	if ok && (st == nil || st.PID == c.pid) {
+		// Failed or stopped here: what this process last saw is the freshest.
+		return c.view(cfg, s, desired)
+	}
+	return storedView(cfg, st, desired)
+}
+
+// Forward returns one config (alias or id) with its state.
+func (c *Core) Forward(ctx context.Context, ref string) (api.Forward, error) {
+	cfg, err := c.st.LookupConfig(ctx, ref)
+	if err != nil {
+		return api.Forward{}, err
+	}
+	return c.one(ctx, cfg)
+}
+
+func (c *Core) one(ctx context.Context, cfg store.Config) (api.Forward, error) {
+	st, err := c.st.GetState(ctx, cfg.ID)
+	var sp *store.State
+	switch {
+	case err == nil:
+		sp = &st
+	case !errors.Is(err, store.ErrNotFound):
+		return api.Forward{}, err
+	}
+	desired, err := c.Desired(ctx)
+	if err != nil {
+		return api.Forward{}, err
+	}
+	return c.forwardView(cfg, sp, desired[cfg.ID]), nil
+}
+
+// selected resolves a selection to configs; refs that name nothing get a
+// Result with the error.
+func (c *Core) selected(ctx context.Context, sel api.Selection) ([]store.Config, []string, []api.Result, error) {
+	if sel.All {
+		cfgs, err := c.st.ListConfigs(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		refs := make([]string, len(cfgs))
+		for i, cfg := range cfgs {
+			refs[i] = strconv.FormatInt(cfg.ID, 10)
+		}
+		return cfgs, refs, nil, nil
+	}
+	var (
+		cfgs []store.Config
+		refs []string
+		bad  []api.Result
+		seen = map[int64]bool{}
+	)
+	for _, ref := range sel.Refs {
+		cfg, err := c.st.LookupConfig(ctx, ref)
+		if err != nil {
+			bad = append(bad, api.Result{Ref: ref, Error: err.Error()})
+			continue
+		}
+		if !seen[cfg.ID] {
+			seen[cfg.ID] = true
+			cfgs = append(cfgs, cfg)
+			refs = append(refs, ref)
+		}
+	}
+	return cfgs, refs, bad, nil
+}
+
+// Start starts the selected forwards (those already running are left
+// alone) and returns once each is listening or has failed.
+func (c *Core) Start(ctx context.Context, sel api.Selection) (api.Results, error) {
+	cfgs, refs, res, err := c.selected(ctx, sel)
+	if err != nil {
+		return api.Results{}, err
+	}
+	if err := c.StartConfigs(ctx, cfgs...); err != nil {
+		return api.Results{}, err
+	}
+	for i, cfg := range cfgs {
+		f, err := c.one(ctx, cfg)
+		r := api.Result{Ref: refs[i], Forward: &f}
+		if err != nil {
+			r.Error = err.Error()
+		} else if f.Status == api.StatusFailed {
+			r.Error = f.LastError
+		}
+		res = append(res, r)
+	}
+	return api.Results{Results: res}, nil
+}
+
+// StartConfigs starts forwards for cfgs and remembers them as desired.
+// Per-forward failures are in their states, not in the error.
+func (c *Core) StartConfigs(ctx context.Context, cfgs ...store.Config) error {
+	if len(cfgs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(cfgs))
+	c.mu.Lock()
+	for i, cfg := range cfgs {
+		ids[i] = cfg.ID
+		c.cfgs[cfg.ID] = cfg
+	}
+	c.mu.Unlock()
+	if err := c.changeDesired(ctx, ids, true); err != nil {
+		return err
+	}
+	if err := c.eng.Start(ctx, cfgs...); err != nil {
+		c.log.Info().Err(err).Msg("some forwards did not start")
+	}
+	c.Flush(ctx)
+	return nil
+}
+
+// Stop stops the selected forwards and forgets them as desired.
+func (c *Core) Stop(ctx context.Context, sel api.Selection) (api.Results, error) {
+	cfgs, refs, res, err := c.selected(ctx, sel)
+	if err != nil {
+		return api.Results{}, err
+	}
+	ids := make([]int64, len(cfgs))
+	for i, cfg := range cfgs {
+		ids[i] = cfg.ID
+	}
+	if err := c.changeDesired(ctx, ids, false); err != nil {
+		return api.Results{}, err
+	}
+	c.eng.Stop(ids...)
+	c.Flush(ctx)
+	for i, cfg := range cfgs {
+		r := api.Result{Ref: refs[i]}
+		if err := c.settle(ctx, cfg.ID); err != nil {
+			r.Error = err.Error()
+		}
+		f, err := c.one(ctx, cfg)
+		if err != nil && r.Error == "" {
+			r.Error = err.Error()
+		}
+		r.Forward = &f
+		res = append(res, r)
+	}
+	return api.Results{Results: res}, nil
+}
+
+// settle makes a stopped forward's stored state say so: a forward that
+// failed here, or whose owner died, is marked stopped. One that another
+// live process runs (`kftray run`) is reported, not touched.
+func (c *Core) settle(ctx context.Context, id int64) error {
+	st, err := c.st.GetState(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.Status == store.StatusStopped {
+		return nil
+	}
+	if st.PID != c.pid && processAlive(st.PID) {
+		return fmt.Errorf("config %d is forwarded by another kftray process (pid %d, probably 'kftray run'); stop it there (Ctrl-C)", id, st.PID)
+	}
+	st.Status, st.PID, st.Attempt, st.NextRetry, st.Pod, st.ActiveConns = store.StatusStopped, c.pid, 0, time.Time{}, "", 0
+	c.mu.Lock()
+	delete(c.live, id)
+	c.mu.Unlock()
+	return c.st.PutState(ctx, &st)
+}
+
+// StopAll stops every forward this process runs (they stay desired) and
+// writes their stopped states.
+func (c *Core) StopAll(ctx context.Context) {
+	ids := make([]int64, 0)
+	for _, s := range c.eng.States() {
+		ids = append(ids, s.ID)
+	}
+	c.eng.Stop(ids...)
+	// Forwards that failed here are not in the engine but may still say
+	// failed with our pid: leave those, they are true.
+	c.Flush(ctx)
+}
+
+// Running counts the forwards this process runs.
+func (c *Core) Running() int { return len(c.eng.States()) }
+
+// Desired returns the set of configs whose forwards should run.
+func (c *Core) Desired(ctx context.Context) (map[int64]bool, error) {
+	v, ok, err := c.st.GetSetting(ctx, DesiredKey)
+	if err != nil || !ok || v == "" {
+		return map[int64]bool{}, err
+	}
+	var ids []int64
+	if err := json.Unmarshal([]byte(v), &ids); err != nil {
+		c.log.Warn().Err(err).Str("value", v).Msg("ignoring a malformed " + DesiredKey + " setting")
+		return map[int64]bool{}, nil
+	}
+	m := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m, nil
+}
+
+func (c *Core) changeDesired(ctx context.Context, ids []int64, want bool) error {
+	if !c.remember || len(ids) == 0 {
+		return nil
+	}
+	c.desMu.Lock()
+	defer c.desMu.Unlock()
+	m, err := c.Desired(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if want {
+			m[id] = true
+		} else {
+			delete(m, id)
+		}
+	}
+	out := make([]int64, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	b, _ := json.Marshal(out)
+	if err := c.st.SetSetting(ctx, DesiredKey, string(b)); err != nil {
+		return fmt.Errorf("remembering which forwards should run: %w", err)
+	}
+	return nil
+}
+
+// Restore starts the forwards that should run (configs deleted since are
+// dropped from the set).
+func (c *Core) Restore(ctx context.Context) (int, error) {
+	desired, err := c.Desired(ctx)
+	if err != nil || len(desired) == 0 {
+		return 0, err
+	}
+	cfgs, err := c.st.ListConfigs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var start []store.Config
+	for _, cfg := range cfgs {
+		if desired[cfg.ID] {
+			start = append(start, cfg)
+			delete(desired, cfg.ID)
+		}
+	}
+	gone := make([]int64, 0, len(desired))
+	for id := range desired {
+		gone = append(gone, id)
+	}
+	if err := c.changeDesired(ctx, gone, false); err != nil {
+		return 0, err
+	}
+	return len(start), c.StartConfigs(ctx, start...)
+}
+
+// ClearStale removes the states of forwards whose owning process is gone
+// (a daemon or `kftray run` that was killed), so nothing claims to run
+// what nothing runs. States of live owners are left alone.
+func (c *Core) ClearStale(ctx context.Context) (int, error) {
+	states, err := c.st.GetStates(ctx)
+	if err != nil {
+		return 0, err
+	}
+	done := map[int]bool{}
+	total := 0
+	for _, st := range states {
+		// Only states that claim something runs are stale; stopped and
+		// failed ones stay true after their owner is gone.
+		if st.PID == 0 || done[st.PID] || (st.Status != store.StatusRunning && st.Status != store.StatusRetrying) {
+			continue
+		}
+		if st.PID != c.pid && processAlive(st.PID) {
+			continue
+		}
+		done[st.PID] = true
+		n, err := c.st.ClearStates(ctx, st.PID)
+		if err != nil {
+			return total, err
+		}
+		c.log.Info().Int("pid", st.PID).Int("states", n).Msg("cleared the states of a kftray process that is gone")
+		total += n
+	}
+	return total, nil
+}
+
+// StoredForwards lists every config with its state as the store has it,
+// for when no daemon runs. A state whose owning process is gone is shown as
+// stopped, with a note, since nothing forwards it.
+func StoredForwards(ctx context.Context, st *store.Store) ([]api.Forward, error) {
+	cfgs, err := st.ListConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	states, err := st.GetStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]*store.State, len(states))
+	for i := range states {
+		byID[states[i].ConfigID] = &states[i]
+	}
+	core := &Core{st: st, log: zerolog.Nop()}
+	desired, err := core.Desired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Forward, 0, len(cfgs))
+	for _, cfg := range cfgs {
+		s := byID[cfg.ID]
+		f := storedView(cfg, s, desired[cfg.ID])
+		if s != nil && (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && !processAlive(s.PID) {
+			f = storedView(cfg, nil, desired[cfg.ID])
+			f.LastError = fmt.Sprintf("was %s in process %d, which is gone", s.Status, s.PID)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// CheckNotRunElsewhere fails when another live kftray process (the daemon,
+// another `kftray run`) forwards one of cfgs, naming it and how to stop it.
+func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) error {
+	for _, cfg := range cfgs {
+		st, err := c.st.GetState(ctx, cfg.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st.Status != store.StatusStopped && st.Status != store.StatusFailed && st.PID != c.pid && processAlive(st.PID) {
+			return fmt.Errorf("%s is already forwarded by kftray process %d (%s); stop it first with 'kftray stop %s'",
+				cfg.Name(), st.PID, st.Status, ref(cfg))
+		}
+	}
+	return nil
+}
+
+// ref is how a user names cfg on the command line.
+func ref(cfg store.Config) string {
+	if cfg.Alias != "" {
+		return cfg.Alias
+	}
+	return strconv.FormatInt(cfg.ID, 10)
+}

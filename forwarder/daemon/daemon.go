@@ -1,0 +1,225 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/kftray-go/kftray/forwarder"
+	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/internal/buildinfo"
+	"github.com/kftray-go/kftray/store"
+)
+
+// DefaultHTTPAddr is where the token-protected TCP API listens: loopback,
+// a port picked at start (written to api.addr).
+const DefaultHTTPAddr = "127.0.0.1:0"
+
+// Options configure a daemon.
+type Options struct {
+	Dir string // config directory (configs.db, socket, lock, ...)
+	Log zerolog.Logger
+	// HTTPAddr is the loopback host:port of the TCP API; "" turns it off.
+	HTTPAddr string
+	// Engine options for the forwards (binder, backoff, cluster loading).
+	Engine forwarder.Options
+	// CounterPeriod is how often counters are written to the store;
+	// default 1 s.
+	CounterPeriod time.Duration
+	// Ready, if set, is called once the API is listening and the
+	// restore has been started.
+	Ready func(api.Status)
+}
+
+func osPID() int { return os.Getpid() }
+
+// Run runs the daemon until ctx ends or a client asks it to stop, then
+// stops every forward, writes their stopped states and removes its socket.
+// It fails at once with an error wrapping ErrRunning when another daemon
+// holds the config directory.
+func Run(ctx context.Context, opts Options) error {
+	if opts.CounterPeriod <= 0 {
+		opts.CounterPeriod = time.Second
+	}
+	log := opts.Log
+	p := PathsIn(opts.Dir)
+	if len(p.Socket) > maxSocketPath {
+		return fmt.Errorf("the API socket path %s is %d bytes, longer than unix sockets allow (%d); use a shorter config directory (--config-dir or KFTRAY_CONFIG)", p.Socket, len(p.Socket), maxSocketPath)
+	}
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating the config directory: %w", err)
+	}
+	lk, err := acquireLock(p)
+	if err != nil {
+		return err
+	}
+	defer lk.release()
+	if err := writeFile0600(p.PID, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+		return fmt.Errorf("writing %s: %w", p.PID, err)
+	}
+	defer os.Remove(p.PID)
+
+	st, err := store.Open(ctx, p.Dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true})
+	if n, err := core.ClearStale(ctx); err != nil {
+		return fmt.Errorf("clearing stale forward states: %w", err)
+	} else if n > 0 {
+		log.Info().Int("states", n).Msg("cleared stale forward states")
+	}
+
+	// The lock is ours, so a socket file left behind is a dead daemon's.
+	_ = os.Remove(p.Socket)
+	uln, err := net.ListenUnix("unix", &net.UnixAddr{Name: p.Socket, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", p.Socket, err)
+	}
+	uln.SetUnlinkOnClose(true)
+	if err := os.Chmod(p.Socket, 0o600); err != nil {
+		uln.Close()
+		return fmt.Errorf("restricting %s to its owner: %w", p.Socket, err)
+	}
+
+	d := &daemon{core: core, started: time.Now(), dir: p.Dir, socket: p.Socket, stop: make(chan struct{})}
+	lns := []net.Listener{uln}
+	var token string
+	if opts.HTTPAddr != "" {
+		tln, tok, err := listenHTTP(p, opts.HTTPAddr)
+		if err != nil {
+			uln.Close()
+			return err
+		}
+		defer os.Remove(p.Addr)
+		defer os.Remove(p.Token)
+		lns, token, d.httpAddr = append(lns, tln), tok, tln.Addr().String()
+	}
+
+	srv := api.NewServer(d, api.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log})
+	var wg sync.WaitGroup
+	for _, ln := range lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil {
+				log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("api server")
+			}
+		}()
+	}
+	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(1)
+	go func() { defer wg.Done(); core.RunWriter(wctx, opts.CounterPeriod) }()
+
+	log.Info().Str("socket", p.Socket).Str("http", d.httpAddr).Msg("daemon started")
+	restoreDone := make(chan struct{})
+	go func() {
+		defer close(restoreDone)
+		n, err := core.Restore(ctx)
+		if err != nil {
+			log.Error().Err(err).Msg("restoring forwards")
+		} else if n > 0 {
+			log.Info().Int("forwards", n).Msg("restored forwards that were running")
+		}
+	}()
+	if opts.Ready != nil {
+		opts.Ready(d.Status(ctx))
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("stopping: signal")
+	case <-d.stop:
+		log.Info().Msg("stopping: asked through the API")
+	}
+	// Stop serving first so no new forward starts while we stop them.
+	core.Hub().Close(&api.Event{Type: "shutdown"})
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn().Err(err).Msg("api shutdown")
+	}
+	<-restoreDone
+	core.StopAll(sctx)
+	stopWriter()
+	wg.Wait()
+	core.Flush(sctx)
+	if err := core.Close(); err != nil {
+		log.Warn().Err(err).Msg("closing the helper session")
+	}
+	log.Info().Msg("daemon stopped")
+	return nil
+}
+
+func listenHTTP(p Paths, addr string) (net.Listener, string, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("HTTP API address %q: %w; use 127.0.0.1:PORT", addr, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, "", fmt.Errorf("HTTP API address %q is not a loopback IP; the API must not be reachable from other machines (use 127.0.0.1:PORT)", addr)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, "", err
+	}
+	token := hex.EncodeToString(b)
+	// The token is in place before anyone can learn the address.
+	if err := writeFile0600(p.Token, []byte(token+"\n")); err != nil {
+		return nil, "", fmt.Errorf("writing the API token %s: %w", p.Token, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("HTTP API: %w; choose another address with --http-addr", err)
+	}
+	if err := writeFile0600(p.Addr, []byte(ln.Addr().String()+"\n")); err != nil {
+		ln.Close()
+		return nil, "", fmt.Errorf("writing %s: %w", p.Addr, err)
+	}
+	return ln, token, nil
+}
+
+// daemon is the API's backend.
+type daemon struct {
+	core     *Core
+	started  time.Time
+	dir      string
+	socket   string
+	httpAddr string
+	stopOnce sync.Once
+	stop     chan struct{}
+}
+
+func (d *daemon) Status(context.Context) api.Status {
+	return api.Status{PID: os.Getpid(), Version: buildinfo.Get().Version, StartedAt: d.started, ConfigDir: d.dir,
+		Socket: d.socket, HTTPAddr: d.httpAddr, Forwards: d.core.Running()}
+}
+
+func (d *daemon) Forwards(ctx context.Context) ([]api.Forward, error) { return d.core.Forwards(ctx) }
+func (d *daemon) Forward(ctx context.Context, ref string) (api.Forward, error) {
+	return d.core.Forward(ctx, ref)
+}
+func (d *daemon) Start(ctx context.Context, sel api.Selection) (api.Results, error) {
+	select {
+	case <-d.stop:
+		return api.Results{}, errors.New("the daemon is stopping")
+	default:
+	}
+	return d.core.Start(ctx, sel)
+}
+func (d *daemon) Stop(ctx context.Context, sel api.Selection) (api.Results, error) {
+	return d.core.Stop(ctx, sel)
+}
+func (d *daemon) Subscribe() (<-chan api.Event, func()) { return d.core.Hub().Subscribe() }
+func (d *daemon) Shutdown()                             { d.stopOnce.Do(func() { close(d.stop) }) }
