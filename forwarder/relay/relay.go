@@ -163,13 +163,17 @@ func (d *Deployer) WaitReady(ctx context.Context, r *Relay, timeout time.Duratio
 	for {
 		pods, err := d.Client.CoreV1().Pods(r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		switch {
-		case err != nil && ctx.Err() == nil:
+		case err != nil && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "would exceed context deadline")):
+			// Our own deadline, not a cluster problem: keep the last reason.
+		case err != nil:
 			err = kube.Explain(d.Host, kube.Op{Verb: "list", Resource: "pods", Namespace: r.Namespace}, err)
 			if apierrors.IsForbidden(err) {
 				return "", err
 			}
 			last = err
-		case err == nil:
+		case len(pods.Items) == 0:
+			last = d.noPodsReason(ctx, r)
+		default:
 			name, perr := readyPod(pods.Items)
 			if name != "" {
 				return name, nil
@@ -191,6 +195,22 @@ func (d *Deployer) WaitReady(ctx context.Context, r *Relay, timeout time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// noPodsReason asks the Deployment why it has no pods: a failed ReplicaSet
+// (quota, admission webhook, pod security) shows up as its ReplicaFailure
+// condition.
+func (d *Deployer) noPodsReason(ctx context.Context, r *Relay) error {
+	dep, err := d.Client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			return fmt.Errorf("the cluster refuses to create the relay pod (%s: %s)", c.Reason, c.Message)
+		}
+	}
+	return nil
 }
 
 // fatalError marks pod problems that waiting will not fix.
