@@ -53,7 +53,12 @@
 // Forward.State or Manager.States. State.StoreState converts to the
 // store's runtime-state row.
 //
-// Not here yet: UDP and the proxy/expose workloads (relay), hosts entries
-// and allocated loopback addresses (they need the helper's Binder), HTTP
-// logs.
+// Relay forwards (protocol udp to a service, workload_type proxy over tcp
+// or udp) deploy a kftray-server relay (package relay) and run an ordinary
+// pod forward to its pods; a UDP forward's relay streams (package udprelay)
+// are that pod forward's connections. See relayfwd.go.
+//
+// Not here yet: the expose workload, UDP to a pod workload, privileged UDP
+// binds (the Binder has no packet sockets), hosts entries and allocated
+// loopback addresses (they need the helper's Binder), HTTP logs.
 package forwarder

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kftray-go/kftray/store"
 )
@@ -107,5 +110,29 @@ func TestPipeListener(t *testing.T) {
 	}
 	if _, err := l.dial(context.Background()); err == nil {
 		t.Fatal("dial after Close succeeded")
+	}
+}
+
+// A relay that never gets ready fails the start and leaves nothing behind:
+// no forward, no cluster client, no Deployment.
+func TestRelayStartFailureCleansUp(t *testing.T) {
+	w := newWorld(t)
+	cfg := webConfig(7)
+	cfg.Protocol = "udp"
+	opts := w.options()
+	opts.Relay.ReadyTimeout = 300 * time.Millisecond
+	opts.Relay.Image = "reg/kftray-server:v1"
+	m := NewManager(opts)
+	defer m.StopAll()
+	err := m.Start(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "not ready after 300ms") {
+		t.Fatalf("got %v", err)
+	}
+	if m.Forward(cfg.ID) != nil || m.Clusters() != 0 {
+		t.Fatal("failed relay forward left behind")
+	}
+	deps, _ := w.cs.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{})
+	if len(deps.Items) != 0 {
+		t.Fatalf("relay Deployment left behind: %s", deps.Items[0].Name)
 	}
 }
