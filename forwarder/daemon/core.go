@@ -14,6 +14,7 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/ipc/helperbind"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -38,7 +39,8 @@ type Core struct {
 	pid      int
 	log      zerolog.Logger
 	hub      *api.Hub
-	remember bool // keep the desired set in the store (the daemon does; run does not)
+	remember bool               // keep the desired set in the store (the daemon does; run does not)
+	binder   *helperbind.Binder // ours to close, when the caller gave none
 
 	mu      sync.Mutex
 	cfgs    map[int64]store.Config    // configs this process started
@@ -70,12 +72,27 @@ func NewCore(opts CoreOptions) *Core {
 		written: map[int64]forwarder.State{}, kick: make(chan struct{}, 1),
 	}
 	eo := opts.Engine
+	if eo.Binder == nil {
+		// Direct binds when the user may; the root helper (dialed on first
+		// need) for low ports, loopback addresses and hostnames.
+		c.binder = &helperbind.Binder{}
+		eo.Binder = c.binder
+	}
 	eo.Observer = forwarder.ObserverFunc(c.observe)
 	if eo.Logger.GetLevel() == zerolog.Disabled {
 		eo.Logger = opts.Log
 	}
 	c.eng = forwarder.NewManager(eo)
 	return c
+}
+
+// Close ends the helper session, if the core opened one: the helper then
+// drops this process's hosts lines and addresses. Stop the forwards first.
+func (c *Core) Close() error {
+	if c.binder == nil {
+		return nil
+	}
+	return c.binder.Close()
 }
 
 // Hub is where state-change events are published.

@@ -155,6 +155,9 @@ func Run(ctx context.Context, opts Options) error {
 	stopWriter()
 	wg.Wait()
 	core.Flush(sctx)
+	if err := core.Close(); err != nil {
+		log.Warn().Err(err).Msg("closing the helper session")
+	}
 	log.Info().Msg("daemon stopped")
 	return nil
 }

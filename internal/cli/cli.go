@@ -16,9 +16,9 @@ import (
 
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/cli/config"
-	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/cli/daemon"
 	"github.com/kftray-go/kftray/internal/cli/forward"
+	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/cli/version"
 )
 

@@ -61,6 +61,7 @@ func runRun(cmd *cobra.Command, opts *SelectOptions) error {
 		stopWriter()
 		<-writerDone
 		core.Flush(sctx)
+		core.Close()
 	}()
 
 	if err := core.StartConfigs(ctx, cfgs...); err != nil {
