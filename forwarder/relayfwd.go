@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,15 +48,12 @@ type RelayOptions struct {
 }
 
 func (o RelayOptions) withDefaults() RelayOptions {
+	local := relay.LocalOwner("")
 	if o.Owner.User == "" {
-		if u, err := user.Current(); err == nil {
-			o.Owner.User = u.Username
-		} else {
-			o.Owner.User = "uid" + strconv.Itoa(os.Getuid())
-		}
+		o.Owner.User = local.User
 	}
 	if o.Owner.Host == "" {
-		o.Owner.Host, _ = os.Hostname()
+		o.Owner.Host = local.Host
 	}
 	if o.Owner.Session == "" {
 		b := make([]byte, 4)

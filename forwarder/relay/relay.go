@@ -13,7 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -355,6 +358,43 @@ func (o Owner) Orphans(list []Info) []Info {
 		}
 	}
 	return out
+}
+
+// Status is what a relay found in the cluster is to one user on one host.
+type Status string
+
+const (
+	InUse      Status = "in use"      // a live daemon of this user forwards through it
+	Orphan     Status = "orphan"      // this user's and host's, and nothing uses it
+	OtherOwner Status = "other owner" // another user's or host's: never cleaned from here
+)
+
+// Classify says whether r is o's relay and, if so, whether inUse (a live
+// daemon forwards through it) or an orphan.
+func (o Owner) Classify(r Info, inUse func(Info) bool) Status {
+	if r.OwnerUser != o.User || r.OwnerHost != o.Host {
+		return OtherOwner
+	}
+	if inUse != nil && inUse(r) {
+		return InUse
+	}
+	return Orphan
+}
+
+// ServesPod reports whether pod belongs to relay r: its pods are named
+// after the Deployment (<name>-<replicaset hash>-<suffix>).
+func (r Info) ServesPod(pod string) bool { return strings.HasPrefix(pod, r.Name+"-") }
+
+// LocalOwner is this user on this host, with session (empty for "any").
+func LocalOwner(session string) Owner {
+	o := Owner{Session: session}
+	if u, err := user.Current(); err == nil {
+		o.User = u.Username
+	} else {
+		o.User = "uid" + strconv.Itoa(os.Getuid())
+	}
+	o.Host, _ = os.Hostname()
+	return o
 }
 
 // Clean deletes the given relays and returns the first error after trying
