@@ -172,3 +172,51 @@ func noPodsQuota() *corev1.ResourceQuota {
 	return &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "no-pods"},
 		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}}}
 }
+
+// Somebody deletes the relay Deployment under a running forward: the
+// forward deploys it again and carries on.
+func TestManagerRedeploysVanishedRelay(t *testing.T) {
+	c := cluster.Get(t)
+	ns := c.Namespace(t)
+	dnsPod, dnsAddr := udpService(t, c, ns)
+	m := forwarder.NewManager(forwarder.Options{
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
+		Relay: forwarder.RelayOptions{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
+			Image: "ghcr.io/kftray-go/kftray-server:e2e", ReadyTimeout: wait, CheckEvery: 200 * time.Millisecond,
+			PodAnnotations: map[string]string{cluster.AnnotationBackendAddr: startServer(t, "udp", dnsAddr)}},
+	})
+	defer m.StopAll()
+	kc, kctx := kubeconfig(c)
+	cfg := store.Config{ID: 24, Kubeconfig: kc, Context: kctx, Namespace: ns,
+		WorkloadType: "service", Service: "dns", Protocol: "udp", RemotePort: 53}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := m.Start(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p := dialPeer(t, m.Forward(24).State().Address)
+	p.ask("before", func(s string) bool { return s == dnsPod+": before" })
+
+	bg := metav1.DeletePropagationForeground
+	if err := c.Client.AppsV1().Deployments(ns).Delete(ctx, relayName(24), metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded wait: the Deployment comes back (a new object, new UID).
+	old := ""
+	for deadline := time.Now().Add(wait); ; time.Sleep(50 * time.Millisecond) {
+		d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, relayName(24), metav1.GetOptions{})
+		if err == nil && d.DeletionTimestamp == nil && old != "" && string(d.UID) != old {
+			break
+		}
+		if err == nil && old == "" {
+			old = string(d.UID)
+		}
+		if apierrors.IsNotFound(err) && old == "" {
+			old = "gone"
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay Deployment was not deployed again: %v", err)
+		}
+	}
+	p.ask("after redeploy", func(s string) bool { return s == dnsPod+": after redeploy" })
+}
