@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -350,13 +351,32 @@ func TestAPIErrors(t *testing.T) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer the child's output goroutine and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startChild starts the test binary as a daemon on dir.
-func startChild(t *testing.T, dir string) (*exec.Cmd, *bytes.Buffer) {
+func startChild(t *testing.T, dir string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=daemon", childDirEnv+"="+dir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -366,11 +386,11 @@ func startChild(t *testing.T, dir string) (*exec.Cmd, *bytes.Buffer) {
 			cmd.Wait()
 		}
 	})
-	return cmd, &out
+	return cmd, out
 }
 
 // waitChildUp waits until the child answers on the socket.
-func waitChildUp(t *testing.T, dir string, cmd *exec.Cmd, out *bytes.Buffer) *api.Client {
+func waitChildUp(t *testing.T, dir string, cmd *exec.Cmd, out *syncBuffer) *api.Client {
 	t.Helper()
 	c := api.NewUnixClient(PathsIn(dir).Socket)
 	t.Cleanup(c.Close)
@@ -385,7 +405,7 @@ func waitChildUp(t *testing.T, dir string, cmd *exec.Cmd, out *bytes.Buffer) *ap
 }
 
 // waitExit waits (bounded) for the child to exit and returns its code.
-func waitExit(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer) int {
+func waitExit(t *testing.T, cmd *exec.Cmd, out *syncBuffer) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -486,6 +506,11 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	s := openStore(t, dir)
+	waitFor(t, "the running state in the store", func() (bool, string) {
+		st, err := s.GetState(ctx, cfg.ID)
+		return err == nil && st.Status == store.StatusRunning, fmt.Sprintf("%+v %v", st, err)
+	})
 	a.Process.Kill()
 	if code := waitExit(t, a, aout); code != -int(syscall.SIGKILL) {
 		t.Fatalf("exit %d, want killed", code)
@@ -493,7 +518,6 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 
 	// The dead daemon's row still says running; readers without a daemon
 	// see through it.
-	s := openStore(t, dir)
 	st, err := s.GetState(ctx, cfg.ID)
 	if err != nil || st.Status != store.StatusRunning || st.PID != a.Process.Pid {
 		t.Fatalf("state after SIGKILL: %+v %v; want the dead daemon's running row", st, err)
