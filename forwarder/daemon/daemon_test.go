@@ -371,7 +371,7 @@ func (s *syncBuffer) String() string {
 }
 
 // startChild starts the test binary as a daemon on dir.
-func startChild(t *testing.T, dir string) (*exec.Cmd, *syncBuffer) {
+func startChild(t testing.TB, dir string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=daemon", childDirEnv+"="+dir)
