@@ -375,14 +375,25 @@ func (c *Core) StartConfigs(ctx context.Context, cfgs ...store.Config) error {
 		return nil
 	}
 	ids := make([]int64, len(cfgs))
-	c.mu.Lock()
+	var changed []int64
 	for i, cfg := range cfgs {
 		ids[i] = cfg.ID
+		c.mu.Lock()
+		old, ok := c.cfgs[cfg.ID]
 		c.cfgs[cfg.ID] = cfg
+		c.mu.Unlock()
+		// Starting a running forward whose config was edited since
+		// applies the edit: it restarts with the new config.
+		if ok && old.Revision != cfg.Revision && c.eng.Forward(cfg.ID) != nil {
+			changed = append(changed, cfg.ID)
+		}
 	}
-	c.mu.Unlock()
 	if err := c.changeDesired(ctx, ids, true); err != nil {
 		return err
+	}
+	if len(changed) > 0 {
+		c.log.Info().Ints64("configs", changed).Msg("restarting forwards whose config changed")
+		c.eng.Stop(changed...)
 	}
 	if err := c.eng.Start(ctx, cfgs...); err != nil {
 		c.log.Info().Err(err).Msg("some forwards did not start")

@@ -579,3 +579,49 @@ func deadPID(t *testing.T) int {
 	}
 	return cmd.Process.Pid
 }
+
+func TestStartAgainAppliesAnEditedConfig(t *testing.T) {
+	dir := shortDir(t)
+	cfg := addWeb(t, dir)
+	c, _ := runInProcess(t, dir, testWorld(t), "")
+	ctx := context.Background()
+	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+
+	// Edit the local port (as `kftray config edit` would), then start again.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := openStore(t, dir)
+	if _, err := s.ModifyConfig(ctx, cfg.ID, func(c *store.Config) error { c.LocalPort = port; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Start(ctx, api.Selection{Refs: []string{"web"}})
+	if err != nil || res.Failed() != 0 {
+		t.Fatalf("start again: %+v %v", res, err)
+	}
+	want := fmt.Sprintf("127.0.0.1:%d", port)
+	after := waitForward(t, c, "web", "web running on "+want, func(f api.Forward) bool {
+		return f.Status == api.StatusRunning && f.Address == want
+	})
+	if after.Config.LocalPort != port {
+		t.Fatalf("forward shows config %+v, want local_port %d", after.Config, port)
+	}
+	if _, err := net.DialTimeout("tcp", before.Address, time.Second); err == nil {
+		t.Fatalf("the old address %s still accepts connections", before.Address)
+	}
+	echo(t, want, "edited")
+
+	// Starting it again unchanged leaves it alone.
+	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := c.Forward(ctx, "web"); f.Status != api.StatusRunning || f.Address != want || f.TotalConns < 1 {
+		t.Fatalf("after an unchanged start: %+v; want the same forward, still running", f)
+	}
+}
