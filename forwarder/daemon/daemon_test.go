@@ -625,3 +625,25 @@ func TestStartAgainAppliesAnEditedConfig(t *testing.T) {
 		t.Fatalf("after an unchanged start: %+v; want the same forward, still running", f)
 	}
 }
+
+func TestDeletedConfigStopsItsForward(t *testing.T) {
+	dir := shortDir(t)
+	cfg := addWeb(t, dir)
+	c, _ := runInProcess(t, dir, testWorld(t), "")
+	ctx := context.Background()
+	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	f := waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	s := openStore(t, dir)
+	if err := s.DeleteConfigs(ctx, cfg.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted config's forward to stop", func() (bool, string) {
+		st, err := c.Status(ctx)
+		return err == nil && st.Forwards == 0, fmt.Sprintf("%+v %v", st, err)
+	})
+	if _, err := net.DialTimeout("tcp", f.Address, time.Second); err == nil {
+		t.Fatalf("%s still accepts connections after its config was deleted", f.Address)
+	}
+}
