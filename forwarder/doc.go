@@ -28,11 +28,14 @@
 // Service port mapped to its targetPort, or pods matching a label
 // selector; package target) is watched through informers shared by every
 // forward into the same namespace of the same cluster; the Manager loads
-// each kubeconfig+context once. The forward keeps one upgraded connection
+// each kubeconfig+context once. The forward keeps an upgraded connection
 // to the chosen pod (package tunnel: WebSocket tunnelling first, SPDY
-// fallback), dialed before the first client arrives, with a stream pair
-// per local connection. An error on one stream closes that local
-// connection only.
+// fallback), dialed before the first client arrives and shared by every
+// forward of the Manager to that pod, with a stream pair per local
+// connection. An error on one stream closes that local connection only.
+// When the kubelet refuses a stream before it reaches the pod (terminating
+// or gone, ahead of the watch), the local connection, with the bytes the
+// client already sent (up to 64 KiB), is replayed on another ready pod.
 //
 // When the chosen pod stops being ready or is deleted, the forward dials
 // the replacement at once; new connections go there while connections on

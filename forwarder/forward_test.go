@@ -367,6 +367,9 @@ func TestManagerSharesClientAndWatches(t *testing.T) {
 	if len(m.IDs()) != 100 || m.Clusters() != 1 || loads != 1 {
 		t.Fatalf("%d forwards, %d clusters, %d loads; want 100, 1, 1", len(m.IDs()), m.Clusters(), loads)
 	}
+	if n := w.srv.Upgrades(); n != 1 {
+		t.Fatalf("%d upgraded connections for 100 forwards to one pod, want 1 shared", n)
+	}
 	// Each forward works.
 	for _, st := range m.States()[:5] {
 		if name, c, _ := hello(t, st.Address); name != "web-1" {
@@ -418,5 +421,40 @@ func TestRefusedConnectionReplayedOnAnotherPod(t *testing.T) {
 	}
 	if st := f.State(); st.Pod != "web-2" {
 		t.Fatalf("state still on %q", st.Pod)
+	}
+}
+
+// A lone pod whose process restarts refuses streams for a moment: a
+// connection made then waits and goes through once it listens again.
+func TestLonePodRefusingBriefly(t *testing.T) {
+	w := newWorld(t)
+	w.addPod("web-1")
+	w.endpoints("web-1")
+	_, f := startWeb(t, w, w.options())
+	addr := f.Addr().String()
+	be := w.backends["web-1"]
+	w.srv.DeletePod(ns, "web-1", false) // refuses: "pod ... not found"
+	done := make(chan string, 1)
+	go func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write([]byte("x"))
+		c.(*net.TCPConn).CloseWrite()
+		got, err := io.ReadAll(c)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		done <- string(got)
+	}()
+	time.Sleep(300 * time.Millisecond) // the connection meets refusals meanwhile
+	w.srv.AddPod(ns, "web-1", map[int32]string{8080: be.Addr()})
+	if got := <-done; got != "web-1\nx" {
+		t.Fatalf("connection made while the pod refused: %q", got)
 	}
 }

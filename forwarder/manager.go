@@ -21,6 +21,7 @@ import (
 // hundred forwards cost one client and a few watches, not a hundred.
 type Manager struct {
 	opts Options
+	pool *connPool // upgraded connections, one per pod, shared by forwards
 
 	mu       sync.Mutex
 	clusters map[string]*clusterEntry // by kube.Source
@@ -48,7 +49,7 @@ type managed struct {
 
 // NewManager returns a Manager; opts apply to every forward it starts.
 func NewManager(opts Options) *Manager {
-	return &Manager{opts: opts.withDefaults(), clusters: map[string]*clusterEntry{}, forwards: map[int64]*managed{}}
+	return &Manager{opts: opts.withDefaults(), pool: newConnPool(), clusters: map[string]*clusterEntry{}, forwards: map[int64]*managed{}}
 }
 
 // Spec turns a kftray config into what to resolve and what to bind.
@@ -188,7 +189,7 @@ func (m *Manager) build(cfg store.Config, spec target.Spec, bind BindRequest, sr
 		m.mu.Unlock()
 		return nil, err
 	}
-	return newForward(cfg.ID, cfg.Alias, spec, bind, ce.cluster, res, m.opts), nil
+	return newForward(cfg.ID, cfg.Alias, spec, bind, ce.cluster, res, m.pool, m.opts), nil
 }
 
 // releaseLocked drops one forward's references to a cluster and, when ns

@@ -43,8 +43,8 @@ func (s *Server) relayUDP(ctx context.Context, c net.Conn, log zerolog.Logger) {
 	st.closeAll()
 	st.wg.Wait()
 	switch {
-	case err == nil || errors.Is(err, io.EOF) || isClosed(err):
-		log.Debug().Msg("stream closed")
+	case err == nil || errors.Is(err, io.EOF) || isClosed(err) || errors.Is(err, syscall.ECONNRESET):
+		log.Debug().Err(err).Msg("stream closed")
 	case errors.Is(err, udpwire.ErrProtocol):
 		log.Warn().Err(err).Msg("closing UDP relay stream: bad input from the forwarder")
 	default:

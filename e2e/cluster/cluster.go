@@ -171,10 +171,12 @@ func (c *Cluster) Stop() {
 			p.stop(10 * time.Second)
 		}
 	}
+	c.mu.Lock()
 	if c.spawn != nil {
 		c.spawn.close()
 		c.spawn = nil
 	}
+	c.mu.Unlock()
 	if c.tempDir && envknob.Get(envknob.DevclusterKeep) == "" {
 		_ = os.RemoveAll(c.Dir)
 	}
@@ -322,6 +324,12 @@ func (c *Cluster) StopKWOK(ctx context.Context) error {
 }
 
 func (c *Cluster) StartKWOK(ctx context.Context) error {
+	// A new KWOK waits for the old one's node lease to expire (40 s) before
+	// it manages the node; a restarted kubelet would renew its own lease.
+	err := c.Client.CoordinationV1().Leases("kube-node-lease").Delete(ctx, c.NodeName, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete node lease: %w", err)
+	}
 	if err := c.startProc("kwok", c.args("kwok")); err != nil {
 		return err
 	}

@@ -22,6 +22,9 @@ var ErrNoBinary = errors.New("devcluster binary not built")
 // scripts/devcluster/bin/devcluster in the enclosing repository.
 func Binary() (string, error) {
 	if b := envknob.Get(envknob.DevclusterBin); b != "" {
+		if _, err := os.Stat(b); err != nil {
+			return b, fmt.Errorf("%w: %s=%s: %v", ErrNoBinary, envknob.DevclusterBin, b, err)
+		}
 		return b, nil
 	}
 	dir, err := os.Getwd()

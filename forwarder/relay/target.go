@@ -98,27 +98,41 @@ func (t *Target) drop(c *tunnel.Conn) {
 // Forward copies between local and the relay's port until either side is
 // done. It closes local.
 func (t *Target) Forward(ctx context.Context, local net.Conn) error {
-	c, err := t.conn(ctx)
-	if err != nil {
-		local.Close()
-		return err
-	}
-	return t.forward(ctx, c, local)
+	return t.forward(ctx, nil, local)
 }
 
+// forward sends local to the relay over c (resolved when nil). A stream the
+// relay pod refused before seeing any byte (pod terminating, relay not
+// listening yet) goes to a freshly resolved pod, a few times.
 func (t *Target) forward(ctx context.Context, c *tunnel.Conn, local net.Conn) error {
-	err := c.Forward(ctx, tunnel.NewLocal(local), t.r.Port, nil)
-	var se *tunnel.StreamError
-	select {
-	case <-c.Done():
-		t.drop(c)
-	default:
-		if errors.As(err, &se) {
-			// The kubelet could not reach the relay in its pod: the pod is
-			// going away or not serving. Move on to a ready one.
-			t.drop(c)
+	l := tunnel.NewLocal(local)
+	var err error
+	for range 3 {
+		if c == nil {
+			if c, err = t.conn(ctx); err != nil {
+				break
+			}
 		}
+		err = c.Forward(ctx, l, t.r.Port, nil)
+		var refused *tunnel.RefusedError
+		var pod *tunnel.StreamError
+		isRefused := errors.As(err, &refused)
+		select {
+		case <-c.Done():
+			t.drop(c)
+		default:
+			if isRefused || errors.As(err, &pod) {
+				// The kubelet could not reach the relay in its pod: the pod
+				// is going away or not serving. Resolve a ready one.
+				t.drop(c)
+			}
+		}
+		if !isRefused {
+			return err // Forward closed local
+		}
+		c = nil
 	}
+	local.Close()
 	return err
 }
 
@@ -131,7 +145,7 @@ func (t *Target) OpenStream(ctx context.Context) (io.ReadWriteCloser, error) {
 		return nil, err
 	}
 	local, remote := net.Pipe()
-	go t.forward(ctx, c, remote) // its end closes remote; the client sees EOF and reopens
+	go t.forward(ctx, c, remote) // when it ends, remote is closed; the client sees EOF and reopens
 	return local, nil
 }
 

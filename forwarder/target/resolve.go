@@ -149,8 +149,9 @@ func (r *Resolver) Current() (Target, error) {
 }
 
 // Avoid takes pod out of the choice for a while (30 s, or until it leaves
-// the endpoints): its kubelet refused a stream (the pod is terminating or
-// gone) before the watch said so. New connections move at once.
+// the endpoints) if another ready pod exists: its kubelet refused a stream
+// (the pod is terminating or gone) before the watch said so. New
+// connections move at once.
 func (r *Resolver) Avoid(pod string) {
 	r.mu.Lock()
 	if r.avoid == nil {
@@ -366,15 +367,25 @@ func podReady(p *corev1.Pod) bool {
 
 // choose keeps sticky if it is still ready, else picks the first ready pod
 // by name (deterministic, so restarts land on the same pod).
+// choose is the package choose, passing over avoided pods while another
+// ready pod exists: a lone pod that refused may be restarting its process,
+// and is still the best bet.
 func (r *Resolver) choose(ready map[string]int, sticky string) string {
 	now := time.Now()
+	others := map[string]int{}
+	for pod, port := range ready {
+		others[pod] = port
+	}
 	for pod, until := range r.avoid {
 		_, listed := ready[pod]
 		if !listed || now.After(until) {
 			delete(r.avoid, pod)
 			continue
 		}
-		delete(ready, pod)
+		delete(others, pod)
+	}
+	if len(others) > 0 {
+		return choose(others, sticky)
 	}
 	return choose(ready, sticky)
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // PipeStream adapts a forwarder that copies between a net.Conn and the
-// relay's port (like tunnel.Conn.Forward, bound to a pod and port) into an
+// relay's port (like relay.Target.Forward) into an
 // OpenStream: each call starts forward on one end of a net.Pipe and returns
 // the other. When forward ends, its end is closed, so the client sees the
 // stream break and reopens it.

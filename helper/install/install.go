@@ -193,7 +193,7 @@ func Install(ctx context.Context, o Options) error {
 	} else {
 		sig, err := os.ReadFile(o.Signature)
 		if err != nil {
-			return fmt.Errorf("read the helper's signature %s: %w (install refuses unsigned helpers)", o.Signature, err)
+			return fmt.Errorf("read the helper's signature %s: %w; install refuses unsigned helpers: use a release's kftray-helper with its .minisig, sign a local build with scripts/build-helper, or pass --insecure-skip-signature for development", o.Signature, err)
 		}
 		if version, err = Verify(data, sig, o.TrustedKeys, o.Version, o.GOOS, o.GOARCH); err != nil {
 			return err

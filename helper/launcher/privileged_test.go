@@ -261,6 +261,18 @@ func inNetns(t *testing.T, bin string) {
 		}
 	})
 
+	t.Run("an out-of-date helper is detected and names the fix", func(t *testing.T) {
+		out, _ := asUser(w.uidA, w.gidA, filepath.Join(bin, "probe"), "expect-version", w.socket, "v99.0.0").CombinedOutput()
+		if !strings.Contains(string(out), "out of date") || !strings.Contains(string(out), "sudo kftray helper install") {
+			t.Fatalf("probe: %s", out)
+		}
+		out, _ = asUser(w.uidA, w.gidA, filepath.Join(bin, "probe"), "expect-version", w.socket, "v0.0.0-dev").CombinedOutput()
+		if strings.TrimSpace(string(out)) != "OK v0.0.0-dev" {
+			t.Fatalf("matching version: %s", out)
+		}
+		waitFor(t, "the version-check sessions to end", func() bool { return len(w.pluginPIDs()) == 0 })
+	})
+
 	for _, ending := range []string{"clean exit", "kill -9"} {
 		t.Run("session through the helper, "+ending, func(t *testing.T) {
 			p := w.startProbe(w.uidA, w.gidA, "web.dev.test")

@@ -71,7 +71,10 @@ func (b *Binder) client(ctx context.Context) (*helperclient.Client, error) {
 	if b.c != nil {
 		select {
 		case <-b.c.Done():
-			b.c.Close() // the helper went away; its listeners died with it
+			// The helper went away. Sockets it passed keep working (it kept
+			// no copy), but it removed their hosts lines and addresses;
+			// forwards started from now on use the new session.
+			b.c.Close()
 			b.c = nil
 		default:
 			return b.c, nil

@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -137,6 +138,11 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		if r.refused != nil {
 			return fail(r.refused)
+		}
+		if r.stderr != nil {
+			if tail := strings.TrimSpace(r.stderr.Tail()); tail != "" {
+				err = fmt.Errorf("%w; the helper said: %s", err, tail)
+			}
 		}
 		return fail(fmt.Errorf("start kftray-helper session: %w; if the helper was updated, run `%s`", err, InstallCommand))
 	}

@@ -27,12 +27,13 @@ type launcherRunner struct {
 	fdRemote  *net.UnixConn
 	env       []string
 
-	conn           *net.UnixConn
-	stdout, stderr *os.File
-	pid            int
-	refused        error
-	gone           chan struct{}
-	closeOnce      sync.Once
+	conn      *net.UnixConn
+	stdout    *os.File
+	stderr    *tailReader
+	pid       int
+	refused   error
+	gone      chan struct{}
+	closeOnce sync.Once
 }
 
 var _ runner.Runner = (*launcherRunner)(nil)
@@ -129,7 +130,8 @@ func (r *launcherRunner) Start(ctx context.Context) error {
 		r.refused = fmt.Errorf("%w: %s", ErrRefused, resp.Error)
 		return r.refused
 	}
-	r.conn, r.stdout, r.stderr, r.pid = conn, outR, errR, resp.PID
+	r.conn, r.stdout, r.pid = conn, outR, resp.PID
+	r.stderr = &tailReader{r: errR}
 	r.gone = make(chan struct{})
 	go func() {
 		// The launcher closes the connection once the plugin has exited.
@@ -177,4 +179,36 @@ func (r *launcherRunner) PluginToHost(network, addr string) (string, string, err
 }
 func (r *launcherRunner) HostToPlugin(network, addr string) (string, string, error) {
 	return network, addr, nil
+}
+
+// tailReader passes the plugin's stderr to go-plugin and keeps its last
+// bytes, so a session that fails to start can say why.
+type tailReader struct {
+	r    io.ReadCloser
+	mu   sync.Mutex
+	tail []byte
+}
+
+const tailMax = 2048
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.mu.Lock()
+		t.tail = append(t.tail, p[:n]...)
+		if len(t.tail) > tailMax {
+			t.tail = t.tail[len(t.tail)-tailMax:]
+		}
+		t.mu.Unlock()
+	}
+	return n, err
+}
+
+func (t *tailReader) Close() error { return t.r.Close() }
+
+// Tail returns what the plugin last wrote to stderr.
+func (t *tailReader) Tail() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.tail)
 }

@@ -292,6 +292,16 @@ func (b *bench) rep(ctx context.Context, rep int) error {
 			progress("rep %d newconn %-12s p50 %.3f ms p99 %.3f ms", rep, t, percentile(lats, 50), percentile(lats, 99))
 		}
 	}
+	if !p.skipped("newconn") {
+		create, request, err := b.streamDiag(p.privNewConn)
+		if err != nil {
+			b.res.note("stream diagnosis, repetition %d: %v", rep, err)
+		} else {
+			b.res.add("diag_create", tKubectlSPDY, percentile(create, 50))
+			b.res.add("diag_request", tKubectlSPDY, percentile(request, 50))
+			progress("rep %d streams (client-go spdy): create pair p50 %.3f ms, GET on a fresh pair p50 %.3f ms", rep, percentile(create, 50), percentile(request, 50))
+		}
+	}
 	if !p.skipped("keepalive") {
 		for _, n := range []int{1, 32} {
 			for _, t := range order {

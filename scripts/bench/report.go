@@ -35,6 +35,8 @@ var metrics = []metric{
 	{"bulk", "bulk {bulk_size} each way, 1 conn", "MiB/s", true},
 	{"newconn_p50", "new connection + GET, p50", "ms", false},
 	{"newconn_p99", "new connection + GET, p99", "ms", false},
+	{"diag_create", "of which: create stream pair (client-go SPDY), p50", "ms", false},
+	{"diag_request", "of which: GET on a fresh stream pair, p50", "ms", false},
 	{"ka1_rps", "keep-alive, 1 conn", "req/s", true},
 	{"ka1_p50", "keep-alive, 1 conn, p50", "ms", false},
 	{"ka1_p99", "keep-alive, 1 conn, p99", "ms", false},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	_ "time/tzdata" // CronJob time zones, as upstream's mains do
 
@@ -54,14 +55,6 @@ func usage() {
 	for n := range commands {
 		names = append(names, n)
 	}
-	fmt.Fprintf(os.Stderr, "usage: devcluster <%s> [flags]\n", strings.Join(sorted(names), "|"))
-}
-
-func sorted(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
+	slices.Sort(names)
+	fmt.Fprintf(os.Stderr, "usage: devcluster <%s> [flags]\n", strings.Join(names, "|"))
 }

@@ -2,6 +2,7 @@
 // runs as an unprivileged user and reports what happened on stdout.
 //
 //	probe bind-direct IP:PORT       try a direct bind, print "OK" or the errno
+//	probe expect-version SOCKET V   open a session requiring helper version V
 //	probe session SOCKET NAME PORT  open a session, listen on an allocated
 //	                                address, set NAME in hosts, print
 //	                                "READY ip:port pid session-start first-listen per-listen", serve until stdin closes
@@ -43,6 +44,14 @@ func run(args []string) error {
 		}
 		ln.Close()
 		fmt.Println("OK")
+		return nil
+	case "expect-version":
+		c, err := helperclient.Dial(context.Background(), helperclient.Options{Socket: args[1], ExpectVersion: args[2]})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Println("OK", c.Info().Version)
 		return nil
 	case "session":
 		ctx := context.Background()
