@@ -60,7 +60,9 @@
 // run directory; the file is opened O_NOFOLLOW and must be a regular file;
 // a block with unbalanced or duplicated markers is refused, not repaired;
 // only the block is parsed and rendered (txeh); unchanged content is not
-// rewritten; the replacement keeps mode, owner and SELinux label and is
+// rewritten; if another writer changed the file since it was read (inode,
+// size or mtime differ) the update starts over, up to 5 times; the
+// replacement keeps mode, owner and SELinux label and is
 // fsynced, renamed and its directory fsynced, or rewritten in place (same
 // inode, checked) when rename fails with EBUSY, EXDEV or EROFS.
 //

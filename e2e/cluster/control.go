@@ -78,6 +78,15 @@ func (c *Cluster) StallStreams(ctx context.Context, namespace, pod string, d tim
 	return c.control(ctx, http.MethodPost, "/stall", q, nil)
 }
 
+// RouteImage sends every port-forward to pods running image (an exact
+// reference, or a repository without tag or digest) to addr, a process the
+// test runs: how a test serves pods that code under test creates itself,
+// such as kftray's relay. An empty addr removes the route; a pod's
+// AnnotationBackendAddr takes precedence.
+func (c *Cluster) RouteImage(ctx context.Context, image, addr string) error {
+	return c.control(ctx, http.MethodPost, "/image-route", url.Values{"image": {image}, "addr": {addr}}, nil)
+}
+
 func podQuery(namespace, pod string) url.Values {
 	return url.Values{"namespace": {namespace}, "name": {pod}}
 }

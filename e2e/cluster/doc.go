@@ -46,7 +46,8 @@
 // KWOK marks the pod ready, so a ready pod always has its backends running.
 // A pod annotated with AnnotationBackendAddr ("host:port") has its
 // port-forwards sent to a process the test runs itself (the relay tests run
-// kftray-server so).
+// kftray-server so); for pods the code under test creates, RouteImage does
+// the same for every pod running a given image.
 //
 // When a pod is deleted (or finishes), its backends stop, their connections
 // are reset and its open port-forward streams end with an error, as with a
@@ -60,8 +61,8 @@
 // streams with an error, StallStreams holds their bytes for a while, and
 // DropConnections closes the API server's upgraded connections to the pod.
 // These use the kubelet's control endpoint, plain HTTP on loopback at
-// ControlURL: GET /pods, and POST /cut, /drop, /stall with form values
-// namespace, name (and duration).
+// ControlURL: GET /pods; POST /cut, /drop, /stall with form values
+// namespace, name (and duration); POST /image-route with image and addr.
 //
 // # Processes
 //

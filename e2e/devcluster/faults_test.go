@@ -192,6 +192,67 @@ func TestBackendAddrAnnotation(t *testing.T) {
 	}
 }
 
+// TestRouteImage: pods of an image the code under test deploys (kftray's
+// relay) can be served by a process the test runs.
+func TestRouteImage(t *testing.T) {
+	c := cluster.Get(t)
+	ns := c.Namespace(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "relay stand-in\n")
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx := context.Background()
+	const image = "devcluster.invalid/test-relay"
+	if err := c.RouteImage(ctx, image, ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.RouteImage(ctx, image, "")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "relay", Namespace: ns},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "relay", Image: image + ":v1"}}},
+	}
+	if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := waitPodReady(wctx, c, ns, "relay"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := dialers[0].dial(c, ns, "relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Port 5000 is declared nowhere: the route covers every port.
+	if got := openStream(t, conn, 5000).get(t, "/"); got != "relay stand-in" {
+		t.Errorf("answered %q, want the test's server", got)
+	}
+}
+
+func waitPodReady(ctx context.Context, c *cluster.Cluster, ns, name string) error {
+	for {
+		p, err := c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pod %s/%s not ready: %w (last error %v)", ns, name, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // TestEchoBackends: TCP echo through port-forward, UDP echo directly, and a
 // port no container declares is refused.
 func TestEchoBackends(t *testing.T) {

@@ -23,7 +23,16 @@ type File struct {
 
 	// rename is os.Rename; tests swap it to simulate a bind-mounted file.
 	rename func(oldpath, newpath string) error
+	// beforeReplace runs just before the changed-underneath check (tests).
+	beforeReplace func()
 }
+
+// errChanged means someone outside kftray (an editor, another tool) wrote
+// the file between our read and our write; update starts over so their
+// change is kept.
+var errChanged = errors.New("hosts file changed while being updated")
+
+const maxAttempts = 5
 
 // Set replaces the lines of one lease of one session with entries.
 // An empty entries removes the lease.
@@ -63,6 +72,16 @@ func (f *File) List(ctx context.Context) ([]Line, error) {
 }
 
 func (f *File) update(ctx context.Context, change func(*document) error) error {
+	var err error
+	for range maxAttempts {
+		if err = f.updateOnce(ctx, change); !errors.Is(err, errChanged) {
+			return err
+		}
+	}
+	return fmt.Errorf("hosts: %s kept changing underneath (%d attempts); try again: %w", f.Path, maxAttempts, err)
+}
+
+func (f *File) updateOnce(ctx context.Context, change func(*document) error) error {
 	changed := false
 	err := f.withLock(func() error {
 		data, st, err := f.read()
@@ -181,6 +200,9 @@ func (f *File) writeAtomic(data []byte, st *unix.Stat_t) (err error) {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("hosts: close temp file: %w", err)
 	}
+	if err := f.unchanged(st); err != nil {
+		return err
+	}
 	rename := f.rename
 	if rename == nil {
 		rename = os.Rename
@@ -191,6 +213,22 @@ func (f *File) writeAtomic(data []byte, st *unix.Stat_t) (err error) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
+	}
+	return nil
+}
+
+// unchanged checks the file is still the one read: same inode, size and
+// modification time. Writers outside kftray do not take our lock.
+func (f *File) unchanged(st *unix.Stat_t) error {
+	if f.beforeReplace != nil {
+		f.beforeReplace()
+	}
+	var now unix.Stat_t
+	if err := unix.Lstat(f.Path, &now); err != nil {
+		return fmt.Errorf("hosts: stat %s: %w", f.Path, err)
+	}
+	if now.Dev != st.Dev || now.Ino != st.Ino || now.Size != st.Size || !sameMtime(&now, st) {
+		return fmt.Errorf("%s: %w", f.Path, errChanged)
 	}
 	return nil
 }
@@ -207,7 +245,10 @@ func (f *File) writeInPlace(data []byte, st *unix.Stat_t) error {
 		return err
 	}
 	if now.Dev != st.Dev || now.Ino != st.Ino {
-		return fmt.Errorf("%s was replaced while we held the lock; retry", f.Path)
+		return fmt.Errorf("%s: %w (replaced)", f.Path, errChanged)
+	}
+	if err := f.unchanged(st); err != nil {
+		return err
 	}
 	if _, err := file.WriteAt(data, 0); err != nil {
 		return fmt.Errorf("rewrite %s: %w", f.Path, err)

@@ -294,3 +294,29 @@ func TestWriterProcess(t *testing.T) {
 		}
 	}
 }
+
+// An editor writing the file between our read and our replace must not
+// lose its change: the update starts over from the new content.
+func TestOutsideWriterDuringUpdateIsKept(t *testing.T) {
+	for _, inPlace := range []bool{false, true} {
+		f := newFile(t, original)
+		if inPlace {
+			f.rename = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.EBUSY} }
+		}
+		edits := 0
+		f.beforeReplace = func() {
+			if edits == 0 {
+				edits++
+				b, _ := os.ReadFile(f.Path)
+				os.WriteFile(f.Path, append(b, "\n10.9.9.9 added-by-editor\n"...), 0o644)
+			}
+		}
+		if err := f.Set(context.Background(), 1, "s", "l", []Entry{entry("127.0.0.1", "a.test")}); err != nil {
+			t.Fatal(err)
+		}
+		got := read(t, f)
+		if !strings.Contains(got, "added-by-editor") || !strings.Contains(got, "a.test") {
+			t.Fatalf("in place %v: lost an update:\n%s", inPlace, got)
+		}
+	}
+}

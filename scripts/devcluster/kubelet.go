@@ -256,6 +256,21 @@ func (n *nodePods) controlHandler() http.Handler {
 			writeJSON(w, map[string]int{"connections": p.drop()})
 		}
 	})
+	mux.HandleFunc("POST /image-route", func(w http.ResponseWriter, r *http.Request) {
+		image, addr := r.FormValue("image"), r.FormValue("addr")
+		if image == "" {
+			http.Error(w, "image: required", http.StatusBadRequest)
+			return
+		}
+		if addr != "" {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				http.Error(w, "addr: want host:port: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+		}
+		n.setImageRoute(image, addr)
+		writeJSON(w, map[string]string{"image": image, "addr": addr})
+	})
 	mux.HandleFunc("POST /stall", func(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseDuration(r.FormValue("duration"))
 		if err != nil || d < 0 {

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,12 +25,13 @@ type nodePods struct {
 	// pod-ready stage mark it ready: containers run before a pod is ready.
 	started func(pod *corev1.Pod, backends []backend)
 
-	mu   sync.Mutex
-	pods map[types.UID]*podState
+	mu     sync.Mutex
+	pods   map[types.UID]*podState
+	images map[string]string // image (or repository) -> backend address
 }
 
 func newNodePods(logger *log.Logger, started func(*corev1.Pod, []backend)) *nodePods {
-	return &nodePods{logger: logger, started: started, pods: map[types.UID]*podState{}}
+	return &nodePods{logger: logger, started: started, pods: map[types.UID]*podState{}, images: map[string]string{}}
 }
 
 type podState struct {
@@ -221,13 +223,16 @@ func (p *podState) removeConn(c net.Conn) {
 
 // target is where a port-forward to port goes: an annotated override, or
 // the pod's own backend for that container port.
-func (p *podState) target(port int32) (string, error) {
+func (p *podState) target(port int32, imageRoute func(*corev1.Pod) string) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped {
 		return "", fmt.Errorf("pod %s/%s is not running", p.namespace, p.name)
 	}
 	if a := backendOverride(p.pod, port); a != "" {
+		return a, nil
+	}
+	if a := imageRoute(p.pod); a != "" {
 		return a, nil
 	}
 	for _, b := range p.backends {
@@ -247,7 +252,7 @@ func (n *nodePods) PortForward(ctx context.Context, _ string, uid string, port i
 	if p == nil {
 		return fmt.Errorf("pod %s not found", uid)
 	}
-	addr, err := p.target(port)
+	addr, err := p.target(port, n.imageRoute)
 	if err != nil {
 		return err
 	}
@@ -334,6 +339,46 @@ func (p *podState) copy(s *pfStream, dst io.Writer, src io.Reader) error {
 			return rerr
 		}
 	}
+}
+
+// setImageRoute sends port-forwards to pods running image (an exact image
+// reference, or a repository without tag or digest) to addr; "" removes it.
+func (n *nodePods) setImageRoute(image, addr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if addr == "" {
+		delete(n.images, image)
+		return
+	}
+	n.images[image] = addr
+}
+
+func (n *nodePods) imageRoute(pod *corev1.Pod) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.images) == 0 {
+		return ""
+	}
+	for _, c := range pod.Spec.Containers {
+		if a := n.images[c.Image]; a != "" {
+			return a
+		}
+		if a := n.images[imageRepository(c.Image)]; a != "" {
+			return a
+		}
+	}
+	return ""
+}
+
+// imageRepository strips a tag or digest: "ghcr.io/x/y:1.2" -> "ghcr.io/x/y".
+func imageRepository(image string) string {
+	if i := strings.IndexByte(image, '@'); i >= 0 {
+		image = image[:i]
+	}
+	if i := strings.LastIndexByte(image, ':'); i > strings.LastIndexByte(image, '/') {
+		image = image[:i]
+	}
+	return image
 }
 
 // podInfo is what GET /pods on the control endpoint reports.

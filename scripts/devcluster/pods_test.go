@@ -98,3 +98,38 @@ func TestEchoNames(t *testing.T) {
 		}
 	}
 }
+
+func TestImageRepository(t *testing.T) {
+	for in, want := range map[string]string{
+		"kftray-server":                        "kftray-server",
+		"kftray-server:dev":                    "kftray-server",
+		"ghcr.io/hcavarsan/kftray-server:v0.1": "ghcr.io/hcavarsan/kftray-server",
+		"localhost:5000/relay":                 "localhost:5000/relay",
+		"localhost:5000/relay:1":               "localhost:5000/relay",
+		"relay@sha256:abcd":                    "relay",
+	} {
+		if got := imageRepository(in); got != want {
+			t.Errorf("imageRepository(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestImageRoute(t *testing.T) {
+	n := newNodePods(log.New(io.Discard, "", 0), func(*corev1.Pod, []backend) {})
+	defer n.stopAll()
+	pod := testPod("relay-1")
+	pod.Spec.Containers[0].Image = "ghcr.io/x/kftray-server:v1"
+	n.sync(pod)
+	p := n.lookup("ns", "relay-1", "")
+	if _, err := p.target(5000, n.imageRoute); err == nil {
+		t.Fatal("undeclared port without a route was not refused")
+	}
+	n.setImageRoute("ghcr.io/x/kftray-server", "127.0.0.1:4000")
+	if got, err := p.target(5000, n.imageRoute); err != nil || got != "127.0.0.1:4000" {
+		t.Fatalf("routed target = %q, %v", got, err)
+	}
+	n.setImageRoute("ghcr.io/x/kftray-server", "")
+	if _, err := p.target(5000, n.imageRoute); err == nil {
+		t.Fatal("route removal did not take")
+	}
+}
