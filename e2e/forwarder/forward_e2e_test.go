@@ -411,3 +411,40 @@ func TestPodWorkload(t *testing.T) {
 		t.Fatalf("after the pod was deleted: served by %q, %v; want %s", name, err, repl[0])
 	}
 }
+
+// TestUpgradedConnectionDropped: the API server's upgraded connection to the
+// pod breaks (a proxy or load balancer in between resets it). The forward
+// redials at once and new connections work; kubectl port-forward exits.
+func TestUpgradedConnectionDropped(t *testing.T) {
+	c := cluster.Get(t)
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) {
+			ns := c.Namespace(t)
+			deploy(t, c, ns, 1)
+			f := forward(t, c, ns, tr, nil)
+			st := f.State()
+			if _, err := whoami(st.Address); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if n, err := c.DropConnections(ctx, ns, st.Pod); err != nil || n < 1 {
+				t.Fatalf("dropped %d connections, %v", n, err)
+			}
+			// At once: the forward may not know yet (over WebSocket the API
+			// server closes our side only when it next writes to the dead
+			// one); the connection still gets through.
+			start := time.Now()
+			if name, err := whoami(st.Address); err != nil || name != st.Pod {
+				t.Fatalf("request right after the drop: %q, %v", name, err)
+			}
+			t.Logf("%s: first request after the drop took %v", tr, time.Since(start))
+			waitState(t, f, "redialed", func(s forwarder.State) bool { return s.Reconnects >= 1 && s.Phase == forwarder.Running })
+			for i := 0; i < 20; i++ {
+				if name, err := whoami(st.Address); err != nil || name != st.Pod {
+					t.Fatalf("request %d after the drop: %q, %v", i, name, err)
+				}
+			}
+		})
+	}
+}
