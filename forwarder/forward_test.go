@@ -459,3 +459,29 @@ func TestLonePodRefusingBriefly(t *testing.T) {
 		t.Fatalf("connection made while the pod refused: %q", got)
 	}
 }
+
+// The API server's connection to the kubelet breaks: a connection made right
+// then is replayed on a fresh upgraded connection instead of waiting for
+// spdystream's 30 s stream-reply timeout.
+func TestKubeletSessionDroppedReplays(t *testing.T) {
+	for _, tr := range []tunnel.Transport{tunnel.WebSocket, tunnel.SPDY} {
+		t.Run(string(tr), func(t *testing.T) {
+			w := newWorld(t)
+			w.addPod("web-1")
+			w.endpoints("web-1")
+			opts := w.options()
+			opts.Transport = tr
+			opts.ConnWait = 20 * time.Second
+			_, f := startWeb(t, w, opts)
+			addr := f.Addr().String()
+			w.srv.CloseSessions(ns, "web-1")
+			name, c, r := hello(t, addr)
+			got, err := echo(c, r, []byte("after the drop"))
+			c.Close()
+			if name != "web-1" || err != nil || string(got) != "after the drop" {
+				t.Fatalf("right after the drop: pod %q, %q, %v", name, got, err)
+			}
+			waitState(t, f, "redialed", func(s State) bool { return s.Reconnects >= 1 && s.Phase == Running })
+		})
+	}
+}
