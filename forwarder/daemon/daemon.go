@@ -74,6 +74,10 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 
+	if opts.Engine.Relay.TemplateDir == "" {
+		// The user's relay-deployment.yaml.tmpl, if any, lives here.
+		opts.Engine.Relay.TemplateDir = p.Dir
+	}
 	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true})
 	if n, err := core.ClearStale(ctx); err != nil {
 		return fmt.Errorf("clearing stale forward states: %w", err)
