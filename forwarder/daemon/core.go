@@ -116,6 +116,7 @@ func (c *Core) observe(s forwarder.State) {
 func (c *Core) RunWriter(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -123,9 +124,52 @@ func (c *Core) RunWriter(ctx context.Context, period time.Duration) {
 		case <-c.kick:
 		case <-t.C:
 			c.sampleCounters()
+			if ticks++; ticks%5 == 0 {
+				c.reapDeleted(ctx)
+			}
 		}
 		c.Flush(context.WithoutCancel(ctx))
 	}
+}
+
+// reapDeleted stops the forwards whose config was deleted (kftray config
+// rm) while they ran: nothing could name them to stop them otherwise.
+func (c *Core) reapDeleted(ctx context.Context) {
+	states := c.eng.States()
+	if len(states) == 0 {
+		return
+	}
+	cfgs, err := c.st.ListConfigs(ctx)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("listing configs")
+		return
+	}
+	exists := make(map[int64]bool, len(cfgs))
+	for _, cfg := range cfgs {
+		exists[cfg.ID] = true
+	}
+	var gone []int64
+	for _, s := range states {
+		if !exists[s.ID] {
+			gone = append(gone, s.ID)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	c.log.Info().Ints64("configs", gone).Msg("stopping forwards whose config was deleted")
+	c.eng.Stop(gone...)
+	if err := c.changeDesired(ctx, gone, false); err != nil {
+		c.log.Warn().Err(err).Msg("forgetting deleted configs")
+	}
+	c.mu.Lock()
+	for _, id := range gone {
+		delete(c.cfgs, id)
+		delete(c.live, id)
+		delete(c.pending, id)
+		delete(c.written, id)
+	}
+	c.mu.Unlock()
 }
 
 // sampleCounters marks forwards whose counters moved since the last write.
@@ -375,14 +419,25 @@ func (c *Core) StartConfigs(ctx context.Context, cfgs ...store.Config) error {
 		return nil
 	}
 	ids := make([]int64, len(cfgs))
-	c.mu.Lock()
+	var changed []int64
 	for i, cfg := range cfgs {
 		ids[i] = cfg.ID
+		c.mu.Lock()
+		old, ok := c.cfgs[cfg.ID]
 		c.cfgs[cfg.ID] = cfg
+		c.mu.Unlock()
+		// Starting a running forward whose config was edited since
+		// applies the edit: it restarts with the new config.
+		if ok && old.Revision != cfg.Revision && c.eng.Forward(cfg.ID) != nil {
+			changed = append(changed, cfg.ID)
+		}
 	}
-	c.mu.Unlock()
 	if err := c.changeDesired(ctx, ids, true); err != nil {
 		return err
+	}
+	if len(changed) > 0 {
+		c.log.Info().Ints64("configs", changed).Msg("restarting forwards whose config changed")
+		c.eng.Stop(changed...)
 	}
 	if err := c.eng.Start(ctx, cfgs...); err != nil {
 		c.log.Info().Err(err).Msg("some forwards did not start")
