@@ -513,6 +513,29 @@ func (c *Core) settle(ctx context.Context, id int64) error {
 	return c.st.PutState(ctx, &st)
 }
 
+// DeleteConfig stops the forward of the config ref names (alias or id),
+// forgets it as desired and deletes the config.
+func (c *Core) DeleteConfig(ctx context.Context, ref string) (int64, error) {
+	cfg, err := c.st.LookupConfig(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	c.eng.Stop(cfg.ID)
+	c.Flush(ctx)
+	if err := c.changeDesired(ctx, []int64{cfg.ID}, false); err != nil {
+		return 0, err
+	}
+	if err := c.st.DeleteConfigs(ctx, cfg.ID); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	delete(c.cfgs, cfg.ID)
+	delete(c.live, cfg.ID)
+	delete(c.written, cfg.ID)
+	c.mu.Unlock()
+	return cfg.ID, nil
+}
+
 // StopAll stops every forward this process runs (they stay desired) and
 // writes their stopped states.
 func (c *Core) StopAll(ctx context.Context) {

@@ -235,5 +235,12 @@ func (d *daemon) Start(ctx context.Context, sel api.Selection) (api.Results, err
 func (d *daemon) Stop(ctx context.Context, sel api.Selection) (api.Results, error) {
 	return d.core.Stop(ctx, sel)
 }
+func (d *daemon) ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error) {
+	return d.core.st.ImportConfigs(ctx, data)
+}
+func (d *daemon) ExportConfigs(ctx context.Context) ([]byte, error) { return d.core.st.ExportConfigs(ctx) }
+func (d *daemon) DeleteConfig(ctx context.Context, ref string) (int64, error) {
+	return d.core.DeleteConfig(ctx, ref)
+}
 func (d *daemon) Subscribe() (<-chan api.Event, func()) { return d.core.Hub().Subscribe() }
 func (d *daemon) Shutdown()                             { d.stopOnce.Do(func() { close(d.stop) }) }
