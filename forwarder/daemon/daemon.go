@@ -238,7 +238,9 @@ func (d *daemon) Stop(ctx context.Context, sel api.Selection) (api.Results, erro
 func (d *daemon) ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error) {
 	return d.core.st.ImportConfigs(ctx, data)
 }
-func (d *daemon) ExportConfigs(ctx context.Context) ([]byte, error) { return d.core.st.ExportConfigs(ctx) }
+func (d *daemon) ExportConfigs(ctx context.Context) ([]byte, error) {
+	return d.core.st.ExportConfigs(ctx)
+}
 func (d *daemon) DeleteConfig(ctx context.Context, ref string) (int64, error) {
 	return d.core.DeleteConfig(ctx, ref)
 }
