@@ -39,7 +39,8 @@ type State struct {
 
 // Observer is told about every change of phase, pod, address or error
 // (not about every byte: read counters with Forward.State or
-// Manager.States, for example once a second).
+// Manager.States, for example once a second). It is called from the
+// forwards' own goroutines, concurrently, and must not block.
 type Observer interface {
 	ForwardState(State)
 }

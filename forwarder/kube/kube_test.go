@@ -3,6 +3,8 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,5 +104,49 @@ func TestExplain(t *testing.T) {
 				t.Fatalf("got %q, want %q and the cause kept", got, tc.want)
 			}
 		})
+	}
+}
+
+// Exec credential plugins and proxy-url come through clientcmd as kubectl
+// has them.
+func TestLoadExecAndProxy(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config")
+	cfg := `apiVersion: v1
+kind: Config
+current-context: c
+clusters:
+- name: c
+  cluster:
+    server: https://api.example:6443
+    proxy-url: http://proxy.example:3128
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: /usr/local/bin/get-token
+      args: ["--cluster", "c"]
+      interactiveMode: Never
+contexts:
+- name: c
+  context: {cluster: c, user: u}
+`
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := Load(Source{Kubeconfig: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.Config.ExecProvider == nil || cl.Config.ExecProvider.Command != "/usr/local/bin/get-token" {
+		t.Errorf("exec provider not loaded: %+v", cl.Config.ExecProvider)
+	}
+	if cl.Config.Proxy == nil {
+		t.Fatal("proxy-url not loaded")
+	}
+	u, err := cl.Config.Proxy(&http.Request{URL: &url.URL{Scheme: "https", Host: "api.example:6443"}})
+	if err != nil || u.String() != "http://proxy.example:3128" {
+		t.Errorf("proxy %v, %v", u, err)
 	}
 }

@@ -52,7 +52,7 @@ func (c *Conn) watch() {
 		case <-c.done:
 			return
 		case now := <-t.C:
-			if c.act != nil && c.act.stalledFor(now) > c.opts.DeadAfter {
+			if c.act != nil && c.act.dead(now, c.opts.DeadAfter) {
 				c.closeWith(fmt.Errorf("%w (nothing received for %s)", errDead, c.opts.DeadAfter))
 				return
 			}

@@ -184,7 +184,8 @@ func startFreezer(t *testing.T, target string) *freezer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	stop := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); close(stop) })
 	f := &freezer{addr: ln.Addr().String(), frozen: make(chan struct{})}
 	pipe := func(dst, src net.Conn) {
 		buf := make([]byte, 32<<10)
@@ -192,7 +193,8 @@ func startFreezer(t *testing.T, target string) *freezer {
 			n, err := src.Read(buf)
 			select {
 			case <-f.frozen:
-				<-make(chan struct{}) // hold the bytes forever, like a dead link
+				<-stop // hold the bytes until the test ends, like a dead link
+				return
 			default:
 			}
 			if err != nil {
@@ -232,8 +234,10 @@ func TestDialErrors(t *testing.T) {
 	}{
 		{"missing pod", "nope", nil, Auto, `pod default/nope not found`},
 		{"spdy denied", "web-1", []string{"create"}, SPDY, "RBAC must allow create pods/portforward"},
-		{"websocket denied", "web-1", []string{"get"}, WebSocket, "RBAC must allow get pods/portforward"},
-		{"both denied", "web-1", []string{"get", "create"}, Auto, "get pods/portforward (WebSocket) or create pods/portforward (SPDY)"},
+		{"websocket denied", "web-1", []string{"get"}, WebSocket, "RBAC must allow get and create pods/portforward"},
+		{"websocket denied create", "web-1", []string{"create"}, WebSocket, `cannot create resource "pods/portforward"`},
+		{"both denied", "web-1", []string{"get", "create"}, Auto, "create pods/portforward (and get, for the WebSocket transport)"},
+		{"create denied", "web-1", []string{"create"}, Auto, "create pods/portforward (and get, for the WebSocket transport)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, v := range tc.deny {

@@ -11,6 +11,7 @@ package tunnel
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,7 +53,8 @@ type Options struct {
 	// PingPeriod is how often a ping is sent; 0 means 5 s.
 	PingPeriod time.Duration
 	// DeadAfter closes the connection when a read has waited this long with
-	// nothing arriving despite the pings; 0 means 4 ping periods.
+	// nothing arriving despite the pings (three times as long while a write
+	// is blocked too: that may be a pod not reading); 0 means 4 ping periods.
 	DeadAfter time.Duration
 }
 
@@ -123,10 +125,12 @@ func explainDial(host, ns, pod string, t Transport, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden"):
+		// Since Kubernetes 1.35 a WebSocket upgrade (GET) is also checked
+		// for "create" (AuthorizePodWebsocketUpgradeCreatePermission).
 		need := map[Transport]string{
-			WebSocket: "get pods/portforward",
+			WebSocket: "get and create pods/portforward",
 			SPDY:      "create pods/portforward",
-			Auto:      "get pods/portforward (WebSocket) or create pods/portforward (SPDY)",
+			Auto:      "create pods/portforward (and get, for the WebSocket transport)",
 		}[t]
 		return fmt.Errorf("permission denied to port-forward to pod %s/%s: RBAC must allow %s in namespace %q: %w", ns, pod, need, ns, err)
 	case strings.Contains(msg, "not found"):
@@ -166,7 +170,7 @@ func (d *wsDialer) Dial(protocols ...string) (httpstream.Connection, string, err
 	}
 	proto := strings.TrimPrefix(wsc.Subprotocol(), "SPDY/3.1+")
 	d.act = newActivityConn(portforward.NewTunnelingConnection("client", wsc))
-	sc, err := streamspdy.NewClientConnectionWithPings(d.act, d.opts.PingPeriod)
+	sc, err := streamspdy.NewClientConnectionWithPings(&frameWriter{activityConn: d.act}, d.opts.PingPeriod)
 	if err != nil {
 		d.act.Close()
 		d.act = nil
@@ -247,7 +251,7 @@ func (d *spdyDialer) Dial(protocols ...string) (httpstream.Connection, string, e
 		return nil, "", fmt.Errorf("unable to upgrade connection: %s", statusMessage(resp.Status, body))
 	}
 	d.act = newActivityConn(up.conn)
-	sc, err := streamspdy.NewClientConnectionWithPings(d.act, d.opts.PingPeriod)
+	sc, err := streamspdy.NewClientConnectionWithPings(&frameWriter{activityConn: d.act}, d.opts.PingPeriod)
 	if err != nil {
 		d.act.Close()
 		d.act = nil
@@ -269,35 +273,91 @@ func statusMessage(status string, body []byte) string {
 	return status
 }
 
-// activityConn records when reads are waiting, so a connection whose peer
-// stopped answering pings can be told from an idle one.
+// activityConn records how long reads and writes have been waiting, so a
+// connection whose peer stopped answering pings can be told from an idle
+// one, and from one held up by a pod that does not read (backpressure).
 type activityConn struct {
 	net.Conn
 	mu          sync.Mutex
-	waitingFrom time.Time // zero when no Read is in progress
+	readingFrom time.Time // zero when no Read is in progress
+	writingFrom time.Time // zero when no Write is in progress
 }
 
 func newActivityConn(c net.Conn) *activityConn { return &activityConn{Conn: c} }
 
 func (a *activityConn) Read(p []byte) (int, error) {
 	a.mu.Lock()
-	a.waitingFrom = time.Now()
+	a.readingFrom = time.Now()
 	a.mu.Unlock()
 	n, err := a.Conn.Read(p)
 	a.mu.Lock()
-	a.waitingFrom = time.Time{}
+	a.readingFrom = time.Time{}
 	a.mu.Unlock()
 	return n, err
 }
 
-// stalledFor is how long the current Read has waited (0 if none waits).
-func (a *activityConn) stalledFor(now time.Time) time.Duration {
+func (a *activityConn) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	a.writingFrom = time.Now()
+	a.mu.Unlock()
+	n, err := a.Conn.Write(p)
+	a.mu.Lock()
+	a.writingFrom = time.Time{}
+	a.mu.Unlock()
+	return n, err
+}
+
+// dead reports whether nothing has arrived for longer than after although
+// the pings ask for answers. While a write is blocked the peer may just be
+// slow to read (a pod not reading an upload stalls the whole connection),
+// so then the connection is given blockedFactor times longer.
+func (a *activityConn) dead(now time.Time, after time.Duration) bool {
+	const blockedFactor = 3
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.waitingFrom.IsZero() {
-		return 0
+	if a.readingFrom.IsZero() || now.Sub(a.readingFrom) <= after {
+		return false
 	}
-	return now.Sub(a.waitingFrom)
+	if !a.writingFrom.IsZero() && now.Sub(a.readingFrom) <= blockedFactor*after {
+		return false
+	}
+	return true
 }
 
 var errDead = errors.New("no answer to pings: connection presumed dead")
+
+// frameWriter hands each SPDY frame to the connection in one Write.
+// spdystream's framer writes a frame in pieces (a data frame as 4 + 4
+// header bytes and then the payload), and every Write becomes a TLS record
+// and a syscall, or a whole WebSocket message when tunnelled: three per
+// frame instead of one. The framer writes one frame at a time, under its
+// lock, so buffering until the frame's length is complete is safe.
+type frameWriter struct {
+	*activityConn
+	mu  sync.Mutex
+	buf []byte
+}
+
+const spdyHeaderLen = 8
+
+func (w *frameWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for len(w.buf) >= spdyHeaderLen {
+		// Data and control frames both keep a 24-bit length in bytes 5-7.
+		n := spdyHeaderLen + int(binary.BigEndian.Uint32(w.buf[4:8])&0xffffff)
+		if len(w.buf) < n {
+			break
+		}
+		if _, err := w.activityConn.Write(w.buf[:n]); err != nil {
+			return 0, err
+		}
+		rest := copy(w.buf, w.buf[n:])
+		w.buf = w.buf[:rest]
+	}
+	if cap(w.buf) > 256<<10 && len(w.buf) == 0 {
+		w.buf = nil // do not keep a large buffer after an unusually big frame
+	}
+	return len(p), nil
+}

@@ -195,8 +195,9 @@ func (s *Server) Upgrades() int {
 	return s.upgrades
 }
 
-// Deny makes the API server refuse port-forward requests needing verb
-// ("get" for WebSocket, "create" for SPDY), as RBAC would; Allow undoes it.
+// Deny makes the API server refuse port-forward requests needing verb, as
+// RBAC would: SPDY (POST) needs "create"; WebSocket (GET) needs "get" and,
+// as since Kubernetes 1.35, "create". Allow undoes it.
 func (s *Server) Deny(verb string) {
 	s.mu.Lock()
 	s.denied[verb] = true
@@ -293,6 +294,11 @@ func (s *Server) servePortForward(w http.ResponseWriter, req *http.Request) {
 	}
 	s.mu.Lock()
 	denied := s.denied[verb]
+	if verb == "get" && s.denied["create"] {
+		// Kubernetes >= 1.35 also checks "create" for WebSocket upgrades
+		// (AuthorizePodWebsocketUpgradeCreatePermission).
+		verb, denied = "create", true
+	}
 	_, exists := s.pods[ns+"/"+name]
 	s.mu.Unlock()
 	if denied {

@@ -50,8 +50,10 @@ var metrics = []metric{
 	{"recovery_ready", "replacement ready → first new conn OK", "ms", false},
 	{"kubectl_exit", "pod deleted → kubectl exits", "ms", false},
 	{"scale_ready", "N forwards started at once → all running", "ms", false},
-	{"scale_rss_fwd", "RSS per forward (N vs 1 forward)", "KiB", false},
-	{"scale_heap_fwd", "Go heap in use per forward", "KiB", false},
+	{"scale_rss_idle_fwd", "RSS per running forward, before any connection", "KiB", false},
+	{"scale_heap_idle_fwd", "Go heap per running forward, before any connection", "KiB", false},
+	{"scale_rss_fwd", "RSS per forward after one connection each", "KiB", false},
+	{"scale_heap_fwd", "Go heap per forward after one connection each", "KiB", false},
 	{"scale_rss_total", "engine RSS with N forwards", "MiB", false},
 	{"priv_bulk", "bulk via helper-bound :80 listener", "MiB/s", true},
 	{"priv_bulk_ref", "bulk, same forward type, directly bound port", "MiB/s", true},
@@ -61,6 +63,7 @@ var metrics = []metric{
 	{"cpu_bulk_fwd", "forwarder CPU per GiB moved (bulk)", "s/GiB", false},
 	{"cpu_bulk_api", "API server CPU per GiB moved (bulk)", "s/GiB", false},
 	{"cpu_bulk_kubelet", "kubelet CPU per GiB moved (bulk)", "s/GiB", false},
+	{"cpu_newconn_fwd", "forwarder CPU per new connection", "ms", false},
 	{"cpu_ka32_fwd", "forwarder CPU per 10k requests (32 conns)", "s", false},
 }
 
