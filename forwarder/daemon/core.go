@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -204,16 +205,17 @@ func (c *Core) Flush(ctx context.Context) {
 	c.mu.Unlock()
 	sort.Slice(todo, func(i, j int) bool { return todo[i].ID < todo[j].ID })
 	for _, s := range todo {
-		if s.Phase != forwarder.Starting {
-			st := toStore(s, c.pid)
-			if err := c.st.PutState(ctx, &st); err != nil {
-				// A config deleted while it ran has no row to write to.
-				lvl := zerolog.WarnLevel
-				if errors.Is(err, store.ErrNotFound) {
-					lvl = zerolog.DebugLevel
-				}
-				c.log.WithLevel(lvl).Err(err).Int64("config", s.ID).Msg("writing forward state")
+		// Starting is written too (as retrying, attempt 0): the row claims
+		// the forward for this process at once, so no other process
+		// starts it meanwhile.
+		st := toStore(s, c.pid)
+		if err := c.st.PutState(ctx, &st); err != nil {
+			// A config deleted while it ran has no row to write to.
+			lvl := zerolog.WarnLevel
+			if errors.Is(err, store.ErrNotFound) {
+				lvl = zerolog.DebugLevel
 			}
+			c.log.WithLevel(lvl).Err(err).Int64("config", s.ID).Msg("writing forward state")
 		}
 		c.mu.Lock()
 		c.written[s.ID] = s
@@ -392,9 +394,20 @@ func (c *Core) selected(ctx context.Context, sel api.Selection) ([]store.Config,
 // Start starts the selected forwards (those already running are left
 // alone) and returns once each is listening or has failed.
 func (c *Core) Start(ctx context.Context, sel api.Selection) (api.Results, error) {
-	cfgs, refs, res, err := c.selected(ctx, sel)
+	all, allRefs, res, err := c.selected(ctx, sel)
 	if err != nil {
 		return api.Results{}, err
+	}
+	// A config another live process forwards (`kftray run`) is its to stop.
+	var cfgs []store.Config
+	var refs []string
+	for i, cfg := range all {
+		if err := c.CheckNotRunElsewhere(ctx, cfg); err != nil {
+			f, _ := c.one(ctx, cfg)
+			res = append(res, api.Result{Ref: allRefs[i], Forward: &f, Error: err.Error()})
+			continue
+		}
+		cfgs, refs = append(cfgs, cfg), append(refs, allRefs[i])
 	}
 	if err := c.StartConfigs(ctx, cfgs...); err != nil {
 		return api.Results{}, err
@@ -498,6 +511,29 @@ func (c *Core) settle(ctx context.Context, id int64) error {
 	delete(c.live, id)
 	c.mu.Unlock()
 	return c.st.PutState(ctx, &st)
+}
+
+// DeleteConfig stops the forward of the config ref names (alias or id),
+// forgets it as desired and deletes the config.
+func (c *Core) DeleteConfig(ctx context.Context, ref string) (int64, error) {
+	cfg, err := c.st.LookupConfig(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	c.eng.Stop(cfg.ID)
+	c.Flush(ctx)
+	if err := c.changeDesired(ctx, []int64{cfg.ID}, false); err != nil {
+		return 0, err
+	}
+	if err := c.st.DeleteConfigs(ctx, cfg.ID); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	delete(c.cfgs, cfg.ID)
+	delete(c.live, cfg.ID)
+	delete(c.written, cfg.ID)
+	c.mu.Unlock()
+	return cfg.ID, nil
 }
 
 // StopAll stops every forward this process runs (they stay desired) and
@@ -667,8 +703,12 @@ func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) e
 			return err
 		}
 		if st.Status != store.StatusStopped && st.Status != store.StatusFailed && st.PID != c.pid && processAlive(st.PID) {
-			return fmt.Errorf("%s is already forwarded by kftray process %d (%s); stop it first with 'kftray stop %s'",
-				cfg.Name(), st.PID, st.Status, ref(cfg))
+			if PathsIn(filepath.Dir(c.st.Path())).ReadPID() == st.PID {
+				return fmt.Errorf("%s is already forwarded by the kftray daemon (pid %d, %s); stop it there first with 'kftray stop %s'",
+					cfg.Name(), st.PID, st.Status, ref(cfg))
+			}
+			return fmt.Errorf("%s is already forwarded by kftray process %d (%s), probably 'kftray run'; stop that first (Ctrl-C)",
+				cfg.Name(), st.PID, st.Status)
 		}
 	}
 	return nil

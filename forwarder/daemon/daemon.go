@@ -157,11 +157,25 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Ready(d.Status(ctx))
 	}
 
-	select {
-	case <-ctx.Done():
-		log.Info().Msg("stopping: signal")
-	case <-d.stop:
-		log.Info().Msg("stopping: asked through the API")
+	// A daemon whose socket was deleted (its config directory removed)
+	// can be reached by no one: it stops rather than run on unseen.
+	gone := time.NewTicker(5 * time.Second)
+	defer gone.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info().Msg("stopping: signal")
+			break wait
+		case <-d.stop:
+			log.Info().Msg("stopping: asked through the API")
+			break wait
+		case <-gone.C:
+			if _, err := os.Lstat(p.Socket); errors.Is(err, os.ErrNotExist) {
+				log.Warn().Str("socket", p.Socket).Msg("stopping: the API socket was deleted")
+				break wait
+			}
+		}
 	}
 	// Stop serving first so no new forward starts while we stop them.
 	core.Hub().Close(&api.Event{Type: "shutdown"})
@@ -242,6 +256,15 @@ func (d *daemon) Start(ctx context.Context, sel api.Selection) (api.Results, err
 }
 func (d *daemon) Stop(ctx context.Context, sel api.Selection) (api.Results, error) {
 	return d.core.Stop(ctx, sel)
+}
+func (d *daemon) ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error) {
+	return d.core.st.ImportConfigs(ctx, data)
+}
+func (d *daemon) ExportConfigs(ctx context.Context) ([]byte, error) {
+	return d.core.st.ExportConfigs(ctx)
+}
+func (d *daemon) DeleteConfig(ctx context.Context, ref string) (int64, error) {
+	return d.core.DeleteConfig(ctx, ref)
 }
 func (d *daemon) Subscribe() (<-chan api.Event, func()) { return d.core.Hub().Subscribe() }
 func (d *daemon) Shutdown()                             { d.stopOnce.Do(func() { close(d.stop) }) }

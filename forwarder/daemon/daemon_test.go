@@ -647,3 +647,46 @@ func TestDeletedConfigStopsItsForward(t *testing.T) {
 		t.Fatalf("%s still accepts connections after its config was deleted", f.Address)
 	}
 }
+
+func TestConfigsImportExportDeleteThroughTheAPI(t *testing.T) {
+	dir := shortDir(t)
+	c, _ := runInProcess(t, dir, testWorld(t), "")
+	ctx := context.Background()
+
+	res, err := c.ImportConfigs(ctx, []byte(`[{"alias":"api","namespace":"default","service":"web","workload_type":"service","protocol":"tcp","remote_port":80,"local_port":0}]`))
+	if err != nil || len(res.Added) != 1 {
+		t.Fatalf("import: %+v %v", res, err)
+	}
+	// A bad file is refused whole, saying what is wrong where.
+	_, err = c.ImportConfigs(ctx, []byte(`[{"alias":"ok","namespace":"default","service":"web","workload_type":"service","protocol":"tcp","remote_port":80},
+		{"alias":"bad","service":"web","workload_type":"service","protocol":"tcp","remote_port":80}]`))
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Msg, "entry 2") || !strings.Contains(se.Msg, "namespace") {
+		t.Fatalf("bad import: %v; want 400 naming entry 2's namespace", err)
+	}
+	if _, err := c.Forward(ctx, "ok"); err == nil {
+		t.Fatal("part of a refused import was written")
+	}
+	exp, err := c.ExportConfigs(ctx)
+	if err != nil || !strings.Contains(string(exp), `"alias": "api"`) {
+		t.Fatalf("export: %s %v", exp, err)
+	}
+
+	if _, err := c.Start(ctx, api.Selection{Refs: []string{"api"}}); err != nil {
+		t.Fatal(err)
+	}
+	f := waitForward(t, c, "api", "api running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	id, err := c.DeleteConfig(ctx, "api")
+	if err != nil || id != f.ID {
+		t.Fatalf("delete: %d %v", id, err)
+	}
+	if _, err := net.DialTimeout("tcp", f.Address, time.Second); err == nil {
+		t.Fatalf("%s still accepts connections after its config was deleted", f.Address)
+	}
+	if _, err := c.Forward(ctx, "api"); !errors.As(err, &se) || se.Code != http.StatusNotFound {
+		t.Fatalf("after delete: %v; want 404", err)
+	}
+	if _, err := c.DeleteConfig(ctx, "api"); !errors.As(err, &se) || se.Code != http.StatusNotFound {
+		t.Fatalf("delete again: %v; want 404", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -209,5 +210,92 @@ func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 	if fs := k.status(); fs[0].Status != api.StatusStopped || fs[0].Desired {
 		t.Fatalf("after stop: %+v; want stopped, not desired", fs[0])
 	}
+	k.run("daemon", "stop")
+}
+
+// rssKiB is a process's resident set size.
+func rssKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib int
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
+			return kib
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
+}
+
+// TestHundredForwardsThroughTheDaemon: `kftray start --all` with 100
+// configs; all run and serve; the daemon's memory per forward is logged.
+func TestHundredForwardsThroughTheDaemon(t *testing.T) {
+	const n = 100
+	c := cluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t)
+	if err := c.Deploy(ctx, ns, cluster.App{Name: "web", Replicas: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadyPods(ctx, ns, "web", 2); err != nil {
+		t.Fatal(err)
+	}
+	k, dir := newKftray(t)
+	// config add, not import: import would merge these 100 (same identity).
+	for i := range n {
+		k.run("config", "add", "--name", fmt.Sprintf("web-%d", i), "-n", ns, "--service", "web", "--remote-port", "80",
+			"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+	}
+	k.run("daemon", "start")
+	client := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
+	defer client.Close()
+	st, err := client.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := rssKiB(t, st.PID)
+
+	start := time.Now()
+	k.run("start", "--all")
+	var fs []api.Forward
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		fs, err = client.Forwards(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, f := range fs {
+			if f.Status == api.StatusRunning {
+				running++
+			}
+		}
+		if running == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			for i, f := range fs {
+				if f.Status != api.StatusRunning && i < 5 {
+					t.Logf("%s: %s pid %d addr %s err %q", f.Name, f.Status, f.PID, f.Address, f.LastError)
+				}
+			}
+			t.Fatalf("%d of %d forwards running after 60s", running, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	allRunning := time.Since(start)
+	for _, f := range fs {
+		if got := get(t, f.Address); got == "" {
+			t.Fatalf("%s answered nothing", f.Name)
+		}
+	}
+	after := rssKiB(t, st.PID)
+	t.Logf("%d forwards: all running %v after `kftray start --all`; daemon RSS %d KiB before, %d KiB after (%.1f KiB per forward)",
+		n, allRunning.Round(time.Millisecond), before, after, float64(after-before)/n)
+	k.run("stop", "--all")
 	k.run("daemon", "stop")
 }
