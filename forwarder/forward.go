@@ -34,6 +34,9 @@ type Options struct {
 
 	// LoadCluster builds a client for a kubeconfig+context; default kube.Load.
 	LoadCluster func(kube.Source) (*kube.Cluster, error)
+
+	// Relay configures forwards through the in-cluster relay (UDP, proxy).
+	Relay RelayOptions
 }
 
 func (o Options) withDefaults() Options {

@@ -297,6 +297,7 @@ func TestStartErrors(t *testing.T) {
 	badType.WorkloadType = "proxy"
 	udp := webConfig(5)
 	udp.Protocol = "udp"
+	udp.WorkloadType = "expose"
 	noSvc := webConfig(6)
 	noSvc.Service = ""
 	for _, tc := range []struct {
@@ -307,8 +308,8 @@ func TestStartErrors(t *testing.T) {
 	}{
 		{"low port needs helper", lowPort, HelperInstallCommand, os.Geteuid() == 0},
 		{"hostnames need helper", hosts, HelperInstallCommand, false},
-		{"relay workload", badType, `workload_type "proxy" needs the in-cluster relay`, false},
-		{"udp", udp, `protocol "udp" needs the in-cluster relay`, false},
+		{"proxy without remote address", badType, "workload_type proxy needs remote_address", false},
+		{"udp to expose", udp, `workload_type "expose" cannot go through the relay`, false},
 		{"no service name", noSvc, "needs the service name", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

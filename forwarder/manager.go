@@ -26,6 +26,9 @@ type Manager struct {
 	mu       sync.Mutex
 	clusters map[string]*clusterEntry // by kube.Source
 	forwards map[int64]*managed
+
+	relayOnce sync.Once    // fixes the relay options' defaults (the owner session) once
+	relayOpts RelayOptions // opts.Relay with defaults; see relayOptions
 }
 
 type clusterEntry struct {
@@ -42,9 +45,10 @@ type nsEntry struct {
 }
 
 type managed struct {
-	fwd *Forward
-	src kube.Source
-	ns  string
+	fwd    *Forward
+	src    kube.Source
+	ns     string
+	onStop func() // after fwd.Stop: relay forwards delete their relay
 }
 
 // NewManager returns a Manager; opts apply to every forward it starts.
@@ -117,6 +121,9 @@ func (m *Manager) Start(ctx context.Context, cfgs ...store.Config) error {
 }
 
 func (m *Manager) startOne(ctx context.Context, cfg store.Config) error {
+	if NeedsRelay(cfg) {
+		return m.startRelay(ctx, cfg)
+	}
 	spec, bind, err := Spec(cfg)
 	if err != nil {
 		m.report(cfg, err)
@@ -237,6 +244,9 @@ func (m *Manager) Stop(ids ...int64) {
 		go func() {
 			defer wg.Done()
 			mf.fwd.Stop()
+			if mf.onStop != nil {
+				mf.onStop()
+			}
 			m.mu.Lock()
 			m.releaseLocked(mf.src, mf.ns)
 			m.mu.Unlock()

@@ -18,9 +18,6 @@ import (
 	"github.com/kftray-go/kftray/internal/envknob"
 )
 
-// Version is this build's version, stamped by packaging/kftray-server/build.sh.
-var Version = "dev"
-
 // Modes.
 const (
 	ModeTCP = "tcp"

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/kftray-go/kftray/internal/buildinfo"
 )
 
 // Server is one relay: a listener for forwarded streams, handled per Mode.
@@ -67,7 +69,7 @@ func (s *Server) Run(ctx context.Context) error {
 // accepting, gives open streams ShutdownGrace to finish, closes the rest and
 // returns nil. Serve closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.log.Info().Str("version", Version).Str("mode", s.cfg.Mode).Str("listen", ln.Addr().String()).
+	s.log.Info().Str("version", buildinfo.Get().Version).Str("mode", s.cfg.Mode).Str("listen", ln.Addr().String()).
 		Str("remote", s.cfg.Remote()).Dur("udp_idle_timeout", s.cfg.UDPIdleTimeout).
 		Msg("kftray-server relaying")
 	s.ready.Store(true)
@@ -157,7 +159,7 @@ type Stats struct {
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	st := Stats{Status: "ok", Version: Version, Mode: s.cfg.Mode, Remote: s.cfg.Remote(),
+	st := Stats{Status: "ok", Version: buildinfo.Get().Version, Mode: s.cfg.Mode, Remote: s.cfg.Remote(),
 		Streams: s.streams.Load(), Flows: s.flows.Load(), Total: s.total.Load()}
 	if !s.ready.Load() {
 		st.Status = "not serving"

@@ -151,6 +151,7 @@ func TestDependencies(t *testing.T) {
 		"github.com/kftray-go/kftray/cmd/kftray-server",
 		"github.com/kftray-go/kftray/server",
 		"github.com/kftray-go/kftray/internal/envknob",
+		"github.com/kftray-go/kftray/internal/buildinfo",
 		"github.com/rs/zerolog",
 		"github.com/mattn/go-isatty",    // zerolog
 		"github.com/mattn/go-colorable", // zerolog

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,11 +68,16 @@ func TestDaemonScripts(t *testing.T) {
 	})
 }
 
-// wait-status NAME STATUS: wait (at most 15 s) until the store says the
-// forward of config NAME has STATUS.
+// wait-status NAME STATUS [ERROR-REGEXP]: wait (at most 15 s) until the
+// store says the forward of config NAME has STATUS (and a last error
+// matching ERROR-REGEXP).
 func waitStatus(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: wait-status NAME STATUS")
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: wait-status NAME STATUS [ERROR-REGEXP]")
+	}
+	var errRE *regexp.Regexp
+	if len(args) == 3 {
+		errRE = regexp.MustCompile(args[2])
 	}
 	ctx := context.Background()
 	st, err := store.Open(ctx, ts.Getenv("KFTRAY_CONFIG"))
@@ -84,10 +90,10 @@ func waitStatus(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		for _, f := range fs {
 			if strings.EqualFold(f.Config.Alias, args[0]) {
-				if f.Status == args[1] {
+				if f.Status == args[1] && (errRE == nil || errRE.MatchString(f.LastError)) {
 					return
 				}
-				last = fmt.Sprintf("%s (%s)", f.Status, f.LastError)
+				last = fmt.Sprintf("%s (%q)", f.Status, f.LastError)
 			}
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+
+	"github.com/kftray-go/kftray/store"
 )
 
 // ErrNotRunning means no daemon answers on the socket.
@@ -84,6 +86,31 @@ func (c *Client) Start(ctx context.Context, sel Selection) (Results, error) {
 func (c *Client) Stop(ctx context.Context, sel Selection) (Results, error) {
 	var r Results
 	return r, c.do(ctx, http.MethodPost, "/forwards/stop", sel, &r)
+}
+
+// ImportConfigs merges kftray JSON (an array or one object) into the
+// configs, all or nothing.
+func (c *Client) ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error) {
+	var r store.ImportResult
+	if !json.Valid(data) {
+		return r, errors.New("the configs to import are not valid JSON")
+	}
+	return r, c.do(ctx, http.MethodPost, "/configs/import", json.RawMessage(data), &r)
+}
+
+// ExportConfigs returns every config as kftray JSON.
+func (c *Client) ExportConfigs(ctx context.Context) ([]byte, error) {
+	var raw json.RawMessage
+	return raw, c.do(ctx, http.MethodGet, "/configs/export", nil, &raw)
+}
+
+// DeleteConfig stops a config's forward and deletes the config; it
+// returns the deleted config's id.
+func (c *Client) DeleteConfig(ctx context.Context, ref string) (int64, error) {
+	var r struct {
+		Deleted int64 `json:"deleted"`
+	}
+	return r.Deleted, c.do(ctx, http.MethodDelete, "/configs/"+url.PathEscape(ref), nil, &r)
 }
 
 // Shutdown asks the daemon to stop. It returns once the daemon accepted;

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -30,6 +31,14 @@ type Backend interface {
 	// Subscribe returns state-change events until cancel is called or the
 	// channel is closed (the daemon is stopping, or the reader fell behind).
 	Subscribe() (events <-chan Event, cancel func())
+	// ImportConfigs merges kftray JSON (an array or one object) into the
+	// configs, all or nothing; the error is a *store.ImportError listing
+	// every problem when the input is bad.
+	ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error)
+	// ExportConfigs returns every config as kftray JSON.
+	ExportConfigs(ctx context.Context) ([]byte, error)
+	// DeleteConfig stops the config's forward and deletes the config.
+	DeleteConfig(ctx context.Context, ref string) (int64, error)
 	// Shutdown asks the daemon to stop; it returns at once.
 	Shutdown()
 }
@@ -70,6 +79,9 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 	s.mux.HandleFunc("POST "+Version+"/forwards/stop", s.startStop(b.Stop))
 	s.mux.HandleFunc("GET "+Version+"/events", s.events)
 	s.mux.HandleFunc("POST "+Version+"/shutdown", s.shutdown)
+	s.mux.HandleFunc("POST "+Version+"/configs/import", s.importConfigs)
+	s.mux.HandleFunc("GET "+Version+"/configs/export", s.exportConfigs)
+	s.mux.HandleFunc("DELETE "+Version+"/configs/{ref}", s.deleteConfig)
 	return s
 }
 
@@ -283,12 +295,51 @@ func (s *Server) shutdown(w http.ResponseWriter, r *http.Request) {
 	s.b.Shutdown()
 }
 
+func (s *Server) importConfigs(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImport))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w (at most %d MiB of kftray JSON)", err, maxImport>>20))
+		return
+	}
+	res, err := s.b.ImportConfigs(r.Context(), data)
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// maxImport bounds an imported file.
+const maxImport = 8 << 20
+
+func (s *Server) exportConfigs(w http.ResponseWriter, r *http.Request) {
+	data, err := s.b.ExportConfigs(r.Context())
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(data)
+}
+
+func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
+	id, err := s.b.DeleteConfig(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Deleted int64 `json:"deleted"`
+	}{id})
+}
+
 func errStatus(err error) int {
 	var ve *store.ValidationError
+	var ie *store.ImportError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
-	case errors.As(err, &ve):
+	case errors.As(err, &ve), errors.As(err, &ie):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -116,6 +117,7 @@ func (c *Core) observe(s forwarder.State) {
 func (c *Core) RunWriter(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -123,9 +125,52 @@ func (c *Core) RunWriter(ctx context.Context, period time.Duration) {
 		case <-c.kick:
 		case <-t.C:
 			c.sampleCounters()
+			if ticks++; ticks%5 == 0 {
+				c.reapDeleted(ctx)
+			}
 		}
 		c.Flush(context.WithoutCancel(ctx))
 	}
+}
+
+// reapDeleted stops the forwards whose config was deleted (kftray config
+// rm) while they ran: nothing could name them to stop them otherwise.
+func (c *Core) reapDeleted(ctx context.Context) {
+	states := c.eng.States()
+	if len(states) == 0 {
+		return
+	}
+	cfgs, err := c.st.ListConfigs(ctx)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("listing configs")
+		return
+	}
+	exists := make(map[int64]bool, len(cfgs))
+	for _, cfg := range cfgs {
+		exists[cfg.ID] = true
+	}
+	var gone []int64
+	for _, s := range states {
+		if !exists[s.ID] {
+			gone = append(gone, s.ID)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	c.log.Info().Ints64("configs", gone).Msg("stopping forwards whose config was deleted")
+	c.eng.Stop(gone...)
+	if err := c.changeDesired(ctx, gone, false); err != nil {
+		c.log.Warn().Err(err).Msg("forgetting deleted configs")
+	}
+	c.mu.Lock()
+	for _, id := range gone {
+		delete(c.cfgs, id)
+		delete(c.live, id)
+		delete(c.pending, id)
+		delete(c.written, id)
+	}
+	c.mu.Unlock()
 }
 
 // sampleCounters marks forwards whose counters moved since the last write.
@@ -160,16 +205,17 @@ func (c *Core) Flush(ctx context.Context) {
 	c.mu.Unlock()
 	sort.Slice(todo, func(i, j int) bool { return todo[i].ID < todo[j].ID })
 	for _, s := range todo {
-		if s.Phase != forwarder.Starting {
-			st := toStore(s, c.pid)
-			if err := c.st.PutState(ctx, &st); err != nil {
-				// A config deleted while it ran has no row to write to.
-				lvl := zerolog.WarnLevel
-				if errors.Is(err, store.ErrNotFound) {
-					lvl = zerolog.DebugLevel
-				}
-				c.log.WithLevel(lvl).Err(err).Int64("config", s.ID).Msg("writing forward state")
+		// Starting is written too (as retrying, attempt 0): the row claims
+		// the forward for this process at once, so no other process
+		// starts it meanwhile.
+		st := toStore(s, c.pid)
+		if err := c.st.PutState(ctx, &st); err != nil {
+			// A config deleted while it ran has no row to write to.
+			lvl := zerolog.WarnLevel
+			if errors.Is(err, store.ErrNotFound) {
+				lvl = zerolog.DebugLevel
 			}
+			c.log.WithLevel(lvl).Err(err).Int64("config", s.ID).Msg("writing forward state")
 		}
 		c.mu.Lock()
 		c.written[s.ID] = s
@@ -348,9 +394,20 @@ func (c *Core) selected(ctx context.Context, sel api.Selection) ([]store.Config,
 // Start starts the selected forwards (those already running are left
 // alone) and returns once each is listening or has failed.
 func (c *Core) Start(ctx context.Context, sel api.Selection) (api.Results, error) {
-	cfgs, refs, res, err := c.selected(ctx, sel)
+	all, allRefs, res, err := c.selected(ctx, sel)
 	if err != nil {
 		return api.Results{}, err
+	}
+	// A config another live process forwards (`kftray run`) is its to stop.
+	var cfgs []store.Config
+	var refs []string
+	for i, cfg := range all {
+		if err := c.CheckNotRunElsewhere(ctx, cfg); err != nil {
+			f, _ := c.one(ctx, cfg)
+			res = append(res, api.Result{Ref: allRefs[i], Forward: &f, Error: err.Error()})
+			continue
+		}
+		cfgs, refs = append(cfgs, cfg), append(refs, allRefs[i])
 	}
 	if err := c.StartConfigs(ctx, cfgs...); err != nil {
 		return api.Results{}, err
@@ -375,14 +432,25 @@ func (c *Core) StartConfigs(ctx context.Context, cfgs ...store.Config) error {
 		return nil
 	}
 	ids := make([]int64, len(cfgs))
-	c.mu.Lock()
+	var changed []int64
 	for i, cfg := range cfgs {
 		ids[i] = cfg.ID
+		c.mu.Lock()
+		old, ok := c.cfgs[cfg.ID]
 		c.cfgs[cfg.ID] = cfg
+		c.mu.Unlock()
+		// Starting a running forward whose config was edited since
+		// applies the edit: it restarts with the new config.
+		if ok && old.Revision != cfg.Revision && c.eng.Forward(cfg.ID) != nil {
+			changed = append(changed, cfg.ID)
+		}
 	}
-	c.mu.Unlock()
 	if err := c.changeDesired(ctx, ids, true); err != nil {
 		return err
+	}
+	if len(changed) > 0 {
+		c.log.Info().Ints64("configs", changed).Msg("restarting forwards whose config changed")
+		c.eng.Stop(changed...)
 	}
 	if err := c.eng.Start(ctx, cfgs...); err != nil {
 		c.log.Info().Err(err).Msg("some forwards did not start")
@@ -443,6 +511,29 @@ func (c *Core) settle(ctx context.Context, id int64) error {
 	delete(c.live, id)
 	c.mu.Unlock()
 	return c.st.PutState(ctx, &st)
+}
+
+// DeleteConfig stops the forward of the config ref names (alias or id),
+// forgets it as desired and deletes the config.
+func (c *Core) DeleteConfig(ctx context.Context, ref string) (int64, error) {
+	cfg, err := c.st.LookupConfig(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	c.eng.Stop(cfg.ID)
+	c.Flush(ctx)
+	if err := c.changeDesired(ctx, []int64{cfg.ID}, false); err != nil {
+		return 0, err
+	}
+	if err := c.st.DeleteConfigs(ctx, cfg.ID); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	delete(c.cfgs, cfg.ID)
+	delete(c.live, cfg.ID)
+	delete(c.written, cfg.ID)
+	c.mu.Unlock()
+	return cfg.ID, nil
 }
 
 // StopAll stops every forward this process runs (they stay desired) and
@@ -612,8 +703,12 @@ func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) e
 			return err
 		}
 		if st.Status != store.StatusStopped && st.Status != store.StatusFailed && st.PID != c.pid && processAlive(st.PID) {
-			return fmt.Errorf("%s is already forwarded by kftray process %d (%s); stop it first with 'kftray stop %s'",
-				cfg.Name(), st.PID, st.Status, ref(cfg))
+			if PathsIn(filepath.Dir(c.st.Path())).ReadPID() == st.PID {
+				return fmt.Errorf("%s is already forwarded by the kftray daemon (pid %d, %s); stop it there first with 'kftray stop %s'",
+					cfg.Name(), st.PID, st.Status, ref(cfg))
+			}
+			return fmt.Errorf("%s is already forwarded by kftray process %d (%s), probably 'kftray run'; stop that first (Ctrl-C)",
+				cfg.Name(), st.PID, st.Status)
 		}
 	}
 	return nil

@@ -16,6 +16,8 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/store"
 )
@@ -74,6 +76,10 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 
+	if opts.Engine.Relay.TemplateDir == "" {
+		// The user's relay-deployment.yaml.tmpl, if any, lives here.
+		opts.Engine.Relay.TemplateDir = p.Dir
+	}
 	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true})
 	if n, err := core.ClearStale(ctx); err != nil {
 		return fmt.Errorf("clearing stale forward states: %w", err)
@@ -133,15 +139,43 @@ func Run(ctx context.Context, opts Options) error {
 			log.Info().Int("forwards", n).Msg("restored forwards that were running")
 		}
 	}()
+	// Relays left by an earlier daemon: reported, in the background, and
+	// given up on when the daemon stops.
+	orphansCtx, stopOrphans := context.WithCancel(ctx)
+	orphansDone := make(chan struct{})
+	go func() {
+		defer close(orphansDone)
+		if m, ok := core.eng.(interface{ RelayOwner() relay.Owner }); ok {
+			load := opts.Engine.LoadCluster
+			if load == nil {
+				load = kube.Load
+			}
+			reportOrphanRelays(orphansCtx, st, load, m.RelayOwner(), log)
+		}
+	}()
 	if opts.Ready != nil {
 		opts.Ready(d.Status(ctx))
 	}
 
-	select {
-	case <-ctx.Done():
-		log.Info().Msg("stopping: signal")
-	case <-d.stop:
-		log.Info().Msg("stopping: asked through the API")
+	// A daemon whose socket was deleted (its config directory removed)
+	// can be reached by no one: it stops rather than run on unseen.
+	gone := time.NewTicker(5 * time.Second)
+	defer gone.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info().Msg("stopping: signal")
+			break wait
+		case <-d.stop:
+			log.Info().Msg("stopping: asked through the API")
+			break wait
+		case <-gone.C:
+			if _, err := os.Lstat(p.Socket); errors.Is(err, os.ErrNotExist) {
+				log.Warn().Str("socket", p.Socket).Msg("stopping: the API socket was deleted")
+				break wait
+			}
+		}
 	}
 	// Stop serving first so no new forward starts while we stop them.
 	core.Hub().Close(&api.Event{Type: "shutdown"})
@@ -150,6 +184,8 @@ func Run(ctx context.Context, opts Options) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("api shutdown")
 	}
+	stopOrphans()
+	<-orphansDone
 	<-restoreDone
 	core.StopAll(sctx)
 	stopWriter()
@@ -220,6 +256,15 @@ func (d *daemon) Start(ctx context.Context, sel api.Selection) (api.Results, err
 }
 func (d *daemon) Stop(ctx context.Context, sel api.Selection) (api.Results, error) {
 	return d.core.Stop(ctx, sel)
+}
+func (d *daemon) ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error) {
+	return d.core.st.ImportConfigs(ctx, data)
+}
+func (d *daemon) ExportConfigs(ctx context.Context) ([]byte, error) {
+	return d.core.st.ExportConfigs(ctx)
+}
+func (d *daemon) DeleteConfig(ctx context.Context, ref string) (int64, error) {
+	return d.core.DeleteConfig(ctx, ref)
 }
 func (d *daemon) Subscribe() (<-chan api.Event, func()) { return d.core.Hub().Subscribe() }
 func (d *daemon) Shutdown()                             { d.stopOnce.Do(func() { close(d.stop) }) }

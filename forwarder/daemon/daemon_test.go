@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -350,13 +351,32 @@ func TestAPIErrors(t *testing.T) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer the child's output goroutine and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startChild starts the test binary as a daemon on dir.
-func startChild(t *testing.T, dir string) (*exec.Cmd, *bytes.Buffer) {
+func startChild(t testing.TB, dir string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=daemon", childDirEnv+"="+dir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -366,11 +386,11 @@ func startChild(t *testing.T, dir string) (*exec.Cmd, *bytes.Buffer) {
 			cmd.Wait()
 		}
 	})
-	return cmd, &out
+	return cmd, out
 }
 
 // waitChildUp waits until the child answers on the socket.
-func waitChildUp(t *testing.T, dir string, cmd *exec.Cmd, out *bytes.Buffer) *api.Client {
+func waitChildUp(t *testing.T, dir string, cmd *exec.Cmd, out *syncBuffer) *api.Client {
 	t.Helper()
 	c := api.NewUnixClient(PathsIn(dir).Socket)
 	t.Cleanup(c.Close)
@@ -385,7 +405,7 @@ func waitChildUp(t *testing.T, dir string, cmd *exec.Cmd, out *bytes.Buffer) *ap
 }
 
 // waitExit waits (bounded) for the child to exit and returns its code.
-func waitExit(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer) int {
+func waitExit(t *testing.T, cmd *exec.Cmd, out *syncBuffer) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -486,6 +506,11 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	s := openStore(t, dir)
+	waitFor(t, "the running state in the store", func() (bool, string) {
+		st, err := s.GetState(ctx, cfg.ID)
+		return err == nil && st.Status == store.StatusRunning, fmt.Sprintf("%+v %v", st, err)
+	})
 	a.Process.Kill()
 	if code := waitExit(t, a, aout); code != -int(syscall.SIGKILL) {
 		t.Fatalf("exit %d, want killed", code)
@@ -493,7 +518,6 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 
 	// The dead daemon's row still says running; readers without a daemon
 	// see through it.
-	s := openStore(t, dir)
 	st, err := s.GetState(ctx, cfg.ID)
 	if err != nil || st.Status != store.StatusRunning || st.PID != a.Process.Pid {
 		t.Fatalf("state after SIGKILL: %+v %v; want the dead daemon's running row", st, err)
@@ -554,4 +578,115 @@ func deadPID(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return cmd.Process.Pid
+}
+
+func TestStartAgainAppliesAnEditedConfig(t *testing.T) {
+	dir := shortDir(t)
+	cfg := addWeb(t, dir)
+	c, _ := runInProcess(t, dir, testWorld(t), "")
+	ctx := context.Background()
+	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+
+	// Edit the local port (as `kftray config edit` would), then start again.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := openStore(t, dir)
+	if _, err := s.ModifyConfig(ctx, cfg.ID, func(c *store.Config) error { c.LocalPort = port; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Start(ctx, api.Selection{Refs: []string{"web"}})
+	if err != nil || res.Failed() != 0 {
+		t.Fatalf("start again: %+v %v", res, err)
+	}
+	want := fmt.Sprintf("127.0.0.1:%d", port)
+	after := waitForward(t, c, "web", "web running on "+want, func(f api.Forward) bool {
+		return f.Status == api.StatusRunning && f.Address == want
+	})
+	if after.Config.LocalPort != port {
+		t.Fatalf("forward shows config %+v, want local_port %d", after.Config, port)
+	}
+	if _, err := net.DialTimeout("tcp", before.Address, time.Second); err == nil {
+		t.Fatalf("the old address %s still accepts connections", before.Address)
+	}
+	echo(t, want, "edited")
+
+	// Starting it again unchanged leaves it alone.
+	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := c.Forward(ctx, "web"); f.Status != api.StatusRunning || f.Address != want || f.TotalConns < 1 {
+		t.Fatalf("after an unchanged start: %+v; want the same forward, still running", f)
+	}
+}
+
+func TestDeletedConfigStopsItsForward(t *testing.T) {
+	dir := shortDir(t)
+	cfg := addWeb(t, dir)
+	c, _ := runInProcess(t, dir, testWorld(t), "")
+	ctx := context.Background()
+	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	f := waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	s := openStore(t, dir)
+	if err := s.DeleteConfigs(ctx, cfg.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted config's forward to stop", func() (bool, string) {
+		st, err := c.Status(ctx)
+		return err == nil && st.Forwards == 0, fmt.Sprintf("%+v %v", st, err)
+	})
+	if _, err := net.DialTimeout("tcp", f.Address, time.Second); err == nil {
+		t.Fatalf("%s still accepts connections after its config was deleted", f.Address)
+	}
+}
+
+func TestConfigsImportExportDeleteThroughTheAPI(t *testing.T) {
+	dir := shortDir(t)
+	c, _ := runInProcess(t, dir, testWorld(t), "")
+	ctx := context.Background()
+
+	res, err := c.ImportConfigs(ctx, []byte(`[{"alias":"api","namespace":"default","service":"web","workload_type":"service","protocol":"tcp","remote_port":80,"local_port":0}]`))
+	if err != nil || len(res.Added) != 1 {
+		t.Fatalf("import: %+v %v", res, err)
+	}
+	// A bad file is refused whole, saying what is wrong where.
+	_, err = c.ImportConfigs(ctx, []byte(`[{"alias":"ok","namespace":"default","service":"web","workload_type":"service","protocol":"tcp","remote_port":80},
+		{"alias":"bad","service":"web","workload_type":"service","protocol":"tcp","remote_port":80}]`))
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Msg, "entry 2") || !strings.Contains(se.Msg, "namespace") {
+		t.Fatalf("bad import: %v; want 400 naming entry 2's namespace", err)
+	}
+	if _, err := c.Forward(ctx, "ok"); err == nil {
+		t.Fatal("part of a refused import was written")
+	}
+	exp, err := c.ExportConfigs(ctx)
+	if err != nil || !strings.Contains(string(exp), `"alias": "api"`) {
+		t.Fatalf("export: %s %v", exp, err)
+	}
+
+	if _, err := c.Start(ctx, api.Selection{Refs: []string{"api"}}); err != nil {
+		t.Fatal(err)
+	}
+	f := waitForward(t, c, "api", "api running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	id, err := c.DeleteConfig(ctx, "api")
+	if err != nil || id != f.ID {
+		t.Fatalf("delete: %d %v", id, err)
+	}
+	if _, err := net.DialTimeout("tcp", f.Address, time.Second); err == nil {
+		t.Fatalf("%s still accepts connections after its config was deleted", f.Address)
+	}
+	if _, err := c.Forward(ctx, "api"); !errors.As(err, &se) || se.Code != http.StatusNotFound {
+		t.Fatalf("after delete: %v; want 404", err)
+	}
+	if _, err := c.DeleteConfig(ctx, "api"); !errors.As(err, &se) || se.Code != http.StatusNotFound {
+		t.Fatalf("delete again: %v; want 404", err)
+	}
 }

@@ -13,7 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -163,13 +166,17 @@ func (d *Deployer) WaitReady(ctx context.Context, r *Relay, timeout time.Duratio
 	for {
 		pods, err := d.Client.CoreV1().Pods(r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		switch {
-		case err != nil && ctx.Err() == nil:
+		case err != nil && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "would exceed context deadline")):
+			// Our own deadline, not a cluster problem: keep the last reason.
+		case err != nil:
 			err = kube.Explain(d.Host, kube.Op{Verb: "list", Resource: "pods", Namespace: r.Namespace}, err)
 			if apierrors.IsForbidden(err) {
 				return "", err
 			}
 			last = err
-		case err == nil:
+		case len(pods.Items) == 0:
+			last = d.noPodsReason(ctx, r)
+		default:
 			name, perr := readyPod(pods.Items)
 			if name != "" {
 				return name, nil
@@ -191,6 +198,22 @@ func (d *Deployer) WaitReady(ctx context.Context, r *Relay, timeout time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// noPodsReason asks the Deployment why it has no pods: a failed ReplicaSet
+// (quota, admission webhook, pod security) shows up as its ReplicaFailure
+// condition.
+func (d *Deployer) noPodsReason(ctx context.Context, r *Relay) error {
+	dep, err := d.Client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			return fmt.Errorf("the cluster refuses to create the relay pod (%s: %s)", c.Reason, c.Message)
+		}
+	}
+	return nil
 }
 
 // fatalError marks pod problems that waiting will not fix.
@@ -335,6 +358,43 @@ func (o Owner) Orphans(list []Info) []Info {
 		}
 	}
 	return out
+}
+
+// Status is what a relay found in the cluster is to one user on one host.
+type Status string
+
+const (
+	InUse      Status = "in use"      // a live daemon of this user forwards through it
+	Orphan     Status = "orphan"      // this user's and host's, and nothing uses it
+	OtherOwner Status = "other owner" // another user's or host's: never cleaned from here
+)
+
+// Classify says whether r is o's relay and, if so, whether inUse (a live
+// daemon forwards through it) or an orphan.
+func (o Owner) Classify(r Info, inUse func(Info) bool) Status {
+	if r.OwnerUser != o.User || r.OwnerHost != o.Host {
+		return OtherOwner
+	}
+	if inUse != nil && inUse(r) {
+		return InUse
+	}
+	return Orphan
+}
+
+// ServesPod reports whether pod belongs to relay r: its pods are named
+// after the Deployment (<name>-<replicaset hash>-<suffix>).
+func (r Info) ServesPod(pod string) bool { return strings.HasPrefix(pod, r.Name+"-") }
+
+// LocalOwner is this user on this host, with session (empty for "any").
+func LocalOwner(session string) Owner {
+	o := Owner{Session: session}
+	if u, err := user.Current(); err == nil {
+		o.User = u.Username
+	} else {
+		o.User = "uid" + strconv.Itoa(os.Getuid())
+	}
+	o.Host, _ = os.Hostname()
+	return o
 }
 
 // Clean deletes the given relays and returns the first error after trying

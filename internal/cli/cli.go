@@ -19,6 +19,7 @@ import (
 	"github.com/kftray-go/kftray/internal/cli/daemon"
 	"github.com/kftray-go/kftray/internal/cli/forward"
 	"github.com/kftray-go/kftray/internal/cli/helpercmd"
+	"github.com/kftray-go/kftray/internal/cli/relaycmd"
 	"github.com/kftray-go/kftray/internal/cli/version"
 )
 
@@ -51,6 +52,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		config.NewCmdConfig,
 		helpercmd.NewCmdHelper,
 		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemon.NewCmdDaemon,
+		relaycmd.NewCmdRelay,
 		version.NewCmdVersion,
 	} {
 		root.AddCommand(newCmd(f))

@@ -24,9 +24,9 @@ if [[ "$VERSION" == latest ]]; then
 	exit 2
 fi
 
-# The forwarder's own build must pass the same two manifest -X flags.
-pkg=github.com/kftray-go/kftray/packaging/kftray-server/manifest
-ldflags="-s -w -X github.com/kftray-go/kftray/server.Version=$VERSION -X $pkg.Version=$VERSION -X $pkg.Repository=$IMAGE"
+# The forwarder's build stamps the same buildinfo.Version (and, for another
+# registry, manifest.Repository), so it deploys this image.
+ldflags="-s -w -X github.com/kftray-go/kftray/internal/buildinfo.Version=$VERSION -X github.com/kftray-go/kftray/packaging/kftray-server/manifest.Repository=$IMAGE"
 for arch in amd64 arm64; do
 	out="$here/dist/linux-$arch/kftray-server"
 	CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \

@@ -279,7 +279,12 @@ func (b *bench) rep(ctx context.Context, rep int) error {
 	if !p.skipped("newconn") {
 		for _, t := range order {
 			b.ensureKubectl(ctx, t, "newconn")
+			before := b.cpu(t)
 			lats, fails, err := newConnLatency(b.http[t], p.newConnN)
+			after := b.cpu(t)
+			if t != tDirect && len(lats) > 0 {
+				b.res.add("cpu_newconn_fwd", t, 1000*(after.fwd-before.fwd).Seconds()/float64(len(lats)))
+			}
 			if err != nil {
 				b.fail(rep, "newconn", t, err)
 				if len(lats) < p.newConnN/2 {
@@ -526,9 +531,14 @@ func (b *bench) scale(ctx context.Context, rep int) error {
 		return err
 	}
 	rss0, _ := rssKiB(one.pid())
-	if _, err := one.do(engineCmd{Cmd: "start", Groups: []engineGroup{{Configs: []store.Config{b.cfg(1, "s-0", 80)}}}}, 2*time.Minute); err != nil {
+	r1, err := one.do(engineCmd{Cmd: "start", Groups: []engineGroup{{Configs: []store.Config{b.cfg(1, "s-0", 80)}}}}, 2*time.Minute)
+	if err != nil {
 		one.stop()
 		return fmt.Errorf("one forward: %w", err)
+	}
+	if _, err := whoami(ctx, r1.Addrs[1]); err != nil {
+		one.stop()
+		return fmt.Errorf("one forward: request: %w", err)
 	}
 	g1, _ := one.do(engineCmd{Cmd: "gc"}, time.Minute)
 	time.Sleep(time.Second)
@@ -551,6 +561,13 @@ func (b *bench) scale(ctx context.Context, rep int) error {
 	if err != nil {
 		return fmt.Errorf("%d forwards: %w (phases %v)", n, err, r.Phases)
 	}
+	// Idle: running, no connection carried yet.
+	gi, _ := many.do(engineCmd{Cmd: "gc"}, time.Minute)
+	time.Sleep(time.Second)
+	rssIdle, err := rssKiB(many.pid())
+	if err != nil {
+		return err
+	}
 	// Every forward must actually carry a connection (not timed).
 	failed := 0
 	for id, addr := range r.Addrs {
@@ -568,10 +585,22 @@ func (b *bench) scale(ctx context.Context, rep int) error {
 		b.res.note("scale, repetition %d: %d of %d forwards failed a request after reaching running", rep, failed, n)
 	}
 	gn, _ := many.do(engineCmd{Cmd: "gc"}, time.Minute)
+	if b.p.profile != "" && rep == 1 {
+		path, _ := filepath.Abs(filepath.Join(b.p.profile, fmt.Sprintf("kftray-scale-%d-heap.pprof", n)))
+		if err := os.MkdirAll(b.p.profile, 0o755); err == nil {
+			if _, err := many.do(engineCmd{Cmd: "heap-profile", Path: path}, time.Minute); err == nil {
+				b.res.Profiles = append(b.res.Profiles, path)
+			}
+		}
+	}
 	time.Sleep(time.Second)
 	rssN, err := rssKiB(many.pid())
 	if err != nil {
 		return err
+	}
+	if n > 1 {
+		b.res.add("scale_rss_idle_fwd", tKftrayWS, float64(rssIdle-rss1)/float64(n-1))
+		b.res.add("scale_heap_idle_fwd", tKftrayWS, (float64(gi.HeapInuse)-float64(g1.HeapInuse))/1024/float64(n-1))
 	}
 	b.res.add("scale_ready", tKftrayWS, r.ReadyMS)
 	b.res.add("scale_rss_total", tKftrayWS, float64(rssN)/1024)
@@ -579,10 +608,10 @@ func (b *bench) scale(ctx context.Context, rep int) error {
 		b.res.add("scale_rss_fwd", tKftrayWS, float64(rssN-rss1)/float64(n-1))
 		b.res.add("scale_heap_fwd", tKftrayWS, (float64(gn.HeapInuse)-float64(g1.HeapInuse))/1024/float64(n-1))
 	}
-	b.res.note("scale: engine RSS idle %d KiB, with 1 forward %d KiB, with %d forwards %d KiB (%d goroutines); forwards over %d services, default transport (WebSocket)",
-		rss0, rss1, n, rssN, gn.Goroutine, b.p.scaleSvcs)
-	progress("rep %d scale: %d forwards running in %.0f ms (listening in %.0f ms); RSS %d KiB (1 forward: %d KiB) → %.0f KiB/forward",
-		rep, n, r.ReadyMS, r.StartedMS, rssN, rss1, float64(rssN-rss1)/float64(max(n-1, 1)))
+	b.res.note("scale, repetition %d: engine RSS with no forward %d KiB, with 1 forward %d KiB, with %d forwards %d KiB before any connection and %d KiB after one connection each (%d goroutines); forwards over %d services, default transport (WebSocket); the 1-forward child carried one connection",
+		rep, rss0, rss1, n, rssIdle, rssN, gn.Goroutine, b.p.scaleSvcs)
+	progress("rep %d scale: %d forwards running in %.0f ms (listening in %.0f ms); RSS %d KiB idle, %d KiB after one connection each (1 forward: %d KiB) → %.0f / %.0f KiB per forward",
+		rep, n, r.ReadyMS, r.StartedMS, rssIdle, rssN, rss1, float64(rssIdle-rss1)/float64(max(n-1, 1)), float64(rssN-rss1)/float64(max(n-1, 1)))
 	return nil
 }
 

@@ -37,9 +37,9 @@ type engineGroup struct {
 
 // engineCmd is a message from the parent.
 type engineCmd struct {
-	Cmd     string        `json:"cmd"` // start | profile-start | profile-stop | gc
+	Cmd     string        `json:"cmd"` // start | profile-start | profile-stop | heap-profile | gc
 	Groups  []engineGroup `json:"groups,omitempty"`
-	Path    string        `json:"path,omitempty"`    // profile-start
+	Path    string        `json:"path,omitempty"`    // profile-start, heap-profile
 	Timeout time.Duration `json:"timeout,omitempty"` // start: bound on reaching running
 }
 
@@ -101,6 +101,16 @@ func runEngine() error {
 			}
 		case "profile-stop":
 			pprof.StopCPUProfile()
+		case "heap-profile":
+			runtime.GC()
+			f, err := os.Create(cmd.Path)
+			if err == nil {
+				err = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+			if err != nil {
+				rep.Err = err.Error()
+			}
 		case "gc":
 			runtime.GC()
 			var ms runtime.MemStats

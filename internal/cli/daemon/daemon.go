@@ -16,6 +16,7 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder/api"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/logging"
 )
@@ -120,6 +121,10 @@ func EnsureDaemon(cmd *cobra.Command, f *cmdutil.Factory) (*api.Client, error) {
 	}
 	if started {
 		f.Logger().Info().Str("log", fwdaemon.PathsIn(dir).Log).Msg("started the kftray daemon")
+	} else if st, err := c.Status(cmd.Context()); err == nil && st.Version != buildinfo.Get().Version {
+		// After an upgrade the old daemon keeps running the old code.
+		f.Logger().Warn().Str("daemon", st.Version).Str("cli", buildinfo.Get().Version).
+			Msg("the running daemon is another kftray version; restart it with 'kftray daemon stop' (its forwards are restored at its next start)")
 	}
 	return c, nil
 }

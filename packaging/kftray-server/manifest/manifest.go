@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/template"
@@ -25,6 +24,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kftray-go/kftray/internal/buildinfo"
 )
 
 //go:embed deployment.yaml.tmpl
@@ -34,9 +35,9 @@ var defaultTemplate string
 const TemplateFile = "relay-deployment.yaml.tmpl"
 
 // Version and Repository name the relay image this build deploys by default:
-// Repository:Version. Release builds set both with -ldflags -X (see
-// packaging/kftray-server/build.sh); the forwarder and the image must be
-// stamped with the same Version.
+// Repository:Version. Version defaults to the build's version
+// (internal/buildinfo.Version, which build.sh stamps into the relay too), so
+// a forwarder deploys the relay of its own release.
 var (
 	Version    = ""
 	Repository = "ghcr.io/kftray-go/kftray-server"
@@ -87,11 +88,7 @@ func DefaultImage() string {
 func imageTag() string {
 	v := Version
 	if v == "" {
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		} else {
-			v = "dev"
-		}
+		v = buildinfo.Get().Version
 	}
 	return strings.ReplaceAll(v, "+", "-") // image tags may not contain '+'
 }

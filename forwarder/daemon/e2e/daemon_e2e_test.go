@@ -1,0 +1,301 @@
+//go:build e2e
+
+// Package e2e_test drives the kftray CLI and its daemon against the dev
+// cluster (e2e/cluster): real API server, Deployment, EndpointSlices and
+// the kubelet's port-forward code. Run with
+//
+//	go test -tags e2e ./forwarder/daemon/e2e/
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/forwarder/api"
+	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/internal/cli"
+	"github.com/kftray-go/kftray/internal/cli/cmdutil"
+)
+
+// TestMain: this binary, copied under the name kftray, is the kftray
+// command (so the daemon it starts on demand is this code too).
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "kftray" {
+		os.Exit(cli.Main(os.Args[1:], cmdutil.System()))
+	}
+	os.Exit(cluster.Main(m))
+}
+
+type kftray struct {
+	t   *testing.T
+	bin string
+	env []string
+}
+
+func newKftray(t *testing.T) (*kftray, string) {
+	dir, err := os.MkdirTemp("", "kfe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bindir := t.TempDir()
+	bin := filepath.Join(bindir, "kftray")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := fwdaemon.StopRunning(ctx, dir, 20*time.Second); err != nil {
+			t.Error(err)
+		}
+		os.RemoveAll(dir)
+	})
+	return &kftray{t: t, bin: bin, env: append(os.Environ(), "KFTRAY_CONFIG="+dir)}, dir
+}
+
+// run runs kftray and fails the test unless it exits 0.
+func (k *kftray) run(args ...string) string {
+	k.t.Helper()
+	cmd := exec.Command(k.bin, args...)
+	cmd.Env = k.env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		k.t.Fatalf("kftray %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+func (k *kftray) status() []api.Forward {
+	k.t.Helper()
+	var fs []api.Forward
+	if err := json.Unmarshal([]byte(k.run("status", "--json")), &fs); err != nil {
+		k.t.Fatal(err)
+	}
+	return fs
+}
+
+func waitForward(t *testing.T, c *api.Client, what string, cond func(api.Forward) bool) api.Forward {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		f, err := c.Forward(context.Background(), "web")
+		if err == nil && cond(f) {
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s: %+v %v", what, f, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, addr string) string {
+	t.Helper()
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := hc.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("GET through the forward %s: %v", addr, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestCLIAndDaemonOnTheDevCluster: kftray start (daemon on demand), traffic,
+// the served pod deleted (events and status show the replacement), the
+// daemon stopped (state stopped) and started (forward restored), stop.
+func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
+	c := cluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t)
+	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := c.ReadyPods(ctx, ns, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, dir := newKftray(t)
+	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
+		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+
+	out := k.run("start", "web")
+	if !strings.HasPrefix(out, "web: ") {
+		t.Fatalf("kftray start web said %q", out)
+	}
+	client := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
+	defer client.Close()
+	f := waitForward(t, client, "web running on "+pods[0], func(f api.Forward) bool {
+		return f.Status == api.StatusRunning && f.Pod == pods[0]
+	})
+	if got := get(t, f.Address); got != pods[0] {
+		t.Fatalf("answered by %q, want %s", got, pods[0])
+	}
+
+	// The served pod goes away: the event stream reports the replacement.
+	evctx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	podEvents := make(chan string, 64)
+	go client.Events(evctx, func(ev api.Event) error {
+		if ev.Forward != nil && ev.Forward.Status == api.StatusRunning {
+			select {
+			case podEvents <- ev.Forward.Pod:
+			default:
+			}
+		}
+		return nil
+	})
+	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, pods[0], metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	repl, err := c.ReadyPods(ctx, ns, "web", 1, pods[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(60 * time.Second)
+	for got := ""; got != repl[0]; {
+		select {
+		case got = <-podEvents:
+		case <-timeout:
+			t.Fatalf("no event with the replacement pod %s within 60s", repl[0])
+		}
+	}
+	if got := get(t, f.Address); got != repl[0] {
+		t.Fatalf("after the pod change answered by %q, want %s", got, repl[0])
+	}
+	fs := k.status()
+	if len(fs) != 1 || fs[0].Status != api.StatusRunning || fs[0].Pod != repl[0] || fs[0].TotalConns < 2 || fs[0].BytesFromPod == 0 {
+		t.Fatalf("kftray status --json: %+v; want web running on %s with counters", fs, repl[0])
+	}
+	if table := k.run("status"); !strings.Contains(table, repl[0]) || !strings.Contains(table, "running") {
+		t.Fatalf("kftray status:\n%s", table)
+	}
+
+	// Stop the daemon: the forward stops and says so; the next daemon
+	// restores it.
+	k.run("daemon", "stop")
+	if fs := k.status(); fs[0].Status != api.StatusStopped || !fs[0].Desired {
+		t.Fatalf("after daemon stop: %+v; want stopped and still desired", fs[0])
+	}
+	k.run("daemon", "start")
+	f = waitForward(t, client, "web restored", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	if got := get(t, f.Address); got != repl[0] {
+		t.Fatalf("restored forward answered by %q, want %s", got, repl[0])
+	}
+
+	if out := k.run("stop", "web"); out != "web: stopped\n" {
+		t.Fatalf("kftray stop web said %q", out)
+	}
+	if fs := k.status(); fs[0].Status != api.StatusStopped || fs[0].Desired {
+		t.Fatalf("after stop: %+v; want stopped, not desired", fs[0])
+	}
+	k.run("daemon", "stop")
+}
+
+// rssKiB is a process's resident set size.
+func rssKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib int
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
+			return kib
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
+}
+
+// TestHundredForwardsThroughTheDaemon: `kftray start --all` with 100
+// configs; all run and serve; the daemon's memory per forward is logged.
+func TestHundredForwardsThroughTheDaemon(t *testing.T) {
+	const n = 100
+	c := cluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t)
+	if err := c.Deploy(ctx, ns, cluster.App{Name: "web", Replicas: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadyPods(ctx, ns, "web", 2); err != nil {
+		t.Fatal(err)
+	}
+	k, dir := newKftray(t)
+	// config add, not import: import would merge these 100 (same identity).
+	for i := range n {
+		k.run("config", "add", "--name", fmt.Sprintf("web-%d", i), "-n", ns, "--service", "web", "--remote-port", "80",
+			"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+	}
+	k.run("daemon", "start")
+	client := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
+	defer client.Close()
+	st, err := client.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := rssKiB(t, st.PID)
+
+	start := time.Now()
+	k.run("start", "--all")
+	var fs []api.Forward
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		fs, err = client.Forwards(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, f := range fs {
+			if f.Status == api.StatusRunning {
+				running++
+			}
+		}
+		if running == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			for i, f := range fs {
+				if f.Status != api.StatusRunning && i < 5 {
+					t.Logf("%s: %s pid %d addr %s err %q", f.Name, f.Status, f.PID, f.Address, f.LastError)
+				}
+			}
+			t.Fatalf("%d of %d forwards running after 60s", running, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	allRunning := time.Since(start)
+	for _, f := range fs {
+		if got := get(t, f.Address); got == "" {
+			t.Fatalf("%s answered nothing", f.Name)
+		}
+	}
+	after := rssKiB(t, st.PID)
+	t.Logf("%d forwards: all running %v after `kftray start --all`; daemon RSS %d KiB before, %d KiB after (%.1f KiB per forward)",
+		n, allRunning.Round(time.Millisecond), before, after, float64(after-before)/n)
+	k.run("stop", "--all")
+	k.run("daemon", "stop")
+}
