@@ -59,14 +59,13 @@
 // client-go logs through klog (reflector retries, for example); a daemon
 // that wants to stay quiet routes klog to its own logger.
 //
-// Relay forwards (protocol udp to a service, workload_type proxy over tcp
-// or udp) deploy a kftray-server relay (package relay) and run an ordinary
+// Relay forwards (protocol udp to a service or pod workload, workload_type
+// proxy over tcp or udp) deploy a kftray-server relay (package relay) and run an ordinary
 // pod forward to its pods; a UDP forward's relay streams (package udprelay)
 // are that pod forward's connections. See relayfwd.go.
 //
 // Low ports, allocated loopback addresses and hostnames come from the
 // Binder: ipc/helperbind asks the root helper for them.
 //
-// Not here yet: the expose workload, UDP to a pod workload, privileged UDP
-// binds (the Binder has no packet sockets), HTTP logs.
+// Not here yet: the expose workload, privileged UDP binds (the Binder has no packet sockets), HTTP logs.
 package forwarder

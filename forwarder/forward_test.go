@@ -297,7 +297,7 @@ func TestStartErrors(t *testing.T) {
 	badType.WorkloadType = "proxy"
 	udp := webConfig(5)
 	udp.Protocol = "udp"
-	udp.WorkloadType, udp.Target = "pod", "app=web"
+	udp.WorkloadType = "expose"
 	noSvc := webConfig(6)
 	noSvc.Service = ""
 	for _, tc := range []struct {
@@ -309,7 +309,7 @@ func TestStartErrors(t *testing.T) {
 		{"low port needs helper", lowPort, HelperInstallCommand, os.Geteuid() == 0},
 		{"hostnames need helper", hosts, HelperInstallCommand, false},
 		{"proxy without remote address", badType, "workload_type proxy needs remote_address", false},
-		{"udp to a pod", udp, `workload_type "pod" is not supported yet`, false},
+		{"udp to expose", udp, `workload_type "expose" cannot go through the relay`, false},
 		{"no service name", noSvc, "needs the service name", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -457,5 +457,31 @@ func TestLonePodRefusingBriefly(t *testing.T) {
 	w.srv.AddPod(ns, "web-1", map[int32]string{8080: be.Addr()})
 	if got := <-done; got != "web-1\nx" {
 		t.Fatalf("connection made while the pod refused: %q", got)
+	}
+}
+
+// The API server's connection to the kubelet breaks: a connection made right
+// then is replayed on a fresh upgraded connection instead of waiting for
+// spdystream's 30 s stream-reply timeout.
+func TestKubeletSessionDroppedReplays(t *testing.T) {
+	for _, tr := range []tunnel.Transport{tunnel.WebSocket, tunnel.SPDY} {
+		t.Run(string(tr), func(t *testing.T) {
+			w := newWorld(t)
+			w.addPod("web-1")
+			w.endpoints("web-1")
+			opts := w.options()
+			opts.Transport = tr
+			opts.ConnWait = 20 * time.Second
+			_, f := startWeb(t, w, opts)
+			addr := f.Addr().String()
+			w.srv.CloseSessions(ns, "web-1")
+			name, c, r := hello(t, addr)
+			got, err := echo(c, r, []byte("after the drop"))
+			c.Close()
+			if name != "web-1" || err != nil || string(got) != "after the drop" {
+				t.Fatalf("right after the drop: pod %q, %q, %v", name, got, err)
+			}
+			waitState(t, f, "redialed", func(s State) bool { return s.Reconnects >= 1 && s.Phase == Running })
+		})
 	}
 }

@@ -14,8 +14,11 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
@@ -110,12 +113,39 @@ func RelaySpec(cfg store.Config) (relay.Spec, error) {
 			return relay.Spec{}, fmt.Errorf("%s: workload_type service needs the service name", name)
 		}
 		s.RemoteAddress = cfg.Service + "." + cfg.Namespace + ".svc.cluster.local"
+	case "pod":
+		if cfg.Target == "" {
+			return relay.Spec{}, fmt.Errorf("%s: workload_type pod needs a label selector in target (for example app=dns)", name)
+		}
+		if _, err := labels.Parse(cfg.Target); err != nil {
+			return relay.Spec{}, fmt.Errorf("%s: invalid label selector %q in target: %w", name, cfg.Target, err)
+		}
+		// The relay reaches the pod by IP, known once a ready pod is
+		// picked (podIP); RemoteAddress stays empty until then.
 	default:
-		// A pod's IP changes with every restart; the relay would need
-		// redeploying each time. Not done yet.
-		return relay.Spec{}, fmt.Errorf("%s: protocol udp with workload_type %q is not supported yet; forward UDP to a service, or use workload_type proxy with the pod's address", name, cfg.WorkloadType)
+		return relay.Spec{}, fmt.Errorf("%s: workload_type %q cannot go through the relay; use service, pod or proxy", name, cfg.WorkloadType)
 	}
 	return s, nil
+}
+
+// podIP picks a ready pod matching selector and returns its name and IP:
+// the relay's remote for a UDP forward to a pod workload.
+func podIP(ctx context.Context, c kubernetes.Interface, host, ns, selector string) (string, string, error) {
+	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return "", "", kube.Explain(host, kube.Op{Verb: "list", Resource: "pods", Namespace: ns}, err)
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return p.Name, p.Status.PodIP, nil
+			}
+		}
+	}
+	return "", "", fmt.Errorf("no ready pod matches %q in namespace %s", selector, ns)
 }
 
 // relayOptions returns the manager's relay options, defaults (the owner
@@ -179,6 +209,16 @@ func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spe
 	if err != nil {
 		return nil, nil, err
 	}
+	var podSel string
+	if strings.EqualFold(cfg.WorkloadType, "pod") {
+		podSel = cfg.Target
+		pod, ip, err := podIP(ctx, fwd.cluster.Client, fwd.cluster.Config.Host, cfg.Namespace, podSel)
+		if err != nil {
+			return nil, fwd, fmt.Errorf("%s: %w", fwd, err)
+		}
+		rs.RemoteAddress = ip
+		m.opts.Logger.Info().Int64("forward", cfg.ID).Str("pod", pod).Str("ip", ip).Msg("relay targets pod")
+	}
 	d := &relay.Deployer{Client: fwd.cluster.Client, Host: fwd.cluster.Config.Host, Owner: ro.Owner,
 		TemplateDir: ro.TemplateDir, Image: ro.Image, PodAnnotations: ro.PodAnnotations,
 		Log: m.opts.Logger.With().Int64("forward", cfg.ID).Logger()}
@@ -195,7 +235,7 @@ func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spe
 		d.Delete(context.Background(), r)
 		return nil, fwd, fmt.Errorf("%s: the relay template sets the relay port to %d; keep it at %d", name, r.Port, relayPort)
 	}
-	rf := &relayForward{d: d, r: r, spec: rs, fwd: fwd, every: ro.CheckEvery, done: make(chan struct{})}
+	rf := &relayForward{d: d, r: r, spec: rs, podSel: podSel, fwd: fwd, every: ro.CheckEvery, done: make(chan struct{})}
 	fail := func(err error) (*relayForward, *Forward, error) {
 		d.Delete(context.Background(), r)
 		return nil, fwd, fmt.Errorf("%s: %w", name, err)
@@ -218,11 +258,12 @@ func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spe
 // deployed while the forward runs, deleted when it stops) and, for UDP, the
 // local socket and its client.
 type relayForward struct {
-	d     *relay.Deployer
-	r     *relay.Relay
-	spec  relay.Spec
-	fwd   *Forward
-	every time.Duration
+	d      *relay.Deployer
+	r      *relay.Relay
+	spec   relay.Spec
+	podSel string // workload pod: the relay targets a ready pod's IP, re-picked when it goes
+	fwd    *Forward
+	every  time.Duration
 
 	stopOnce  sync.Once
 	done      chan struct{}
@@ -292,17 +333,56 @@ func (rf *relayForward) keepDeployed() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), rf.every)
-		ok, err := rf.d.Exists(ctx, rf.r)
-		if err == nil && !ok {
-			rf.d.Log.Warn().Str("relay", rf.r.Namespace+"/"+rf.r.Name).Msg("relay Deployment is gone; deploying it again")
-			_, err = rf.d.Deploy(ctx, rf.spec)
-		}
-		cancel()
-		if err != nil {
-			rf.d.Log.Info().Err(err).Msg("checking the relay Deployment")
+		rf.check()
+	}
+}
+
+// check runs one round of keepDeployed.
+func (rf *relayForward) check() {
+	ctx, cancel := context.WithTimeout(context.Background(), max(rf.every, 10*time.Second))
+	defer cancel()
+	ok, err := rf.d.Exists(ctx, rf.r)
+	redeploy := err == nil && !ok
+	if redeploy {
+		rf.d.Log.Warn().Str("relay", rf.r.Namespace+"/"+rf.r.Name).Msg("relay Deployment is gone; deploying it again")
+	}
+	if err == nil && rf.podSel != "" {
+		// A pod's IP dies with it: follow a ready pod, updating the relay
+		// (a rolling update the pod forward follows).
+		if _, ip, perr := podIP(ctx, rf.d.Client, rf.d.Host, rf.r.Namespace, rf.podSel); perr == nil && !rf.podReady(ctx, ip) {
+			rf.d.Log.Info().Str("from", rf.spec.RemoteAddress).Str("to", ip).Msg("relay target pod changed; updating the relay")
+			rf.spec.RemoteAddress, redeploy = ip, true
 		}
 	}
+	if redeploy {
+		_, err = rf.d.Deploy(ctx, rf.spec)
+	}
+	if err != nil {
+		rf.d.Log.Info().Err(err).Msg("checking the relay Deployment")
+	}
+}
+
+// podReady reports whether the pod the relay targets (by IP) is still a
+// ready pod of the selector; newIP is a ready one, for when it is not.
+func (rf *relayForward) podReady(ctx context.Context, newIP string) bool {
+	if newIP == rf.spec.RemoteAddress {
+		return true
+	}
+	pods, err := rf.d.Client.CoreV1().Pods(rf.r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: rf.podSel})
+	if err != nil {
+		return true // cannot tell: keep what works
+	}
+	for _, p := range pods.Items {
+		if p.Status.PodIP != rf.spec.RemoteAddress || p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stop runs after the pod forward has stopped: end the UDP client, delete

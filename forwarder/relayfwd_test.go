@@ -11,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -29,7 +33,9 @@ func TestRelaySpec(t *testing.T) {
 		{"udp proxy", store.Config{ID: 3, Namespace: "dev", WorkloadType: "Proxy", Protocol: "UDP", RemoteAddress: "10.0.0.2", RemotePort: 514}, true, "udp 10.0.0.2:514", false},
 		{"tcp service is not relayed", store.Config{Namespace: "dev", Service: "web", Protocol: "tcp", RemotePort: 80}, false, "", false},
 		{"proxy without address", store.Config{Alias: "db", Namespace: "dev", WorkloadType: "proxy", RemotePort: 5432}, true, "db: workload_type proxy needs remote_address", true},
-		{"udp pod", store.Config{Namespace: "dev", WorkloadType: "pod", Target: "app=dns", Protocol: "udp", RemotePort: 53}, true, "not supported yet", true},
+		{"udp pod", store.Config{Namespace: "dev", WorkloadType: "pod", Target: "app=dns", Protocol: "udp", RemotePort: 53}, true, "udp :53", false},
+		{"udp pod without selector", store.Config{Namespace: "dev", WorkloadType: "pod", Protocol: "udp", RemotePort: 53}, true, "needs a label selector", true},
+		{"udp pod bad selector", store.Config{Namespace: "dev", WorkloadType: "pod", Target: "app in (", Protocol: "udp", RemotePort: 53}, true, "invalid label selector", true},
 		{"no namespace", store.Config{Service: "dns", Protocol: "udp", RemotePort: 53}, true, "namespace is empty", true},
 		{"bad port", store.Config{Namespace: "dev", Service: "dns", Protocol: "udp"}, true, "remote_port 0", true},
 	}
@@ -134,5 +140,61 @@ func TestRelayStartFailureCleansUp(t *testing.T) {
 	deps, _ := w.cs.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{})
 	if len(deps.Items) != 0 {
 		t.Fatalf("relay Deployment left behind: %s", deps.Items[0].Name)
+	}
+}
+
+// A UDP forward to a pod workload points its relay at a ready pod's IP and
+// moves it when that pod goes.
+func TestRelayFollowsTargetPodIP(t *testing.T) {
+	ctx := context.Background()
+	mkPod := func(name, ip string, ready bool) *corev1.Pod {
+		st := corev1.ConditionFalse
+		if ready {
+			st = corev1.ConditionTrue
+		}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "dev", Labels: map[string]string{"app": "dns"}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip,
+				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}}}
+	}
+	cs := fake.NewClientset(mkPod("dns-a", "10.1.0.1", true))
+	_, ip, err := podIP(ctx, cs, "test", "dev", "app=dns")
+	if err != nil || ip != "10.1.0.1" {
+		t.Fatalf("podIP: %q %v", ip, err)
+	}
+	d := &relay.Deployer{Client: cs, Owner: relay.Owner{User: "u", Host: "h", Session: "s"}, Image: "reg/x:v1", Log: zerolog.Nop()}
+	spec := relay.Spec{ConfigID: 4, Namespace: "dev", Mode: "udp", RemoteAddress: ip, RemotePort: 53}
+	r, err := d.Deploy(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf := &relayForward{d: d, r: r, spec: spec, podSel: "app=dns", every: time.Second, done: make(chan struct{})}
+	remote := func() string {
+		dep, err := cs.AppsV1().Deployments("dev").Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "REMOTE_ADDRESS" {
+				return e.Value
+			}
+		}
+		return ""
+	}
+	rf.check()
+	if got := remote(); got != "10.1.0.1" {
+		t.Fatalf("unchanged pod: relay remote %q", got)
+	}
+	// dns-a stops being ready, dns-b is: the relay moves to dns-b's IP.
+	cs.CoreV1().Pods("dev").Update(ctx, mkPod("dns-a", "10.1.0.1", false), metav1.UpdateOptions{})
+	cs.CoreV1().Pods("dev").Create(ctx, mkPod("dns-b", "10.1.0.2", true), metav1.CreateOptions{})
+	rf.check()
+	if got := remote(); got != "10.1.0.2" {
+		t.Fatalf("after the pod changed: relay remote %q, want 10.1.0.2", got)
+	}
+	// No ready pod at all: keep the last one rather than break the relay.
+	cs.CoreV1().Pods("dev").Delete(ctx, "dns-b", metav1.DeleteOptions{})
+	rf.check()
+	if got := remote(); got != "10.1.0.2" {
+		t.Fatalf("with no ready pod: relay remote %q", got)
 	}
 }

@@ -465,3 +465,23 @@ func TestRunReportsBusyPort(t *testing.T) {
 		t.Fatalf("cause not kept: %v", err)
 	}
 }
+
+// One stream may not open unbounded upstream sockets: past the cap, new
+// flows' datagrams are dropped, existing flows keep working.
+func TestUDPFlowCap(t *testing.T) {
+	up := startUDPUpstream(t, func(req []byte) [][]byte { return [][]byte{req} })
+	s, addr := startRelay(t, Config{Mode: ModeUDP, RemotePort: up.port(), MaxFlowsPerStream: 2})
+	c := dialWire(t, addr)
+	c.send(1, []byte("one"))
+	c.next()
+	c.send(2, []byte("two"))
+	c.next()
+	c.send(3, []byte("three")) // over the cap: dropped
+	c.send(1, []byte("one again"))
+	if f := c.next(); f.Flow != 1 || string(f.Payload) != "one again" {
+		t.Fatalf("got flow %d %q; want flow 1's reply and nothing for flow 3", f.Flow, f.Payload)
+	}
+	if n := s.Stats().Flows; n != 2 {
+		t.Fatalf("%d flows open, want the cap of 2", n)
+	}
+}

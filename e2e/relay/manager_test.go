@@ -220,3 +220,85 @@ func TestManagerRedeploysVanishedRelay(t *testing.T) {
 	}
 	p.ask("after redeploy", func(s string) bool { return s == dnsPod+": after redeploy" })
 }
+
+// UDP to a pod workload: the relay targets a ready pod's IP, and follows
+// the replacement when that pod goes. (Pod IPs are KWOK's and carry no
+// traffic here, so this checks the relay's configuration in the real
+// Deployment; the data path is the one the other tests cover.)
+func TestManagerUDPPodWorkloadFollowsPodIP(t *testing.T) {
+	c := cluster.Get(t)
+	ns := c.Namespace(t)
+	dnsPod, _ := udpService(t, c, ns)
+	// The relay process stands in for the relay pod; KWOK's pod IPs carry no
+	// traffic, so it answers from a local echo instead of the pod's IP.
+	echo, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, src, err := echo.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			echo.WriteToUDPAddrPort(append([]byte("echo: "), buf[:n]...), src)
+		}
+	}()
+	m := forwarder.NewManager(forwarder.Options{
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
+		Relay: forwarder.RelayOptions{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
+			Image: "ghcr.io/kftray-go/kftray-server:e2e", ReadyTimeout: wait, CheckEvery: 200 * time.Millisecond,
+			PodAnnotations: map[string]string{cluster.AnnotationBackendAddr: startServer(t, "udp", echo.LocalAddr().String())}},
+	})
+	defer m.StopAll()
+	kc, kctx := kubeconfig(c)
+	cfg := store.Config{ID: 25, Kubeconfig: kc, Context: kctx, Namespace: ns,
+		WorkloadType: "pod", Target: "app=dns", Protocol: "udp", RemotePort: 5353}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := m.Start(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	remote := func() string {
+		d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, relayName(25), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "REMOTE_ADDRESS" {
+				return e.Value
+			}
+		}
+		return ""
+	}
+	podIP := func(name string) string {
+		p, err := c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Status.PodIP
+	}
+	if got, want := remote(), podIP(dnsPod); got != want || got == "" {
+		t.Fatalf("relay REMOTE_ADDRESS %q, want pod %s's IP %q", got, dnsPod, want)
+	}
+	var pods []string
+	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, dnsPod, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pods, err = c.ReadyPods(ctx, ns, "dns", 1, dnsPod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := podIP(pods[0])
+	for deadline := time.Now().Add(wait); remote() != want; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("relay REMOTE_ADDRESS %q, want the replacement %s's IP %q", remote(), pods[0], want)
+		}
+	}
+	t.Logf("relay follows %s (%s)", pods[0], want)
+	// The forward still carries datagrams afterwards.
+	p := dialPeer(t, m.Forward(25).State().Address)
+	p.ask("after pod change", func(s string) bool { return s == "echo: after pod change" })
+}

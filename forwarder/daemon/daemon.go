@@ -16,6 +16,8 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/store"
 )
@@ -74,6 +76,10 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 
+	if opts.Engine.Relay.TemplateDir == "" {
+		// The user's relay-deployment.yaml.tmpl, if any, lives here.
+		opts.Engine.Relay.TemplateDir = p.Dir
+	}
 	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true})
 	if n, err := core.ClearStale(ctx); err != nil {
 		return fmt.Errorf("clearing stale forward states: %w", err)
@@ -133,6 +139,20 @@ func Run(ctx context.Context, opts Options) error {
 			log.Info().Int("forwards", n).Msg("restored forwards that were running")
 		}
 	}()
+	// Relays left by an earlier daemon: reported, in the background, and
+	// given up on when the daemon stops.
+	orphansCtx, stopOrphans := context.WithCancel(ctx)
+	orphansDone := make(chan struct{})
+	go func() {
+		defer close(orphansDone)
+		if m, ok := core.eng.(interface{ RelayOwner() relay.Owner }); ok {
+			load := opts.Engine.LoadCluster
+			if load == nil {
+				load = kube.Load
+			}
+			reportOrphanRelays(orphansCtx, st, load, m.RelayOwner(), log)
+		}
+	}()
 	if opts.Ready != nil {
 		opts.Ready(d.Status(ctx))
 	}
@@ -164,6 +184,8 @@ wait:
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("api shutdown")
 	}
+	stopOrphans()
+	<-orphansDone
 	<-restoreDone
 	core.StopAll(sctx)
 	stopWriter()

@@ -224,14 +224,14 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 	h.Set("streamType", "error")
 	h.Set("port", strconv.Itoa(port))
 	h.Set("requestID", id)
-	errStream, err := c.sc.CreateStream(h)
+	errStream, err := c.createStream(h)
 	if err != nil {
 		return refused(fmt.Errorf("create error stream: %w", err))
 	}
 	// We never write to the error stream.
 	errStream.Close()
 	h.Set("streamType", "data")
-	data, err := c.sc.CreateStream(h)
+	data, err := c.createStream(h)
 	if err != nil {
 		errStream.Reset()
 		c.sc.RemoveStreams(errStream)
@@ -318,6 +318,45 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 		return nil
 	}
 	return result
+}
+
+// createStream opens a stream without waiting for a reply longer than it
+// takes to notice the connection is gone. spdystream waits 30 s for the
+// reply even when the connection has ended meanwhile; a stream the API
+// server does not answer within a ping period means the connection is
+// broken (its far side was cut and nothing told us yet), so it is closed
+// and its users redial.
+func (c *Conn) createStream(h http.Header) (httpstream.Stream, error) {
+	type result struct {
+		s   httpstream.Stream
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := c.sc.CreateStream(h)
+		ch <- result{s, err}
+	}()
+	abandon := func() {
+		go func() {
+			if r := <-ch; r.s != nil {
+				r.s.Reset()
+			}
+		}()
+	}
+	timer := time.NewTimer(c.opts.PingPeriod)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		return r.s, r.err
+	case <-c.done:
+		abandon()
+		return nil, fmt.Errorf("upgraded connection ended: %w", c.Err())
+	case <-timer.C:
+		abandon()
+		err := fmt.Errorf("no reply to a new stream within %s: connection presumed broken", c.opts.PingPeriod)
+		c.closeWith(err)
+		return nil, err
+	}
 }
 
 func isClosedErr(err error) bool {

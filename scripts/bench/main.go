@@ -57,7 +57,7 @@ func main() {
 	var p params
 	flag.BoolVar(&p.quick, "quick", false, "small sizes and one repetition (smoke test)")
 	flag.IntVar(&p.reps, "reps", 0, "repetitions (default 5, quick 1)")
-	flag.StringVar(&p.out, "out", "bench-results.json", "JSON output file")
+	flag.StringVar(&p.out, "out", filepath.Join(os.TempDir(), "kftray-bench.json"), "JSON output file")
 	flag.StringVar(&p.md, "md", "", "also write the markdown table to this file")
 	flag.StringVar(&p.devcluster, "devcluster", "", "dev cluster binary (default: $KFTRAY_DEVCLUSTER_BIN or scripts/devcluster/bin/devcluster)")
 	flag.StringVar(&p.kubectl, "kubectl", "/usr/bin/kubectl", "kubectl binary")

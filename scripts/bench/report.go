@@ -49,12 +49,12 @@ var metrics = []metric{
 	{"recovery_delete", "pod deleted → first new conn OK", "ms", false},
 	{"recovery_ready", "replacement ready → first new conn OK", "ms", false},
 	{"kubectl_exit", "pod deleted → kubectl exits", "ms", false},
-	{"scale_ready", "N forwards started at once → all running", "ms", false},
+	{"scale_ready", "{scale} forwards started at once → all running", "ms", false},
 	{"scale_rss_idle_fwd", "RSS per running forward, before any connection", "KiB", false},
 	{"scale_heap_idle_fwd", "Go heap per running forward, before any connection", "KiB", false},
 	{"scale_rss_fwd", "RSS per forward after one connection each", "KiB", false},
 	{"scale_heap_fwd", "Go heap per forward after one connection each", "KiB", false},
-	{"scale_rss_total", "engine RSS with N forwards", "MiB", false},
+	{"scale_rss_total", "engine RSS with {scale} forwards", "MiB", false},
 	{"priv_bulk", "bulk via helper-bound :80 listener", "MiB/s", true},
 	{"priv_bulk_ref", "bulk, same forward type, directly bound port", "MiB/s", true},
 	{"priv_ratio", "helper-bound / directly bound bulk (paired)", "x", true},
@@ -228,7 +228,7 @@ func (r *Results) title(t string) string {
 		"{conc}", fmt.Sprint(r.Params["conc"]),
 		"{conc_size}", size("conc_bytes"),
 		"{bulk_size}", size("bulk_bytes"),
-		" N ", fmt.Sprintf(" %v ", r.Params["scale"]),
+		"{scale}", fmt.Sprint(r.Params["scale"]),
 	).Replace(t)
 }
 
