@@ -317,6 +317,12 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 // whatever order they arrive in, and dials the pod only once it has both.
 // If either fails the other is reset, so the kubelet drops the pair (and
 // the pod gets no data from this attempt, which keeps a refusal replayable).
+//
+// No pair is pre-created for the next connection: the kubelet dials the
+// pod's port as soon as it holds both streams, so a spare pair would be a
+// pod connection with no client behind it (a server that speaks first would
+// greet nobody, idle timeouts would close it, and the backend would count
+// connections no one made).
 func (c *Conn) createPair(port int) (errStream, data httpstream.Stream, err error) {
 	id := strconv.FormatInt(c.nextID.Add(1), 10)
 	header := func(streamType string) http.Header {
