@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -185,13 +186,5 @@ func readNoFollow(path string) ([]byte, error) {
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	var buf []byte
-	tmp := make([]byte, 64<<10)
-	for {
-		n, err := f.Read(tmp)
-		buf = append(buf, tmp[:n]...)
-		if n == 0 || err != nil {
-			return buf, nil
-		}
-	}
+	return io.ReadAll(f)
 }
