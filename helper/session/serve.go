@@ -55,7 +55,6 @@ func NewFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (
 	if err != nil {
 		return nil, err
 	}
-	pfx, _ := cfg.Pool()
 	info, err := SelfVersion()
 	if err != nil {
 		return nil, err
@@ -65,7 +64,7 @@ func NewFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (
 		ID:     o.Session,
 		Config: cfg,
 		Hosts:  NewHostsFile(cfg, o.HostsPath, o.RunDir),
-		Pool:   &addrpool.Pool{Prefix: pfx, Dir: o.RunDir},
+		Pool:   NewPool(cfg, o.RunDir),
 		FDs:    fds,
 		Info:   info,
 		Log:    o.Log.With().Uint32("uid", o.UID).Str("session", o.Session).Logger(),
@@ -80,6 +79,13 @@ func NewHostsFile(cfg *config.Config, path, runDir string) *hosts.File {
 		Policy:   hosts.Policy{Suffixes: cfg.Suffixes(), SingleLabel: cfg.SingleLabel(), MaxPerUID: cfg.MaxHosts()},
 		Flush:    hosts.FlushDNS,
 	}
+}
+
+// NewPool is the address pool every helper process shares. cfg comes from
+// config.Load, which has validated the prefix.
+func NewPool(cfg *config.Config, runDir string) *addrpool.Pool {
+	pfx, _ := cfg.Pool()
+	return &addrpool.Pool{Prefix: pfx, Dir: runDir}
 }
 
 // SelfVersion describes the running binary; the hash is of the executable
