@@ -32,8 +32,8 @@ func Version() string {
 	return "v0.0.0-dev"
 }
 
-// FDChannel is the descriptor the launcher puts the fd channel on.
-const FDChannel = 3
+// fdChannel is the descriptor the launcher puts the fd channel on.
+const fdChannel = 3
 
 // PluginOptions are set by the launcher on the plugin's command line; none
 // of them comes from the forwarder.
@@ -46,8 +46,8 @@ type PluginOptions struct {
 	Log        zerolog.Logger
 }
 
-// NewFromOptions builds the session a plugin process serves.
-func NewFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (*Session, error) {
+// newFromOptions builds the session a plugin process serves.
+func newFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (*Session, error) {
 	if err := hosts.ValidateSession(o.Session); err != nil {
 		return nil, err
 	}
@@ -129,13 +129,13 @@ func ServePlugin(o PluginOptions) error {
 	if os.Getuid() != os.Geteuid() {
 		return errors.New("kftray-helper plugin: real and effective uid differ; the helper must never be setuid")
 	}
-	conn, err := fdpass.FileConn(FDChannel, "fd-channel")
+	conn, err := fdpass.FileConn(fdChannel, "fd-channel")
 	if err != nil {
-		return fmt.Errorf("kftray-helper plugin: descriptor %d must be the fd channel from the launcher: %w", FDChannel, err)
+		return fmt.Errorf("kftray-helper plugin: descriptor %d must be the fd channel from the launcher: %w", fdChannel, err)
 	}
 	fds := fdpass.New(conn)
 	defer fds.Close()
-	s, err := NewFromOptions(o, fds, os.Geteuid() == 0)
+	s, err := newFromOptions(o, fds, os.Geteuid() == 0)
 	if err != nil {
 		return err
 	}
