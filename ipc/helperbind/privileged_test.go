@@ -143,7 +143,12 @@ func udpInNetns(t *testing.T, bin string) {
 		if err != nil || !strings.HasPrefix(line, "READY ") {
 			t.Fatalf("probe did not get ready: %q %v", line, err)
 		}
-		addr := strings.TrimSpace(strings.TrimPrefix(line, "READY "))
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			t.Fatalf("probe: %q", line)
+		}
+		addr := f[1]
+		t.Logf("session start + first udp bind through the helper %s; then %s per UDP forward bind+release (allocated address, hosts line)", f[2], f[3])
 		host, port, _ := net.SplitHostPort(addr)
 		if port != "53" || !strings.HasPrefix(host, "127.77.") {
 			t.Fatalf("probe bound %s, want 127.77.x.y:53", addr)
@@ -195,7 +200,7 @@ func udpInNetns(t *testing.T, bin string) {
 			c.Wait()
 			t.Fatalf("probe did not get ready: %q %v", line, err)
 		}
-		addr := strings.TrimSpace(strings.TrimPrefix(line, "READY "))
+		addr := strings.Fields(line)[1]
 		if !strings.Contains(hostsText(), "dns2.dev.test") {
 			t.Fatalf("no hosts entry:\n%s", hostsText())
 		}

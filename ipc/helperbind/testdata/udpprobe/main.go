@@ -7,7 +7,10 @@
 //	                               "OK" or "EACCES"
 //	udpprobe helper SOCKET NAME    bind udp port 53 on an allocated address with
 //	                               the name NAME through helperbind.Binder, print
-//	                               "READY ip:port", answer each datagram with
+//	                               "READY ip:port first per-forward" (first: session
+//	                               start and bind; per-forward: a full UDP forward
+//	                               bind and release through the helper, allocated
+//	                               address and hosts line included), answer each datagram with
 //	                               "uid U got PAYLOAD" until stdin closes, then
 //	                               close the socket and print "CLOSED"
 package main
@@ -21,6 +24,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/ipc/helperbind"
@@ -65,13 +69,28 @@ func run(args []string) error {
 	case "helper":
 		b := &helperbind.Binder{Options: helperclient.Options{Socket: args[1]}}
 		defer b.Close()
+		t0 := time.Now()
 		pc, err := b.ListenPacket(ctx, forwarder.BindRequest{
 			ConfigID: 53, Network: "udp", AutoLoopback: true, Port: 53, Hostnames: []string{args[2]},
 		})
 		if err != nil {
 			return err
 		}
-		fmt.Println("READY", pc.LocalAddr())
+		first := time.Since(t0)
+		const n = 50
+		t1 := time.Now()
+		for i := range n {
+			p, err := b.ListenPacket(ctx, forwarder.BindRequest{
+				ConfigID: 1000 + int64(i), Network: "udp", AutoLoopback: true, Port: 53, Hostnames: []string{"bench." + args[2]},
+			})
+			if err != nil {
+				return err
+			}
+			if err := p.Close(); err != nil {
+				return err
+			}
+		}
+		fmt.Println("READY", pc.LocalAddr(), first, time.Since(t1)/n)
 		go func() {
 			buf := make([]byte, 2048)
 			for {
