@@ -161,9 +161,12 @@ func (l *Local) record(b []byte) {
 	l.rec = append(l.rec, b...)
 }
 
-// rewind makes everything recorded pending again for the next attempt.
+// rewind makes everything read in this attempt pending again, ahead of
+// what was pending and not read yet (an attempt that failed before reading
+// must not lose it).
 func (l *Local) rewind() {
-	l.pending, l.rec = l.rec, nil
+	l.pending = append(l.rec, l.pending...)
+	l.rec = nil
 	l.answered.Store(false)
 }
 

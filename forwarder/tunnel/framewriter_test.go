@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -85,5 +86,27 @@ func TestActivityDead(t *testing.T) {
 				t.Fatalf("dead = %v, want %v", got, tc.dead)
 			}
 		})
+	}
+}
+
+func TestLocalRewind(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	l := NewLocal(b)
+	go func() { a.Write([]byte("hello")); a.Close() }()
+	buf := make([]byte, 3)
+	if n, _ := l.Read(buf); string(buf[:n]) != "hel" {
+		t.Fatalf("first read %q", buf[:n])
+	}
+	l.rewind() // attempt 1 refused after reading "hel"
+	l.rewind() // attempt 2 failed before reading anything: nothing lost
+	got, err := io.ReadAll(l)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("after two rewinds: %q, %v", got, err)
+	}
+	l.rewind() // refused after reading everything, EOF included
+	if got, _ := io.ReadAll(l); string(got) != "hello" {
+		t.Fatalf("replay after EOF: %q", got)
 	}
 }

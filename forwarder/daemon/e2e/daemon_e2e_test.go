@@ -140,9 +140,9 @@ func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
 		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
 
-	out := k.run("start", "web")
-	if !strings.HasPrefix(out, "web: ") {
-		t.Fatalf("kftray start web said %q", out)
+	out := k.run("start", "web", "--wait", "60s")
+	if !strings.HasPrefix(out, "web: running on 127.0.0.1:") || !strings.Contains(out, "-> pod "+pods[0]) {
+		t.Fatalf("kftray start web --wait said %q; want running on its pod %s", out, pods[0])
 	}
 	client := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
 	defer client.Close()

@@ -4,12 +4,14 @@
 package forward
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,15 +47,17 @@ func selectArgs(opts *SelectOptions) cobra.PositionalArgs {
 // NewCmdStart builds `kftray start`.
 func NewCmdStart(f *cmdutil.Factory) *cobra.Command {
 	opts := &SelectOptions{Factory: f}
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "start NAME...|--all",
 		Short: "Start forwards in the daemon (starting the daemon if needed)",
 		Long: "Start the forwards of the named configs (alias or id) in the background daemon,\n" +
 			"which keeps them running (reconnecting through pod restarts and network loss)\n" +
-			"and restores them when it restarts. Returns once each is listening or failed.\n\n" +
-			"Exit status: 0 when every forward is listening, 1 when any failed or the daemon\n" +
-			"could not be reached, 2 on usage errors.",
-		Example: "  kftray start web db\n  kftray start --all",
+			"and restores them when it restarts. Returns once each is listening or failed;\n" +
+			"with --wait, once each is connected to a pod (running) or failed.\n\n" +
+			"Exit status: 0 when every forward is listening (with --wait: running), 1 when any\n" +
+			"failed, was not running in time, or the daemon could not be reached, 2 on usage errors.",
+		Example: "  kftray start web db\n  kftray start --all --wait 30s",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := clidaemon.EnsureDaemon(cmd, f)
 			if err != nil {
@@ -64,13 +68,64 @@ func NewCmdStart(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if wait > 0 {
+				res, err = waitRunning(cmd.Context(), c, res, wait)
+				if err != nil {
+					return err
+				}
+			}
 			return report(f, res, opts.JSON, "started")
 		},
 	}
 	cmd.Args = selectArgs(opts)
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for each forward to connect to a pod (0: return once listening)")
 	cmd.Flags().BoolVar(&opts.All, "all", false, "start every config")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the results as JSON")
 	return cmd
+}
+
+// waitRunning polls the started forwards until each is running or failed,
+// or wait passes; those still not running then carry an error saying so.
+func waitRunning(ctx context.Context, c *api.Client, res api.Results, wait time.Duration) (api.Results, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		pending := 0
+		for i, r := range res.Results {
+			if r.Error != "" || r.Forward == nil {
+				continue
+			}
+			if r.Forward.Status != api.StatusRunning && r.Forward.Status != api.StatusFailed {
+				fw, err := c.Forward(ctx, fmt.Sprint(r.Forward.ID))
+				if err != nil {
+					return res, err
+				}
+				res.Results[i].Forward = &fw
+			}
+			switch res.Results[i].Forward.Status {
+			case api.StatusRunning:
+			case api.StatusFailed:
+				res.Results[i].Error = res.Results[i].Forward.LastError
+			default:
+				pending++
+			}
+		}
+		if pending == 0 {
+			return res, nil
+		}
+		if time.Now().After(deadline) {
+			for i, r := range res.Results {
+				if r.Error == "" && r.Forward != nil && r.Forward.Status != api.StatusRunning {
+					res.Results[i].Error = fmt.Sprintf("not running after %s: %s", wait, describe(r.Forward))
+				}
+			}
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // NewCmdStop builds `kftray stop`.
