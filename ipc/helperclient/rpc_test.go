@@ -54,7 +54,9 @@ func rpcClientTB(t testing.TB, cfg *config.Config) (*Client, string) {
 	}
 	s.Hosts.Flush = nil
 	gc, gs := plugin.TestPluginGRPCConn(t, false, ipc.PluginMap(s)[ipc.ProtocolVersion])
-	t.Cleanup(func() { gc.Close(); gs.Stop() })
+	// Server first: gc.Close asks the server to stop itself, and two
+	// concurrent GRPCServer.Stop calls race in go-plugin v1.8.0.
+	t.Cleanup(func() { gs.Stop(); gc.Close() })
 	raw, err := gc.Dispense(ipc.PluginName)
 	if err != nil {
 		t.Fatal(err)
