@@ -242,11 +242,20 @@ func exchange(t *testing.T, conn net.Conn, msg, want string) string {
 
 func ensureUser(t *testing.T, name string) (uint32, uint32) {
 	t.Helper()
-	if _, err := user.Lookup(name); err != nil {
+	// Other packages' privileged tests run useradd at the same time, and
+	// useradd gives up at once when /etc/passwd is locked: retry a little.
+	for try := 0; ; try++ {
+		if _, err := user.Lookup(name); err == nil {
+			break
+		}
 		out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
-		if err != nil {
+		if err == nil {
+			break
+		}
+		if try == 20 || !strings.Contains(string(out), "lock") {
 			t.Fatalf("useradd %s: %v\n%s", name, err, out)
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
