@@ -65,7 +65,8 @@
 // are that pod forward's connections. See relayfwd.go.
 //
 // Low ports, allocated loopback addresses and hostnames come from the
-// Binder: ipc/helperbind asks the root helper for them.
+// Binder: ipc/helperbind asks the root helper for them, for UDP forwards
+// too when the Binder is a PacketBinder.
 //
-// Not here yet: the expose workload, privileged UDP binds (the Binder has no packet sockets), HTTP logs.
+// Not here yet: the expose workload, HTTP logs.
 package forwarder

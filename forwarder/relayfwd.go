@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -269,17 +268,18 @@ type relayForward struct {
 	done      chan struct{}
 	udpCancel context.CancelFunc
 	udpDone   chan struct{}
+	pc        net.PacketConn // the local UDP socket; closing it releases what the helper holds for it
 }
 
 // startUDP binds the local UDP socket and runs the relay client, whose
 // streams are connections of the pod forward to the relay.
 func (rf *relayForward) startUDP(ctx context.Context, bind BindRequest, opts Options) error {
-	pc, err := listenUDP(bind)
+	fwd := rf.fwd
+	pc, err := listenUDP(ctx, fwd.opts.Binder, bind)
 	if err != nil {
 		return err
 	}
 	streams := newPipeListener(pc.LocalAddr())
-	fwd := rf.fwd
 	fwd.opts.Binder = streams // the pod forward's "listener" is the client's streams
 	if err := fwd.start(ctx); err != nil {
 		pc.Close()
@@ -287,8 +287,12 @@ func (rf *relayForward) startUDP(ctx context.Context, bind BindRequest, opts Opt
 	}
 	fwd.setState(func(s *State) { s.Address = pc.LocalAddr().String() })
 	cctx, cancel := context.WithCancel(context.Background())
-	rf.udpCancel, rf.udpDone = cancel, make(chan struct{})
-	client := udprelay.New(pc, streams.dial, udprelay.Options{Logger: fwd.log, MaxBackoff: opts.Backoff.Max})
+	rf.udpCancel, rf.udpDone, rf.pc = cancel, make(chan struct{}), pc
+	sock := pc
+	if u, ok := pc.(unwrapper); ok {
+		sock = u.Unwrap()
+	}
+	client := udprelay.New(sock, streams.dial, udprelay.Options{Logger: fwd.log, MaxBackoff: opts.Backoff.Max})
 	go func() {
 		defer close(rf.udpDone)
 		client.Run(cctx)
@@ -296,29 +300,21 @@ func (rf *relayForward) startUDP(ctx context.Context, bind BindRequest, opts Opt
 	return nil
 }
 
-// listenUDP binds the forward's local UDP socket. Binds that need the
-// helper (low ports, extra loopback addresses, hostnames) are refused with
-// the same advice as TCP ones: the helper can bind UDP, but the Binder
-// interface does not carry packet sockets yet.
-func listenUDP(req BindRequest) (net.PacketConn, error) {
-	ip := req.IP
-	if ip == "" {
-		ip = "127.0.0.1"
+// listenUDP binds the forward's local UDP socket with b when it can bind
+// packet sockets (the helper's binder does, for low ports, allocated
+// loopback addresses and hostnames), else directly.
+func listenUDP(ctx context.Context, b Binder, req BindRequest) (net.PacketConn, error) {
+	pb, ok := b.(PacketBinder)
+	if !ok {
+		pb = DirectBinder{}
 	}
-	addr := net.JoinHostPort(ip, strconv.Itoa(req.Port))
-	if req.AutoLoopback || len(req.Hostnames) > 0 || (req.Port > 0 && req.Port < unprivilegedPortStart() && os.Geteuid() != 0) {
-		return nil, fmt.Errorf("listen on udp %s: this UDP bind needs the helper, which UDP forwards cannot use yet; pick local_port %d or above on 127.0.0.1: %w",
-			addr, unprivilegedPortStart(), ErrNeedsHelper)
-	}
-	if err := addressNeedsHelper(ip); err != nil {
-		return nil, fmt.Errorf("listen on udp %s: %w: %w", addr, err, ErrNeedsHelper)
-	}
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on udp %s: %w", addr, err)
-	}
-	return pc, nil
+	return pb.ListenPacket(ctx, req)
 }
+
+// unwrapper is a socket from the helper that releases its address and
+// hosts lines on Close but hands out the *net.UDPConn inside, which the
+// relay client's fast path wants.
+type unwrapper interface{ Unwrap() net.PacketConn }
 
 // keepDeployed redeploys the relay if its Deployment disappears while the
 // forward runs (deleted by hand, namespace cleanup): the engine alone would
@@ -393,6 +389,11 @@ func (rf *relayForward) stop() {
 		if rf.udpCancel != nil {
 			rf.udpCancel()
 			<-rf.udpDone
+			// The client closed the socket; this also gives back a
+			// helper-allocated address and the hosts lines.
+			if err := rf.pc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				rf.d.Log.Warn().Err(err).Msg("releasing the UDP socket's address and hosts entries")
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

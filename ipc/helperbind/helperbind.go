@@ -16,17 +16,18 @@ import (
 	"github.com/kftray-go/kftray/ipc/helperclient"
 )
 
-// Binder implements forwarder.Binder.
+// Binder implements forwarder.PacketBinder.
 type Binder struct {
 	Options helperclient.Options
-	// Direct is tried first; default forwarder.DirectBinder{}.
+	// Direct is tried first; default forwarder.DirectBinder{}. For UDP it
+	// is used only if it is a forwarder.PacketBinder.
 	Direct forwarder.Binder
 
 	mu sync.Mutex
 	c  *helperclient.Client
 }
 
-var _ forwarder.Binder = (*Binder)(nil)
+var _ forwarder.PacketBinder = (*Binder)(nil)
 
 // Listen binds req, directly if possible.
 func (b *Binder) Listen(ctx context.Context, req forwarder.BindRequest) (net.Listener, error) {
@@ -38,30 +39,60 @@ func (b *Binder) Listen(ctx context.Context, req forwarder.BindRequest) (net.Lis
 	if derr == nil || !errors.Is(derr, forwarder.ErrNeedsHelper) {
 		return ln, derr
 	}
+	c, fb, err := b.viaHelper(ctx, req, derr)
+	if err != nil {
+		return nil, err
+	}
+	return c.ListenForward(ctx, fb)
+}
+
+// ListenPacket binds a UDP socket for req, directly if possible. The
+// socket from the helper releases its address and hosts lines on Close.
+func (b *Binder) ListenPacket(ctx context.Context, req forwarder.BindRequest) (net.PacketConn, error) {
+	direct, ok := b.Direct.(forwarder.PacketBinder)
+	if !ok {
+		direct = forwarder.DirectBinder{}
+	}
+	pc, derr := direct.ListenPacket(ctx, req)
+	if derr == nil || !errors.Is(derr, forwarder.ErrNeedsHelper) {
+		return pc, derr
+	}
+	c, fb, err := b.viaHelper(ctx, req, derr)
+	if err != nil {
+		return nil, err
+	}
+	return c.ListenForwardPacket(ctx, fb)
+}
+
+// viaHelper returns the helper session and what to ask it for req, after
+// the direct bind failed with derr. Without a helper installed the answer
+// is derr, which already says how to install it.
+func (b *Binder) viaHelper(ctx context.Context, req forwarder.BindRequest, derr error) (*helperclient.Client, helperclient.ForwardBind, error) {
+	var fb helperclient.ForwardBind
 	c, err := b.client(ctx)
 	if err != nil {
 		if errors.Is(err, helperclient.ErrNotInstalled) {
-			return nil, derr // already says what to install
+			return nil, fb, derr
 		}
-		return nil, err
+		return nil, fb, err
 	}
 	var ip netip.Addr
 	if !req.AutoLoopback && req.IP != "" {
 		if ip, err = netip.ParseAddr(req.IP); err != nil {
-			return nil, fmt.Errorf("local_address %q is not an IP address: %w", req.IP, err)
+			return nil, fb, fmt.Errorf("local_address %q is not an IP address: %w", req.IP, err)
 		}
 	}
 	if req.Port < 0 || req.Port > 65535 {
-		return nil, fmt.Errorf("local_port %d is not a port", req.Port)
+		return nil, fb, fmt.Errorf("local_port %d is not a port", req.Port)
 	}
-	return c.ListenForward(ctx, helperclient.ForwardBind{
+	return c, helperclient.ForwardBind{
 		Network:      req.Network,
 		IP:           ip,
 		AutoLoopback: req.AutoLoopback,
 		Port:         uint16(req.Port),
 		Hostnames:    req.Hostnames,
 		Lease:        fmt.Sprintf("cfg%d", req.ConfigID),
-	})
+	}, nil
 }
 
 // client returns the live session, dialing a new one if there is none.

@@ -29,3 +29,20 @@ func TestDirectFirstThenHelper(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestListenPacketDirectFirstThenHelper(t *testing.T) {
+	b := &Binder{Options: helperclient.Options{Socket: filepath.Join(t.TempDir(), "absent.sock")}}
+	defer b.Close()
+	ctx := context.Background()
+
+	pc, err := b.ListenPacket(ctx, forwarder.BindRequest{Network: "udp", IP: "127.0.0.1", Port: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.Close()
+
+	_, err = b.ListenPacket(ctx, forwarder.BindRequest{Network: "udp", AutoLoopback: true, Port: 53, Hostnames: []string{"dns.dev.test"}})
+	if !errors.Is(err, forwarder.ErrNeedsHelper) || !strings.Contains(err.Error(), "sudo kftray helper install") || !strings.Contains(err.Error(), "udp") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -52,7 +52,9 @@ func rpcClientTB(t testing.TB, cfg *config.Config) (*Client, string) {
 	}
 	s.Hosts.Flush = nil
 	gc, gs := plugin.TestPluginGRPCConn(t, false, ipc.PluginMap(s)[ipc.ProtocolVersion])
-	t.Cleanup(func() { gc.Close(); gs.Stop() })
+	// Server first: gc.Close asks the server to stop itself, and two
+	// concurrent GRPCServer.Stop calls race in go-plugin v1.8.0.
+	t.Cleanup(func() { gs.Stop(); gc.Close() })
 	raw, err := gc.Dispense(ipc.PluginName)
 	if err != nil {
 		t.Fatal(err)
@@ -301,5 +303,60 @@ func TestPortZeroPicksAnEphemeralPort(t *testing.T) {
 	defer ln.Close()
 	if p := ln.Addr().(*net.TCPAddr).Port; p < 1024 {
 		t.Fatalf("ephemeral port %d is privileged", p)
+	}
+}
+
+func TestListenForwardPacketCleansUp(t *testing.T) {
+	ctx := context.Background()
+	c, hostsPath := rpcClient(t, &config.Config{AddressPool: "127.77.0.0/24"})
+	fp, err := c.ListenForwardPacket(ctx, ForwardBind{Network: "udp", AutoLoopback: true, Port: 18290, Hostnames: []string{"dns.dev.test"}, Lease: "cfg9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fp.LocalAddr().String(), netip.AddrPortFrom(fp.IP, 18290).String(); got != want {
+		t.Fatalf("bound %s, want %s", got, want)
+	}
+	if b, _ := os.ReadFile(hostsPath); !strings.Contains(string(b), fp.IP.String()) || !strings.Contains(string(b), "dns.dev.test") {
+		t.Fatalf("hosts:\n%s", b)
+	}
+	// The socket is a real UDP socket: a datagram sent to it arrives.
+	conn, err := net.Dial("udp", fp.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("query")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _, err := fp.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "query" {
+		t.Fatalf("ReadFrom = %q, %v", buf[:n], err)
+	}
+	if _, ok := fp.Unwrap().(*net.UDPConn); !ok {
+		t.Fatalf("Unwrap = %T, want *net.UDPConn", fp.Unwrap())
+	}
+	// Closing the socket first (as the relay client does) and the
+	// forward after still releases everything, without an error.
+	fp.Unwrap().Close()
+	if err := fp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(hostsPath); strings.Contains(string(b), "dns.dev.test") {
+		t.Fatalf("hosts line left after Close:\n%s", b)
+	}
+	ip, err := c.AllocateAddress(ctx)
+	if err != nil || ip != fp.IP {
+		t.Fatalf("re-allocate: %s %v", ip, err)
+	}
+	pc, err := net.ListenPacket("udp", netip.AddrPortFrom(fp.IP, 18290).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.Close()
+
+	// TCP is not a packet network.
+	if _, err := c.ListenForwardPacket(ctx, ForwardBind{Network: "tcp", Port: 18291}); err == nil || !strings.Contains(err.Error(), "want udp") {
+		t.Fatalf("tcp through ListenForwardPacket: %v", err)
 	}
 }

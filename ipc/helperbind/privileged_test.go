@@ -1,0 +1,285 @@
+//go:build privileged
+
+package helperbind_test
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestPrivilegedUDP needs root. It builds kftray-helper and udpprobe,
+// re-runs itself in a fresh network namespace (ip_unprivileged_port_start
+// is 1024 there, as on a desktop), creates a user with useradd, starts
+// `kftray-helper service` on a temp socket with a temp hosts file and
+// config, and has the user bind udp port 53 on an allocated loopback
+// address with a hostname through helperbind, as a UDP relay forward does.
+func TestPrivilegedUDP(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("privileged tests need root")
+	}
+	if args := flag.Args(); len(args) == 2 && args[0] == "in-netns" {
+		udpInNetns(t, args[1])
+		return
+	}
+	dir, err := os.MkdirTemp("", "kftray-udpbind-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755) // the test user runs the probe from here
+	for _, b := range [][2]string{
+		{"kftray-helper", "github.com/kftray-go/kftray/cmd/kftray-helper"},
+		{"udpprobe", "./testdata/udpprobe"},
+	} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", b[1], err, out)
+		}
+	}
+	cmd := exec.Command("unshare", "--net", "--", os.Args[0], "-test.run=^TestPrivilegedUDP$", "-test.v", "--", "in-netns", dir)
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a fresh network namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("privileged UDP test failed in the namespace: %v", err)
+	}
+}
+
+const udpUser = "kftray-test-udp"
+
+func udpInNetns(t *testing.T, bin string) {
+	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set lo up: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); strings.TrimSpace(string(b)) != "1024" {
+		t.Fatalf("ip_unprivileged_port_start = %q in the fresh namespace, want 1024", b)
+	}
+	uid, gid := ensureUser(t, udpUser)
+	// Not t.TempDir: its parent is 0700 and the user must reach the socket.
+	dir, err := os.MkdirTemp("", "kftray-udpworld-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	socket := filepath.Join(dir, "helper.sock")
+	hostsPath := filepath.Join(dir, "hosts")
+	cfg := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `{"allowed_uids": [%d]}`, uid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const userLines = "127.0.0.1 localhost\n"
+	if err := os.WriteFile(hostsPath, []byte(userLines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostsText := func() string {
+		b, err := os.ReadFile(hostsPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	svc := exec.Command(filepath.Join(bin, "kftray-helper"), "service",
+		"--socket", socket, "--config", cfg, "--hosts", hostsPath, "--run-dir", filepath.Join(dir, "run"))
+	svc.Stderr = os.Stderr
+	svc.Env = []string{"PATH=/usr/bin:/bin", "KFTRAY_LOG_LEVEL=warn"}
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		svc.Process.Signal(syscall.SIGTERM)
+		svc.Wait()
+	}()
+	waitFor(t, "the helper service socket", func() bool {
+		c, err := net.Dial("unix", socket)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	probe := filepath.Join(bin, "udpprobe")
+	t.Run("direct bind of udp port 53 needs the helper", func(t *testing.T) {
+		out, _ := asUser(uid, gid, probe, "direct", "127.0.0.1", "53").CombinedOutput()
+		if !strings.HasPrefix(string(out), "NEEDS-HELPER ") || !strings.Contains(string(out), "sudo kftray helper install") {
+			t.Fatalf("direct bind as %s: %s", udpUser, out)
+		}
+		// The kernel agrees (the binder checks before it tries), so the
+		// helper is what makes the next test pass; a high port binds.
+		for _, c := range []struct{ mode, ip, port, want string }{
+			{"raw", "127.0.0.1", "53", "EACCES"},
+			{"raw", "127.77.0.1", "53", "EACCES"},
+			{"direct", "127.0.0.1", "1053", "OK"},
+		} {
+			out, _ := asUser(uid, gid, probe, c.mode, c.ip, c.port).CombinedOutput()
+			if strings.TrimSpace(string(out)) != c.want {
+				t.Fatalf("%s bind of udp %s:%s as %s: %s, want %s", c.mode, c.ip, c.port, udpUser, out, c.want)
+			}
+		}
+	})
+
+	t.Run("helper-bound udp port 53 with a hostname receives datagrams", func(t *testing.T) {
+		c := asUser(uid, gid, probe, "helper", socket, "dns.dev.test")
+		stdin, _ := c.StdinPipe()
+		stdout, _ := c.StdoutPipe()
+		c.Stderr = os.Stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { c.Process.Kill(); c.Wait() }()
+		r := bufio.NewReader(stdout)
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "READY ") {
+			t.Fatalf("probe did not get ready: %q %v", line, err)
+		}
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			t.Fatalf("probe: %q", line)
+		}
+		addr := f[1]
+		t.Logf("session start + first udp bind through the helper %s; then %s per UDP forward bind+release (allocated address, hosts line)", f[2], f[3])
+		host, port, _ := net.SplitHostPort(addr)
+		if port != "53" || !strings.HasPrefix(host, "127.77.") {
+			t.Fatalf("probe bound %s, want 127.77.x.y:53", addr)
+		}
+		if h := hostsText(); !strings.Contains(h, host) || !strings.Contains(h, "dns.dev.test # kftray:u"+strconv.Itoa(int(uid))+"-") {
+			t.Fatalf("no hosts entry for dns.dev.test while the forward lives:\n%s", h)
+		}
+
+		conn, err := net.Dial("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		want := fmt.Sprintf("uid %d got query-1", uid)
+		got := exchange(t, conn, "query-1", want)
+		if got != want {
+			t.Fatalf("reply %q, want %q", got, want)
+		}
+
+		stdin.Close() // the forward stops: Close releases address and name
+		line, _ = r.ReadString('\n')
+		if strings.TrimSpace(line) != "CLOSED" {
+			rest, _ := io.ReadAll(r)
+			t.Fatalf("probe close: %q %s", line, rest)
+		}
+		if h := hostsText(); strings.Contains(h, "dns.dev.test") {
+			t.Fatalf("hosts entry left after the socket was closed:\n%s", h)
+		}
+		c.Wait()
+		// The helper kept no copy: the port is free again.
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatalf("udp %s still held after the forward closed it: %v", addr, err)
+		}
+		pc.Close()
+	})
+
+	t.Run("kill -9 of the forwarder frees the port and the name", func(t *testing.T) {
+		c := asUser(uid, gid, probe, "helper", socket, "dns2.dev.test")
+		c.StdinPipe() // kept open: the probe serves until killed
+		stdout, _ := c.StdoutPipe()
+		c.Stderr = os.Stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "READY ") {
+			c.Process.Kill()
+			c.Wait()
+			t.Fatalf("probe did not get ready: %q %v", line, err)
+		}
+		addr := strings.Fields(line)[1]
+		if !strings.Contains(hostsText(), "dns2.dev.test") {
+			t.Fatalf("no hosts entry:\n%s", hostsText())
+		}
+		c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+		waitFor(t, "dns2.dev.test to leave the hosts file", func() bool { return !strings.Contains(hostsText(), "dns2.dev.test") })
+		if h := hostsText(); h != userLines {
+			t.Fatalf("hosts file after the session:\n%s", h)
+		}
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatalf("udp %s still held after the forwarder died: %v", addr, err)
+		}
+		pc.Close()
+	})
+}
+
+// exchange sends msg until a reply arrives (UDP may drop; bounded) and
+// returns the reply.
+func exchange(t *testing.T, conn net.Conn, msg, want string) string {
+	t.Helper()
+	buf := make([]byte, 2048)
+	for i := 0; i < 20; i++ {
+		if _, err := conn.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		n, err := conn.Read(buf)
+		if err == nil {
+			return string(buf[:n])
+		}
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			t.Fatalf("read reply: %v", err)
+		}
+	}
+	t.Fatalf("no reply to %q (want %q) from %s after 20 tries", msg, want, conn.RemoteAddr())
+	return ""
+}
+
+func ensureUser(t *testing.T, name string) (uint32, uint32) {
+	t.Helper()
+	// Other packages' privileged tests run useradd at the same time, and
+	// useradd gives up at once when /etc/passwd is locked: retry a little.
+	for try := 0; ; try++ {
+		if _, err := user.Lookup(name); err == nil {
+			break
+		}
+		out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try == 20 || !strings.Contains(string(out), "lock") {
+			t.Fatalf("useradd %s: %v\n%s", name, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uint32(uid), uint32(gid)
+}
+
+func asUser(uid, gid uint32, name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+	c.Env = []string{"PATH=/usr/bin:/bin"}
+	return c
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
