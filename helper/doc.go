@@ -72,5 +72,7 @@
 // the trusted comment must name kftray-helper, this os and arch, the
 // expected version and the sha256 of exactly those bytes; the file is
 // written root:root 0755 (setuid/setgid bits stripped) via temp + fsync +
-// rename. --insecure-skip-signature skips only the signature, loudly.
+// rename. --insecure-skip-signature skips only the signature, loudly. An
+// existing config's users and policy are kept only if it passes the
+// service's own checks; otherwise it is replaced.
 package helper

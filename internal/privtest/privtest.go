@@ -16,16 +16,27 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // User returns the ids of the local user name, creating it (no home, no
 // login shell) when it does not exist yet. It stays for later runs.
 func User(t testing.TB, name string) (uid, gid uint32) {
 	t.Helper()
-	if _, err := user.Lookup(name); err != nil {
-		if out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+	// Other packages' privileged tests run useradd at the same time, and
+	// useradd gives up at once when /etc/passwd is locked: retry a little.
+	for try := 0; ; try++ {
+		if _, err := user.Lookup(name); err == nil {
+			break
+		}
+		out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try == 20 || !strings.Contains(string(out), "lock") {
 			t.Fatalf("useradd %s: %v\n%s", name, err, out)
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
@@ -78,13 +89,17 @@ func Build(t testing.TB, dir string, pkgs map[string]string) {
 }
 
 // Rerun runs the top-level test t again in a child of `unshare flags...`
-// (for example --net, --mount) with mount propagation private, so nothing it
-// mounts reaches the machine. The child finds args through Rerunning under
-// the same marker. t fails when the child fails; its output is logged.
+// (for example --net, --mount; with --mount, propagation is private, so
+// nothing the child mounts reaches the machine). The child finds args
+// through Rerunning under the same marker. t fails when the child fails;
+// its output is logged.
 func Rerun(t *testing.T, flags []string, marker string, args ...string) {
 	t.Helper()
-	argv := append(slices.Clone(flags), "--propagation", "private", "--",
-		os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "--", marker)
+	argv := slices.Clone(flags)
+	if slices.Contains(flags, "--mount") {
+		argv = append(argv, "--propagation", "private")
+	}
+	argv = append(argv, "--", os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "--", marker)
 	out, err := exec.Command("unshare", append(argv, args...)...).CombinedOutput()
 	t.Logf("in fresh namespaces (unshare %s):\n%s", strings.Join(flags, " "), out)
 	if err != nil {

@@ -4,19 +4,19 @@ package helperbind_test
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kftray-go/kftray/internal/privtest"
 )
 
 // TestPrivilegedUDP needs root. It builds kftray-helper and udpprobe,
@@ -29,30 +29,16 @@ func TestPrivilegedUDP(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("privileged tests need root")
 	}
-	if args := flag.Args(); len(args) == 2 && args[0] == "in-netns" {
-		udpInNetns(t, args[1])
+	if args, ok := privtest.Rerunning("in-netns"); ok {
+		udpInNetns(t, args[0])
 		return
 	}
-	dir, err := os.MkdirTemp("", "kftray-udpbind-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755) // the test user runs the probe from here
-	for _, b := range [][2]string{
-		{"kftray-helper", "github.com/kftray-go/kftray/cmd/kftray-helper"},
-		{"udpprobe", "./testdata/udpprobe"},
-	} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", b[1], err, out)
-		}
-	}
-	cmd := exec.Command("unshare", "--net", "--", os.Args[0], "-test.run=^TestPrivilegedUDP$", "-test.v", "--", "in-netns", dir)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a fresh network namespace:\n%s", out)
-	if err != nil {
-		t.Fatalf("privileged UDP test failed in the namespace: %v", err)
-	}
+	dir := privtest.SharedDir(t, "kftray-udpbind-") // the test user runs the probe from here
+	privtest.Build(t, dir, map[string]string{
+		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
+		"udpprobe":      "./testdata/udpprobe",
+	})
+	privtest.Rerun(t, []string{"--net"}, "in-netns", dir)
 }
 
 const udpUser = "kftray-test-udp"
@@ -64,14 +50,9 @@ func udpInNetns(t *testing.T, bin string) {
 	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); strings.TrimSpace(string(b)) != "1024" {
 		t.Fatalf("ip_unprivileged_port_start = %q in the fresh namespace, want 1024", b)
 	}
-	uid, gid := ensureUser(t, udpUser)
+	uid, gid := privtest.User(t, udpUser)
 	// Not t.TempDir: its parent is 0700 and the user must reach the socket.
-	dir, err := os.MkdirTemp("", "kftray-udpworld-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+	dir := privtest.SharedDir(t, "kftray-udpworld-")
 	socket := filepath.Join(dir, "helper.sock")
 	hostsPath := filepath.Join(dir, "hosts")
 	cfg := filepath.Join(dir, "config.json")
@@ -240,35 +221,8 @@ func exchange(t *testing.T, conn net.Conn, msg, want string) string {
 	return ""
 }
 
-func ensureUser(t *testing.T, name string) (uint32, uint32) {
-	t.Helper()
-	// Other packages' privileged tests run useradd at the same time, and
-	// useradd gives up at once when /etc/passwd is locked: retry a little.
-	for try := 0; ; try++ {
-		if _, err := user.Lookup(name); err == nil {
-			break
-		}
-		out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
-		if err == nil {
-			break
-		}
-		if try == 20 || !strings.Contains(string(out), "lock") {
-			t.Fatalf("useradd %s: %v\n%s", name, err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return uint32(uid), uint32(gid)
-}
-
 func asUser(uid, gid uint32, name string, args ...string) *exec.Cmd {
-	c := exec.Command(name, args...)
-	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+	c := privtest.As(exec.Command(name, args...), uid, gid)
 	c.Env = []string{"PATH=/usr/bin:/bin"}
 	return c
 }
