@@ -67,10 +67,16 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, e
 			return err
 		}
 		// Plan in memory first, so alias clashes are found before any write.
+		type opKind int
+		const (
+			add opKind = iota
+			update
+			unchanged
+		)
 		type op struct {
 			entry int // 1-based
 			at    int // index into all
-			kind  int // 0 add, 1 update, 2 unchanged
+			kind  opKind
 		}
 		all := existing // the configs as they will be after the import
 		var ops []op
@@ -87,7 +93,7 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, e
 			if j < 0 {
 				all = append(all, in)
 				addedAt[len(all)-1] = len(ops)
-				ops = append(ops, op{entry: i + 1, at: len(all) - 1, kind: 0})
+				ops = append(ops, op{entry: i + 1, at: len(all) - 1, kind: add})
 				continue
 			}
 			cur := all[j]
@@ -107,9 +113,9 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, e
 				ops[k].entry = i + 1
 				continue
 			}
-			kind := 1
+			kind := update
 			if sameContent(cur, in) {
-				kind = 2
+				kind = unchanged
 			}
 			ops = append(ops, op{entry: i + 1, at: j, kind: kind})
 		}
@@ -117,7 +123,7 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, e
 		ie := &ImportError{}
 		for _, o := range ops {
 			c := all[o.at]
-			if o.kind == 2 || c.Alias == "" {
+			if o.kind == unchanged || c.Alias == "" {
 				continue
 			}
 			for k, other := range all {
@@ -142,17 +148,17 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, e
 		for _, o := range ops {
 			c := all[o.at]
 			switch o.kind {
-			case 0:
+			case add:
 				if err := insertConfig(ctx, tx, &c); err != nil {
 					return err
 				}
 				res.Added = append(res.Added, c.ID)
-			case 1:
+			case update:
 				if err := updateConfig(ctx, tx, &c); err != nil {
 					return err
 				}
 				res.Updated = append(res.Updated, c.ID)
-			case 2:
+			case unchanged:
 				res.Unchanged = append(res.Unchanged, c.ID)
 			}
 		}

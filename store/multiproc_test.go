@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kftray-go/kftray/internal/privtest"
 )
 
 // Flags for the test binary re-executed as a child process.
@@ -225,7 +226,7 @@ func openReadOnly(t *testing.T, root, dir string) string {
 	cmd := exec.Command(bin, "-test.run=^TestStoreChild$", "-store-child=readonly", "-store-dir="+dir)
 	cmd.Dir = root
 	cmd.Env = []string{"HOME=" + root, "PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	privtest.As(cmd, nobody, nobody)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {

@@ -185,5 +185,3 @@ func (s *Store) withTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 		return tx.Commit()
 	})
 }
-
-func nowMilli() int64 { return time.Now().UnixMilli() }

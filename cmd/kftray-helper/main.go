@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -88,6 +87,6 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info().Str("pid", strconv.Itoa(os.Getpid())).Msg("starting")
+	log.Info().Int("pid", os.Getpid()).Msg("starting")
 	return launcher.Run(ctx, launcher.Options{Socket: *socket, ConfigPath: *cfgPath, HostsPath: *hostsPath, RunDir: *runDir, Log: log})
 }

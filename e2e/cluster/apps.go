@@ -83,6 +83,24 @@ type App struct {
 	PodAnnotations map[string]string
 }
 
+// WebApp is "web", the App the forwarding tests and benchmarks use: the
+// backend's HTTP port ("http" 8080, Service port 80) and its echo port
+// ("echo" 9000, Service port 9000).
+func WebApp(replicas int32) App {
+	return App{
+		Name:     "web",
+		Replicas: replicas,
+		Ports: []corev1.ContainerPort{
+			{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP},
+			{Name: "echo", ContainerPort: 9000, Protocol: corev1.ProtocolTCP},
+		},
+		ServicePorts: []corev1.ServicePort{
+			{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
+			{Name: "echo", Port: 9000, TargetPort: intstr.FromString("echo"), Protocol: corev1.ProtocolTCP},
+		},
+	}
+}
+
 // Deploy creates app's Deployment and Service in namespace.
 func (c *Cluster) Deploy(ctx context.Context, namespace string, app App) error {
 	if app.Replicas == 0 {

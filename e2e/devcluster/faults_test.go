@@ -167,21 +167,29 @@ func TestAPIServerRestart(t *testing.T) {
 	}
 }
 
-// TestBackendAddrAnnotation: a pod's port-forwards can go to a process the
-// test runs (the relay tests run kftray-server so).
-func TestBackendAddrAnnotation(t *testing.T) {
-	c := cluster.Get(t)
-	ns := c.Namespace(t)
+// serveText serves body over HTTP on loopback until the test ends and
+// returns the address: a backend the test runs itself.
+func serveText(t *testing.T, body string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "served by the test\n")
+		io.WriteString(w, body)
 	})}
 	go srv.Serve(ln)
-	defer srv.Close()
-	pod := onePod(t, c, ns, cluster.App{PodAnnotations: map[string]string{cluster.AnnotationBackendAddr: ln.Addr().String()}})
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestBackendAddrAnnotation: a pod's port-forwards can go to a process the
+// test runs (the relay tests run kftray-server so).
+func TestBackendAddrAnnotation(t *testing.T) {
+	c := cluster.Get(t)
+	ns := c.Namespace(t)
+	addr := serveText(t, "served by the test\n")
+	pod := onePod(t, c, ns, cluster.App{PodAnnotations: map[string]string{cluster.AnnotationBackendAddr: addr}})
 	conn, err := dialers[0].dial(c, ns, pod)
 	if err != nil {
 		t.Fatal(err)
@@ -197,18 +205,10 @@ func TestBackendAddrAnnotation(t *testing.T) {
 func TestRouteImage(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "relay stand-in\n")
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
+	addr := serveText(t, "relay stand-in\n")
 	ctx := context.Background()
 	const image = "devcluster.invalid/test-relay"
-	if err := c.RouteImage(ctx, image, ln.Addr().String()); err != nil {
+	if err := c.RouteImage(ctx, image, addr); err != nil {
 		t.Fatal(err)
 	}
 	defer c.RouteImage(ctx, image, "")

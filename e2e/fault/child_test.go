@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -71,7 +70,7 @@ type child struct {
 	last    forwarder.State
 	history []forwarder.State
 	changed chan struct{}
-	stderr  strings.Builder
+	stderr  syncBuffer
 }
 
 // startChild starts the forwarder child, prefixed by wrapper (for example
@@ -81,7 +80,7 @@ func startChild(t *testing.T, spec childSpec, wrapper ...string) *child {
 	argv := append(append([]string{}, wrapper...), os.Args[0], childArg)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	ch := &child{t: t, cmd: cmd, changed: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{mu: &ch.mu, w: &ch.stderr}
+	cmd.Stderr = &ch.stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -129,17 +128,6 @@ func startChild(t *testing.T, spec childSpec, wrapper ...string) *child {
 	return ch
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 func (ch *child) pid() int { return ch.cmd.Process.Pid }
 
 // wait waits (bounded) for a state the child reported.
@@ -156,8 +144,6 @@ func (ch *child) wait(what string, bound time.Duration, cond func(forwarder.Stat
 		select {
 		case <-changed:
 		case <-deadline:
-			ch.mu.Lock()
-			defer ch.mu.Unlock()
 			ch.t.Fatalf("forwarder child: waiting %v for %s; last state %+v; stderr:\n%s", bound, what, s, ch.stderr.String())
 		}
 	}

@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
@@ -32,27 +29,11 @@ func TestMain(m *testing.M) {
 	os.Exit(cluster.Main(m))
 }
 
-// webApp is a Deployment with an HTTP port (80 → 8080) and an echo port.
-func webApp(replicas int32) cluster.App {
-	return cluster.App{
-		Name:     "web",
-		Replicas: replicas,
-		Ports: []corev1.ContainerPort{
-			{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP},
-			{Name: "echo", ContainerPort: 9000, Protocol: corev1.ProtocolTCP},
-		},
-		ServicePorts: []corev1.ServicePort{
-			{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
-			{Name: "echo", Port: 9000, TargetPort: intstr.FromString("echo"), Protocol: corev1.ProtocolTCP},
-		},
-	}
-}
-
 func deploy(t *testing.T, c *cluster.Cluster, ns string, replicas int32) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := c.Deploy(ctx, ns, webApp(replicas)); err != nil {
+	if err := c.Deploy(ctx, ns, cluster.WebApp(replicas)); err != nil {
 		t.Fatal(err)
 	}
 	pods, err := c.ReadyPods(ctx, ns, "web", int(replicas))

@@ -18,15 +18,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/internal/privtest"
 )
 
 const testUser = "kftray-e2e"
@@ -88,32 +87,16 @@ func TestCurlThroughHelperAsUnprivilegedUser(t *testing.T) {
 	}
 
 	// A world the test user can reach: binaries, kubeconfig, sockets.
-	world, err := os.MkdirTemp("", "kftray-e2e-helper-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(world)
-	os.Chmod(world, 0o755)
-	for _, b := range [][2]string{
-		{"kftray-helper", "github.com/kftray-go/kftray/cmd/kftray-helper"},
-		{"fwdprobe", "./testdata/fwdprobe"},
-	} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(world, b[0]), b[1]).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", b[1], err, out)
-		}
-	}
+	world := privtest.SharedDir(t, "kftray-e2e-helper-")
+	privtest.Build(t, world, map[string]string{
+		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
+		"fwdprobe":      "./testdata/fwdprobe",
+	})
 	kc, _ := os.ReadFile(c.Kubeconfig)
 	kubeconfig := filepath.Join(world, "kubeconfig")
 	os.WriteFile(kubeconfig, kc, 0o644)
 
-	if _, err := user.Lookup(testUser); err != nil {
-		if out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", testUser).CombinedOutput(); err != nil {
-			t.Fatalf("useradd: %v\n%s", err, out)
-		}
-	}
-	u, _ := user.Lookup(testUser)
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+	uid, gid := privtest.User(t, testUser)
 
 	// /etc/hosts: a temp copy bind-mounted over it, in this mount namespace only.
 	orig, _ := os.ReadFile("/etc/hosts")
@@ -138,8 +121,7 @@ func TestCurlThroughHelperAsUnprivilegedUser(t *testing.T) {
 	defer func() { svc.Process.Signal(syscall.SIGTERM); svc.Wait() }()
 	waitFor(t, "the helper socket", func() bool { _, err := os.Stat(sock); return err == nil })
 
-	probe := exec.Command(filepath.Join(world, "fwdprobe"), sock, kubeconfig, c.Context, ns, "web", "web.dev.test")
-	probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	probe := privtest.As(exec.Command(filepath.Join(world, "fwdprobe"), sock, kubeconfig, c.Context, ns, "web", "web.dev.test"), uid, gid)
 	probe.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + world}
 	stdin, _ := probe.StdinPipe()
 	stdout, _ := probe.StdoutPipe()

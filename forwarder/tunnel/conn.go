@@ -222,24 +222,12 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 	if tc, ok := local.Conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	id := strconv.FormatInt(c.nextID.Add(1), 10)
-	h := http.Header{}
-	h.Set("streamType", "error")
-	h.Set("port", strconv.Itoa(port))
-	h.Set("requestID", id)
-	errStream, err := c.createStream(h)
+	errStream, data, err := c.createPair(port)
 	if err != nil {
-		return refused(fmt.Errorf("create error stream: %w", err))
+		return refused(err)
 	}
 	// We never write to the error stream.
 	errStream.Close()
-	h.Set("streamType", "data")
-	data, err := c.createStream(h)
-	if err != nil {
-		errStream.Reset()
-		c.sc.RemoveStreams(errStream)
-		return refused(fmt.Errorf("create data stream: %w", err))
-	}
 	defer c.sc.RemoveStreams(errStream, data)
 
 	errMsg := make(chan string, 1)
@@ -321,6 +309,54 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 		return nil
 	}
 	return result
+}
+
+// createPair opens the error and data streams of one forwarded connection.
+// Both requests go out at once, so opening the pair costs one round trip to
+// the kubelet instead of two; the kubelet matches the streams by requestID
+// whatever order they arrive in, and dials the pod only once it has both.
+// If either fails the other is reset, so the kubelet drops the pair (and
+// the pod gets no data from this attempt, which keeps a refusal replayable).
+//
+// No pair is pre-created for the next connection: the kubelet dials the
+// pod's port as soon as it holds both streams, so a spare pair would be a
+// pod connection with no client behind it (a server that speaks first would
+// greet nobody, idle timeouts would close it, and the backend would count
+// connections no one made).
+func (c *Conn) createPair(port int) (errStream, data httpstream.Stream, err error) {
+	id := strconv.FormatInt(c.nextID.Add(1), 10)
+	header := func(streamType string) http.Header {
+		h := http.Header{}
+		h.Set("streamType", streamType)
+		h.Set("port", strconv.Itoa(port))
+		h.Set("requestID", id)
+		return h
+	}
+	type result struct {
+		s   httpstream.Stream
+		err error
+	}
+	dataCh := make(chan result, 1)
+	go func() {
+		s, err := c.createStream(header("data"))
+		dataCh <- result{s, err}
+	}()
+	errStream, errErr := c.createStream(header("error"))
+	d := <-dataCh
+	data, dataErr := d.s, d.err
+	if errErr == nil && dataErr == nil {
+		return errStream, data, nil
+	}
+	for _, s := range []httpstream.Stream{errStream, data} {
+		if s != nil {
+			s.Reset()
+			c.sc.RemoveStreams(s)
+		}
+	}
+	if errErr != nil {
+		return nil, nil, fmt.Errorf("create error stream: %w", errErr)
+	}
+	return nil, nil, fmt.Errorf("create data stream: %w", dataErr)
 }
 
 // createStream opens a stream without waiting for a reply longer than it

@@ -8,12 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kftray-go/kftray/helper/internal/flock"
 )
 
 // MaxPerUID bounds the addresses one user may hold.
@@ -120,21 +123,11 @@ func (p *Pool) Reset() error {
 }
 
 func (p *Pool) update(fn func(map[netip.Addr]owner) error) error {
-	lock := filepath.Join(p.Dir, "pool.lock")
-	fd, err := unix.Open(lock, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	unlock, err := flock.Lock(filepath.Join(p.Dir, "pool.lock"))
 	if err != nil {
-		return fmt.Errorf("addrpool: open %s: %w", lock, err)
+		return fmt.Errorf("addrpool: %w", err)
 	}
-	defer unix.Close(fd)
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("addrpool: lock: %w", err)
-	}
+	defer unlock()
 	path := filepath.Join(p.Dir, "pool.json")
 	st := map[netip.Addr]owner{}
 	data, err := readNoFollow(path)
@@ -185,13 +178,5 @@ func readNoFollow(path string) ([]byte, error) {
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	var buf []byte
-	tmp := make([]byte, 64<<10)
-	for {
-		n, err := f.Read(tmp)
-		buf = append(buf, tmp[:n]...)
-		if n == 0 || err != nil {
-			return buf, nil
-		}
-	}
+	return io.ReadAll(f)
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kftray-go/kftray/helper/internal/flock"
 )
 
 // File is one hosts file under kftray's management.
@@ -113,21 +115,12 @@ func (f *File) updateOnce(ctx context.Context, change func(*document) error) err
 
 // withLock serializes every writer, in any process, on an flock.
 func (f *File) withLock(fn func() error) error {
-	fd, err := unix.Open(f.LockPath, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	unlock, err := flock.Lock(f.LockPath)
 	if err != nil {
-		return fmt.Errorf("hosts: open lock %s: %w", f.LockPath, err)
+		return fmt.Errorf("hosts: %w", err)
 	}
-	defer unix.Close(fd)
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("hosts: lock %s: %w", f.LockPath, err)
-	}
-	return fn() // closing fd releases the lock
+	defer unlock()
+	return fn()
 }
 
 func (f *File) read() ([]byte, *unix.Stat_t, error) {

@@ -8,6 +8,7 @@
 package hosts
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -162,7 +163,7 @@ func split(data []byte) (*document, error) {
 	blockStart, blockEnd := 0, 0
 	lineNo := 0
 	for off := 0; off < len(data); {
-		nl := indexByte(data[off:], '\n')
+		nl := bytes.IndexByte(data[off:], '\n')
 		next := len(data)
 		if nl >= 0 {
 			next = off + nl + 1
@@ -194,7 +195,7 @@ func split(data []byte) (*document, error) {
 	d.prefix = data[:blockStart]
 	d.suffix = data[blockEnd:]
 	inner := data[blockStart:blockEnd]
-	inner = inner[indexByte(inner, '\n')+1:] // drop BEGIN line
+	inner = inner[bytes.IndexByte(inner, '\n')+1:] // drop BEGIN line
 	if i := strings.LastIndex(string(inner), EndMarker); i >= 0 {
 		inner = inner[:i]
 	}
@@ -217,15 +218,6 @@ func split(data []byte) (*document, error) {
 		d.lines = append(d.lines, Line{Entry: Entry{IP: ip, Names: l.Hostnames}, UID: uid, Session: session, Lease: lease})
 	}
 	return d, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // render rebuilds the file: prefix and suffix untouched, the block rendered

@@ -4,14 +4,14 @@ package hosts
 
 import (
 	"context"
-	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kftray-go/kftray/internal/privtest"
 )
 
 // TestBindMountedHostsFile reproduces a container's /etc/hosts: a file
@@ -22,18 +22,11 @@ func TestBindMountedHostsFile(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("privileged tests need root")
 	}
-	args := flag.Args()
-	if len(args) == 2 && args[0] == "in-mountns" {
-		inMountns(t, args[1])
+	if args, ok := privtest.Rerunning("in-mountns"); ok {
+		inMountns(t, args[0])
 		return
 	}
-	dir := t.TempDir()
-	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "--",
-		os.Args[0], "-test.run=^TestBindMountedHostsFile$", "-test.v", "--", "in-mountns", dir).CombinedOutput()
-	t.Logf("in a private mount namespace:\n%s", out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	privtest.Rerun(t, []string{"--mount"}, "in-mountns", t.TempDir())
 }
 
 func inMountns(t *testing.T, dir string) {

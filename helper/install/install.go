@@ -262,8 +262,10 @@ func (o *Options) writeConfig() error {
 		return err
 	}
 	cfg := &config.Config{}
-	if old, err := config.Load(p, false); err == nil {
-		cfg = old // keep other users and local policy
+	// Keep other users and local policy, but only from a config the service
+	// itself would trust: rewriting a planted one root-owned would launder it.
+	if old, err := config.Load(p, os.Geteuid() == 0); err == nil {
+		cfg = old
 	} else if !errors.Is(err, syscall.ENOENT) {
 		fmt.Fprintf(o.Out, "replacing unreadable config %s: %v\n", config.DefaultPath, err)
 	}

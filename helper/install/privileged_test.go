@@ -96,3 +96,29 @@ func TestInstallRealHelperIntoTempRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallDoesNotKeepAnUntrustedConfig: a config the service would
+// refuse (here, owned by a user) is replaced, not rewritten root-owned with
+// the uids it names.
+func TestInstallDoesNotKeepAnUntrustedConfig(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("privileged tests need root")
+	}
+	o, _, out := setup(t)
+	p := filepath.Join(o.Root, config.DefaultPath)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte(`{"allowed_uids": [4242]}`), 0o644)
+	if err := os.Chown(p, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if err := Install(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Allowed(4242) || !cfg.Allowed(o.AllowUID) {
+		t.Fatalf("allowed_uids = %v after replacing a user-owned config; want only %d\n%s", cfg.AllowedUIDs, o.AllowUID, out)
+	}
+}

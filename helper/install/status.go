@@ -48,7 +48,9 @@ func GetStatus(ctx context.Context, o Options, uid uint32) Status {
 		}
 	}
 	s.UpToDate = s.Installed && (s.Expected == "" || s.Version == s.Expected)
-	if cfg, err := config.Load(o.path(config.DefaultPath), false); err != nil {
+	// On the real machine, judge the config as the service does: one it
+	// would refuse allows nobody.
+	if cfg, err := config.Load(o.path(config.DefaultPath), o.Root == "/"); err != nil {
 		s.ConfigError = err.Error()
 	} else {
 		s.UserAllowed = cfg.Allowed(uid)

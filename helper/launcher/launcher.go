@@ -25,7 +25,6 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/kftray-go/kftray/helper/addrpool"
 	"github.com/kftray-go/kftray/helper/config"
 	"github.com/kftray-go/kftray/helper/hosts"
 	"github.com/kftray-go/kftray/helper/session"
@@ -151,9 +150,8 @@ func (s *Service) Stop() error {
 
 func (s *Service) sweep(ctx context.Context, cfg *config.Config) error {
 	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir)
-	pfx, _ := cfg.Pool()
 	e1 := hf.Sweep(ctx, func(hosts.Line) bool { return false })
-	e2 := (&addrpool.Pool{Prefix: pfx, Dir: s.opts.RunDir}).Reset()
+	e2 := session.NewPool(cfg, s.opts.RunDir).Reset()
 	ents, _ := os.ReadDir(filepath.Join(s.opts.RunDir, "sessions"))
 	for _, e := range ents {
 		os.RemoveAll(filepath.Join(s.opts.RunDir, "sessions", e.Name()))
@@ -412,8 +410,7 @@ func (s *Service) cleanup(cfg *config.Config, uid uint32, id string, log zerolog
 	if err := hf.RemoveSession(ctx, uid, id); err != nil {
 		log.Error().Err(err).Msg("remove session hosts lines")
 	}
-	pfx, _ := cfg.Pool()
-	pool := &addrpool.Pool{Prefix: pfx, Dir: s.opts.RunDir}
+	pool := session.NewPool(cfg, s.opts.RunDir)
 	for _, ip := range pool.SessionAddresses(id) {
 		_ = session.RemoveAlias(ctx, ip)
 	}

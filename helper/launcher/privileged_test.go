@@ -4,19 +4,19 @@ package launcher_test
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kftray-go/kftray/internal/privtest"
 )
 
 // These tests need root. They build kftray-helper and a probe forwarder,
@@ -34,58 +34,19 @@ func TestPrivileged(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("privileged tests need root")
 	}
-	args := flag.Args()
-	if len(args) == 2 && args[0] == "in-netns" {
-		inNetns(t, args[1])
+	if args, ok := privtest.Rerunning("in-netns"); ok {
+		inNetns(t, args[0])
 		return
 	}
-	dir := binDir(t)
+	// The binaries go where the test users can run them.
+	dir := privtest.SharedDir(t, "kftray-priv-")
+	privtest.Build(t, dir, map[string]string{
+		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
+		"probe":         "./testdata/probe",
+	})
 	// A private mount namespace too, so a test can bind-mount a temp file
 	// over /etc/hosts the way containers do.
-	cmd := exec.Command("unshare", "--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run=^TestPrivileged$", "-test.v", "--", "in-netns", dir)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a fresh network namespace:\n%s", out)
-	if err != nil {
-		t.Fatalf("privileged tests failed in the namespace: %v", err)
-	}
-}
-
-// binDir builds the binaries into a directory every user can read.
-func binDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "kftray-priv-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	for _, b := range [][2]string{
-		{"kftray-helper", "github.com/kftray-go/kftray/cmd/kftray-helper"},
-		{"probe", "./testdata/probe"},
-	} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput()
-		if err != nil {
-			t.Fatalf("build %s: %v\n%s", b[1], err, out)
-		}
-	}
-	return dir
-}
-
-func ensureUser(t *testing.T, name string) (uint32, uint32) {
-	t.Helper()
-	if _, err := user.Lookup(name); err != nil {
-		out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
-		if err != nil {
-			t.Fatalf("useradd %s: %v\n%s", name, err, out)
-		}
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return uint32(uid), uint32(gid)
+	privtest.Rerun(t, []string{"--net", "--mount"}, "in-netns", dir)
 }
 
 type world struct {
@@ -98,8 +59,7 @@ type world struct {
 }
 
 func asUser(uid, gid uint32, name string, args ...string) *exec.Cmd {
-	c := exec.Command(name, args...)
-	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+	c := privtest.As(exec.Command(name, args...), uid, gid)
 	c.Env = []string{"PATH=/usr/bin:/bin"}
 	return c
 }
@@ -206,14 +166,9 @@ func inNetns(t *testing.T, bin string) {
 		t.Fatalf("ip_unprivileged_port_start = %q in the fresh namespace, want 1024", b)
 	}
 	w := &world{t: t, bin: bin}
-	w.uidA, w.gidA = ensureUser(t, userA)
-	w.uidB, w.gidB = ensureUser(t, userB)
-	dir, err := os.MkdirTemp("", "kftray-world-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+	w.uidA, w.gidA = privtest.User(t, userA)
+	w.uidB, w.gidB = privtest.User(t, userB)
+	dir := privtest.SharedDir(t, "kftray-world-")
 	w.dir = dir
 	w.socket = filepath.Join(dir, "helper.sock")
 	w.hosts = filepath.Join(dir, "hosts")

@@ -32,8 +32,8 @@ func Version() string {
 	return "v0.0.0-dev"
 }
 
-// FDChannel is the descriptor the launcher puts the fd channel on.
-const FDChannel = 3
+// fdChannel is the descriptor the launcher puts the fd channel on.
+const fdChannel = 3
 
 // PluginOptions are set by the launcher on the plugin's command line; none
 // of them comes from the forwarder.
@@ -46,8 +46,8 @@ type PluginOptions struct {
 	Log        zerolog.Logger
 }
 
-// NewFromOptions builds the session a plugin process serves.
-func NewFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (*Session, error) {
+// newFromOptions builds the session a plugin process serves.
+func newFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (*Session, error) {
 	if err := hosts.ValidateSession(o.Session); err != nil {
 		return nil, err
 	}
@@ -55,7 +55,6 @@ func NewFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (
 	if err != nil {
 		return nil, err
 	}
-	pfx, _ := cfg.Pool()
 	info, err := SelfVersion()
 	if err != nil {
 		return nil, err
@@ -65,7 +64,7 @@ func NewFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (
 		ID:     o.Session,
 		Config: cfg,
 		Hosts:  NewHostsFile(cfg, o.HostsPath, o.RunDir),
-		Pool:   &addrpool.Pool{Prefix: pfx, Dir: o.RunDir},
+		Pool:   NewPool(cfg, o.RunDir),
 		FDs:    fds,
 		Info:   info,
 		Log:    o.Log.With().Uint32("uid", o.UID).Str("session", o.Session).Logger(),
@@ -80,6 +79,13 @@ func NewHostsFile(cfg *config.Config, path, runDir string) *hosts.File {
 		Policy:   hosts.Policy{Suffixes: cfg.Suffixes(), SingleLabel: cfg.SingleLabel(), MaxPerUID: cfg.MaxHosts()},
 		Flush:    hosts.FlushDNS,
 	}
+}
+
+// NewPool is the address pool every helper process shares. cfg comes from
+// config.Load, which has validated the prefix.
+func NewPool(cfg *config.Config, runDir string) *addrpool.Pool {
+	pfx, _ := cfg.Pool()
+	return &addrpool.Pool{Prefix: pfx, Dir: runDir}
 }
 
 // SelfVersion describes the running binary; the hash is of the executable
@@ -123,13 +129,13 @@ func ServePlugin(o PluginOptions) error {
 	if os.Getuid() != os.Geteuid() {
 		return errors.New("kftray-helper plugin: real and effective uid differ; the helper must never be setuid")
 	}
-	conn, err := fdpass.FileConn(FDChannel, "fd-channel")
+	conn, err := fdpass.FileConn(fdChannel, "fd-channel")
 	if err != nil {
-		return fmt.Errorf("kftray-helper plugin: descriptor %d must be the fd channel from the launcher: %w", FDChannel, err)
+		return fmt.Errorf("kftray-helper plugin: descriptor %d must be the fd channel from the launcher: %w", fdChannel, err)
 	}
 	fds := fdpass.New(conn)
 	defer fds.Close()
-	s, err := NewFromOptions(o, fds, os.Geteuid() == 0)
+	s, err := newFromOptions(o, fds, os.Geteuid() == 0)
 	if err != nil {
 		return err
 	}

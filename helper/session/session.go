@@ -111,10 +111,10 @@ func shared(ip netip.Addr) bool {
 	return ip == netip.MustParseAddr("127.0.0.1") || ip == netip.IPv6Loopback()
 }
 
-// CheckBind is the bind policy: loopback only; on 127.0.0.1 and ::1, which
+// checkBind is the bind policy: loopback only; on 127.0.0.1 and ::1, which
 // other local software trusts, privileged ports only when the config lists
 // them; on the session's own pool addresses any port.
-func (s *Session) CheckBind(req ipc.BindRequest) error {
+func (s *Session) checkBind(req ipc.BindRequest) error {
 	ip := req.IP.Unmap()
 	if req.Network != "tcp" && req.Network != "udp" {
 		return classify(fmt.Errorf("%w: network %q must be tcp or udp", hosts.ErrInvalid, req.Network))
@@ -135,7 +135,7 @@ func (s *Session) CheckBind(req ipc.BindRequest) error {
 // BindListener binds, passes the descriptor on the fd channel in frame
 // req.ID and keeps no copy: when the forwarder dies the port is free.
 func (s *Session) BindListener(ctx context.Context, req ipc.BindRequest) error {
-	if err := s.CheckBind(req); err != nil {
+	if err := s.checkBind(req); err != nil {
 		return err
 	}
 	ip := req.IP.Unmap()

@@ -41,9 +41,6 @@ type Conn struct {
 // New wraps c. The caller keeps ownership of c.
 func New(c *net.UnixConn) *Conn { return &Conn{c: c} }
 
-// UnixConn returns the underlying socket.
-func (c *Conn) UnixConn() *net.UnixConn { return c.c }
-
 // Close closes the underlying socket.
 func (c *Conn) Close() error { return c.c.Close() }
 
@@ -84,7 +81,7 @@ func (c *Conn) Write(body []byte, fds ...int) error {
 func (c *Conn) Read() (body []byte, fds []int, err error) {
 	defer func() {
 		if err != nil {
-			closeAll(fds)
+			CloseFDs(fds)
 			fds = nil
 		}
 	}()
@@ -179,9 +176,7 @@ func parseRights(oob []byte) ([]int, error) {
 }
 
 // CloseFDs closes descriptors a caller did not expect or no longer needs.
-func CloseFDs(fds []int) { closeAll(fds) }
-
-func closeAll(fds []int) {
+func CloseFDs(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}

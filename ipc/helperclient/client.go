@@ -188,9 +188,6 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // Info is the helper's Version answer from Dial.
 func (c *Client) Info() ipc.VersionInfo { return c.info }
 
-// Helper exposes the raw RPC surface.
-func (c *Client) Helper() ipc.Helper { return c.h }
-
 func (c *Client) Version(ctx context.Context) (ipc.VersionInfo, error) { return c.h.Version(ctx) }
 
 func (c *Client) AllocateAddress(ctx context.Context) (netip.Addr, error) {

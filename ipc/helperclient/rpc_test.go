@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/rs/zerolog"
 
-	"github.com/kftray-go/kftray/helper/addrpool"
 	"github.com/kftray-go/kftray/helper/config"
 	"github.com/kftray-go/kftray/helper/session"
 	"github.com/kftray-go/kftray/ipc"
@@ -41,7 +40,6 @@ func rpcClientTB(t testing.TB, cfg *config.Config) (*Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pfx, _ := cfg.Pool()
 	info, err := session.SelfVersion()
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +47,7 @@ func rpcClientTB(t testing.TB, cfg *config.Config) (*Client, string) {
 	s := &session.Session{
 		UID: uint32(os.Getuid()), ID: "sess1", Config: cfg,
 		Hosts: session.NewHostsFile(cfg, hostsPath, dir),
-		Pool:  &addrpool.Pool{Prefix: pfx, Dir: dir},
+		Pool:  session.NewPool(cfg, dir),
 		FDs:   fdpass.New(remote), Info: info, Log: zerolog.Nop(),
 	}
 	s.Hosts.Flush = nil

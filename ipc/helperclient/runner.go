@@ -38,52 +38,52 @@ type launcherRunner struct {
 
 var _ runner.Runner = (*launcherRunner)(nil)
 
-func (r *launcherRunner) Start(ctx context.Context) error {
+func (r *launcherRunner) Start(ctx context.Context) (err error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", r.socket)
 	if err != nil {
 		return fmt.Errorf("connect to kftray-helper at %s: %w; is the service running? (`%s` sets it up)", r.socket, err, InstallCommand)
 	}
 	conn := c.(*net.UnixConn)
+	// A session that does not start leaves nothing open behind it.
+	var opened []io.Closer
+	defer func() {
+		if err != nil {
+			for _, o := range opened {
+				o.Close()
+			}
+		}
+	}()
+	opened = append(opened, conn)
 	// Before sending anything: only root may serve this socket.
 	cred, err := peercred.Get(conn)
 	if err != nil {
-		conn.Close()
 		return err
 	}
 	if cred.UID != r.serverUID {
-		conn.Close()
 		r.refused = fmt.Errorf("%w: %s is served by uid %d, not root; refusing to use it", ErrRefused, r.socket, cred.UID)
 		return r.refused
 	}
 	env, err := ipc.FilterPluginEnv(r.env)
 	if err != nil {
-		conn.Close()
 		return err
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		conn.Close()
 		return err
 	}
+	opened = append(opened, outR, outW)
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		conn.Close()
-		outR.Close()
-		outW.Close()
+		return err
+	}
+	opened = append(opened, errR, errW)
+	remoteFile, err := r.fdRemote.File()
+	if err != nil {
 		return err
 	}
 	body, _ := json.Marshal(ipc.LaunchRequest{Env: env})
 	fc := fdpass.New(conn)
-	remoteFile, ferr := r.fdRemote.File()
-	if ferr != nil {
-		conn.Close()
-		outR.Close()
-		outW.Close()
-		errR.Close()
-		errW.Close()
-		return ferr
-	}
 	werr := fc.Write(body, int(outW.Fd()), int(errW.Fd()), int(remoteFile.Fd()))
 	// Our copies go now: the plugin holds the only write ends, so its exit
 	// is EOF here, and the fd channel's far end lives only in the plugin.
@@ -91,6 +91,7 @@ func (r *launcherRunner) Start(ctx context.Context) error {
 	errW.Close()
 	remoteFile.Close()
 	r.fdRemote.Close()
+	opened = []io.Closer{conn, outR, errR}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetReadDeadline(dl)
 	} else {
@@ -102,15 +103,9 @@ func (r *launcherRunner) Start(ctx context.Context) error {
 	fdpass.CloseFDs(fds)
 	conn.SetReadDeadline(time.Time{})
 	if err != nil && werr != nil {
-		conn.Close()
-		outR.Close()
-		errR.Close()
 		return fmt.Errorf("send session request to kftray-helper: %w", werr)
 	}
 	if err != nil {
-		conn.Close()
-		outR.Close()
-		errR.Close()
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%w: the launcher closed the connection", ErrRefused)
 		}
@@ -118,15 +113,9 @@ func (r *launcherRunner) Start(ctx context.Context) error {
 	}
 	var resp ipc.LaunchResponse
 	if err := json.Unmarshal(rb, &resp); err != nil || (resp.Error == "" && resp.PID == 0) {
-		conn.Close()
-		outR.Close()
-		errR.Close()
 		return fmt.Errorf("kftray-helper sent a malformed answer %q", rb)
 	}
 	if resp.Error != "" {
-		conn.Close()
-		outR.Close()
-		errR.Close()
 		r.refused = fmt.Errorf("%w: %s", ErrRefused, resp.Error)
 		return r.refused
 	}

@@ -9,10 +9,8 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
@@ -72,18 +70,7 @@ func (b *bench) setup(ctx context.Context) error {
 	if err := b.c.CreateNamespace(sctx, b.ns); err != nil {
 		return err
 	}
-	web := cluster.App{
-		Name: "web",
-		Ports: []corev1.ContainerPort{
-			{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP},
-			{Name: "echo", ContainerPort: 9000, Protocol: corev1.ProtocolTCP},
-		},
-		ServicePorts: []corev1.ServicePort{
-			{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
-			{Name: "echo", Port: 9000, TargetPort: intstr.FromString("echo"), Protocol: corev1.ProtocolTCP},
-		},
-	}
-	apps := []cluster.App{web, {Name: "rec"}}
+	apps := []cluster.App{cluster.WebApp(1), {Name: "rec"}}
 	if !b.p.skipped("scale") {
 		for i := range b.p.scaleSvcs {
 			apps = append(apps, cluster.App{Name: fmt.Sprintf("s-%d", i)})

@@ -1,0 +1,103 @@
+// Package privtest is what the root-only tests share: real users made with
+// useradd, commands run as them, directories and binaries those users can
+// reach, and a re-run of a test inside fresh namespaces.
+//
+// Callers check os.Geteuid() == 0 (and skip otherwise) before using it.
+package privtest
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// User returns the ids of the local user name, creating it (no home, no
+// login shell) when it does not exist yet. It stays for later runs.
+func User(t testing.TB, name string) (uid, gid uint32) {
+	t.Helper()
+	if _, err := user.Lookup(name); err != nil {
+		if out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+			t.Fatalf("useradd %s: %v\n%s", name, err, out)
+		}
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		t.Fatalf("user %s: uid %q: %v", name, u.Uid, err)
+	}
+	g, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		t.Fatalf("user %s: gid %q: %v", name, u.Gid, err)
+	}
+	return uint32(id), uint32(g)
+}
+
+// As makes cmd run as uid:gid with no supplementary groups, so it holds
+// none of root's.
+func As(cmd *exec.Cmd, uid, gid uint32) *exec.Cmd {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}
+	return cmd
+}
+
+// SharedDir is a temp directory other users can read and traverse (the
+// parent of t.TempDir is private to root), removed when the test ends.
+func SharedDir(t testing.TB, pattern string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Build builds each package into dir under its name.
+func Build(t testing.TB, dir string, pkgs map[string]string) {
+	t.Helper()
+	for name, pkg := range pkgs {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, out)
+		}
+	}
+}
+
+// Rerun runs the top-level test t again in a child of `unshare flags...`
+// (for example --net, --mount) with mount propagation private, so nothing it
+// mounts reaches the machine. The child finds args through Rerunning under
+// the same marker. t fails when the child fails; its output is logged.
+func Rerun(t *testing.T, flags []string, marker string, args ...string) {
+	t.Helper()
+	argv := append(slices.Clone(flags), "--propagation", "private", "--",
+		os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "--", marker)
+	out, err := exec.Command("unshare", append(argv, args...)...).CombinedOutput()
+	t.Logf("in fresh namespaces (unshare %s):\n%s", strings.Join(flags, " "), out)
+	if err != nil {
+		t.Fatalf("%s failed in the namespaces: %v", t.Name(), err)
+	}
+}
+
+// Rerunning reports whether this process is a child started by Rerun with
+// marker, and the arguments Rerun passed after it.
+func Rerunning(marker string) ([]string, bool) {
+	args := flag.Args()
+	if len(args) == 0 || args[0] != marker {
+		return nil, false
+	}
+	return args[1:], true
+}
