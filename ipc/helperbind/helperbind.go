@@ -43,7 +43,11 @@ func (b *Binder) Listen(ctx context.Context, req forwarder.BindRequest) (net.Lis
 	if err != nil {
 		return nil, err
 	}
-	return c.ListenForward(ctx, fb)
+	fl, err := c.ListenForward(ctx, fb)
+	if err != nil {
+		return nil, err // not a nil *ForwardListener in a non-nil interface
+	}
+	return fl, nil
 }
 
 // ListenPacket binds a UDP socket for req, directly if possible. The
@@ -61,7 +65,11 @@ func (b *Binder) ListenPacket(ctx context.Context, req forwarder.BindRequest) (n
 	if err != nil {
 		return nil, err
 	}
-	return c.ListenForwardPacket(ctx, fb)
+	fp, err := c.ListenForwardPacket(ctx, fb)
+	if err != nil {
+		return nil, err
+	}
+	return fp, nil
 }
 
 // viaHelper returns the helper session and what to ask it for req, after

@@ -167,6 +167,17 @@ func udpInNetns(t *testing.T, bin string) {
 		pc.Close()
 	})
 
+	t.Run("a refused hostname is a clear error and leaves nothing behind", func(t *testing.T) {
+		out, _ := asUser(uid, gid, probe, "refused", socket, "localhost").CombinedOutput()
+		t.Logf("probe: %s", out)
+		if !strings.HasPrefix(string(out), "REFUSED nil-conn=true ") || !strings.Contains(string(out), "localhost") {
+			t.Fatalf("probe: %s", out)
+		}
+		if h := hostsText(); h != userLines {
+			t.Fatalf("hosts file changed by a refused forward:\n%s", h)
+		}
+	})
+
 	t.Run("kill -9 of the forwarder frees the port and the name", func(t *testing.T) {
 		c := asUser(uid, gid, probe, "helper", socket, "dns2.dev.test")
 		c.StdinPipe() // kept open: the probe serves until killed

@@ -355,6 +355,21 @@ func TestListenForwardPacketCleansUp(t *testing.T) {
 	}
 	pc.Close()
 
+	// A refused name leaves nothing behind: no socket, no address.
+	c.ReleaseAddress(ctx, ip)
+	_, err = c.ListenForwardPacket(ctx, ForwardBind{Network: "udp", AutoLoopback: true, Port: 18292, Hostnames: []string{"mine.test"}, Lease: "cfg10"})
+	if !errors.Is(err, ipc.ErrConflict) {
+		t.Fatalf("err = %v", err)
+	}
+	if ip2, _ := c.AllocateAddress(ctx); ip2 != fp.IP {
+		t.Fatalf("failed ListenForwardPacket kept its address: next is %s, want %s", ip2, fp.IP)
+	}
+	pc, err = net.ListenPacket("udp", netip.AddrPortFrom(fp.IP, 18292).String())
+	if err != nil {
+		t.Fatalf("failed ListenForwardPacket kept its socket: %v", err)
+	}
+	pc.Close()
+
 	// TCP is not a packet network.
 	if _, err := c.ListenForwardPacket(ctx, ForwardBind{Network: "tcp", Port: 18291}); err == nil || !strings.Contains(err.Error(), "want udp") {
 		t.Fatalf("tcp through ListenForwardPacket: %v", err)

@@ -5,6 +5,8 @@
 //	                               print "OK", or "NEEDS-HELPER <error>"
 //	udpprobe raw IP PORT           bind udp IP:PORT with the socket API, print
 //	                               "OK" or "EACCES"
+//	udpprobe refused SOCKET NAME   ask the helper for udp port 53 named NAME, which
+//	                               it must refuse; print "REFUSED nil-conn=BOOL ERROR"
 //	udpprobe helper SOCKET NAME    bind udp port 53 on an allocated address with
 //	                               the name NAME through helperbind.Binder, print
 //	                               "READY ip:port first per-forward" (first: session
@@ -65,6 +67,18 @@ func run(args []string) error {
 		}
 		pc.Close()
 		fmt.Println("OK")
+		return nil
+	case "refused":
+		b := &helperbind.Binder{Options: helperclient.Options{Socket: args[1]}}
+		defer b.Close()
+		pc, err := b.ListenPacket(ctx, forwarder.BindRequest{
+			ConfigID: 54, Network: "udp", AutoLoopback: true, Port: 53, Hostnames: []string{args[2]},
+		})
+		if err == nil {
+			pc.Close()
+			return fmt.Errorf("the helper bound udp %s for the name %q", pc.LocalAddr(), args[2])
+		}
+		fmt.Println("REFUSED", fmt.Sprintf("nil-conn=%v", pc == nil), err)
 		return nil
 	case "helper":
 		b := &helperbind.Binder{Options: helperclient.Options{Socket: args[1]}}
