@@ -31,12 +31,25 @@ func NewInformers(client kubernetes.Interface, host, namespace string) *Informer
 	return &Informers{
 		host:      host,
 		namespace: namespace,
-		factory:   informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(namespace)),
+		factory:   informers.NewSharedInformerFactoryWithOptions(listWatchClient{client}, 0, informers.WithNamespace(namespace)),
 		ctx:       ctx,
 		cancel:    cancel,
 		errs:      map[string]error{},
 	}
 }
+
+// listWatchClient makes the informers use a plain list then watch instead
+// of client-go's streaming watch-list. With the API server unreachable,
+// the watch-list path retries "connection refused" inside the reflector,
+// in a backoff sleep that ignores the stop channel and without calling the
+// watch error handler: forwards stayed "starting" with no error shown, and
+// Close waited out the sleep (up to ~10 s). A plain list fails at once,
+// reports through the error handler, and honours the context.
+type listWatchClient struct{ kubernetes.Interface }
+
+// IsWatchListSemanticsUnSupported is what client-go's reflector asks
+// (watchlist.DoesClientNotSupportWatchListSemantics).
+func (listWatchClient) IsWatchListSemanticsUnSupported() bool { return true }
 
 // Close stops the watches.
 func (i *Informers) Close() {
