@@ -65,10 +65,22 @@ func (c *Cluster) CreateNamespace(ctx context.Context, name string) error {
 	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", name, err)
 	}
-	return poll(ctx, "default service account in namespace "+name, func() error {
-		_, err := c.Client.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if poll(waitCtx, "default service account in namespace "+name, func() error {
+		_, err := c.Client.CoreV1().ServiceAccounts(name).Get(waitCtx, "default", metav1.GetOptions{})
 		return err
-	})
+	}) == nil {
+		return nil
+	}
+	// After an API-server restart the controller manager's service-account
+	// controller can take over 30 s to see new namespaces (its watches back
+	// off). The object it would create is plain: create it ourselves.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: name}}
+	if _, err := c.Client.CoreV1().ServiceAccounts(name).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create the default service account in namespace %s: %w", name, err)
+	}
+	return nil
 }
 
 // App is a Deployment with a Service in front of it.
