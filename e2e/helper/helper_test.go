@@ -32,27 +32,7 @@ const testUser = "kftray-e2e"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if os.Geteuid() == 0 && flag.Arg(0) != "in-ns" {
-		args := append([]string{"--net", "--mount", "--propagation", "private", "--", os.Args[0]}, os.Args[1:]...)
-		args = append(args, "--", "in-ns")
-		cmd := exec.Command("unshare", args...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				os.Exit(ee.ExitCode())
-			}
-			fmt.Fprintln(os.Stderr, "unshare:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	if flag.Arg(0) == "in-ns" {
-		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "ip link set lo up: %v\n%s", err, out)
-			os.Exit(1)
-		}
-	}
-	os.Exit(cluster.Main(m))
+	os.Exit(privtest.RunInNamespaces(func() int { return cluster.Main(m) }))
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -6,7 +6,9 @@
 package privtest
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -115,4 +117,34 @@ func Rerunning(marker string) ([]string, bool) {
 		return nil, false
 	}
 	return args[1:], true
+}
+
+// RunInNamespaces is Rerun for a whole test binary, from TestMain (after
+// flag.Parse): as root it re-runs the binary in fresh network and mount
+// namespaces and returns the child's exit code; in that child (and when not
+// root) it brings loopback up where needed and returns run().
+func RunInNamespaces(run func() int) int {
+	const marker = "in-ns"
+	if _, child := Rerunning(marker); child {
+		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "ip link set lo up: %v\n%s", err, out)
+			return 1
+		}
+		return run()
+	}
+	if os.Geteuid() != 0 {
+		return run()
+	}
+	argv := append([]string{"--net", "--mount", "--propagation", "private", "--"}, os.Args...)
+	cmd := exec.Command("unshare", append(argv, "--", marker)...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "unshare:", err)
+		return 1
+	}
+	return 0
 }
