@@ -35,17 +35,6 @@ func TestMain(m *testing.M) {
 	os.Exit(privtest.RunInNamespaces(func() int { return cluster.Main(m) }))
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestCurlThroughHelperAsUnprivilegedUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: useradd, namespaces, the helper")
@@ -99,7 +88,7 @@ func TestCurlThroughHelperAsUnprivilegedUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { svc.Process.Signal(syscall.SIGTERM); svc.Wait() }()
-	waitFor(t, "the helper socket", func() bool { _, err := os.Stat(sock); return err == nil })
+	privtest.WaitFor(t, 20*time.Second, "the helper socket", func() bool { _, err := os.Stat(sock); return err == nil })
 
 	probe := privtest.As(exec.Command(filepath.Join(world, "fwdprobe"), sock, kubeconfig, c.Context, ns, "web", "web.dev.test"), uid, gid)
 	probe.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + world}
@@ -136,7 +125,7 @@ func TestCurlThroughHelperAsUnprivilegedUser(t *testing.T) {
 	// The forwarder exits: its hosts line goes, /etc/hosts is as it was.
 	stdin.Close()
 	probe.Wait()
-	waitFor(t, "web.dev.test to leave /etc/hosts", func() bool {
+	privtest.WaitFor(t, 20*time.Second, "web.dev.test to leave /etc/hosts", func() bool {
 		b, _ := os.ReadFile("/etc/hosts")
 		return string(b) == string(orig)
 	})

@@ -50,17 +50,6 @@ func TestMain(m *testing.M) {
 	os.Exit(privtest.RunInNamespaces(func() int { return cluster.Main(m) }))
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestUDPPort53WithHostnameThroughHelper(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: useradd, namespaces, the helper")
@@ -122,7 +111,7 @@ func TestUDPPort53WithHostnameThroughHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { svc.Process.Signal(syscall.SIGTERM); svc.Wait() }()
-	waitFor(t, "the helper socket", func() bool { _, err := os.Stat(sock); return err == nil })
+	privtest.WaitFor(t, wait, "the helper socket", func() bool { _, err := os.Stat(sock); return err == nil })
 
 	probe := exec.Command(filepath.Join(world, "udpfwd"), sock, kubeconfig, c.Context, ns, "dns", "dns.dev.test",
 		cluster.AnnotationBackendAddr+"="+backend)
@@ -182,7 +171,7 @@ func TestUDPPort53WithHostnameThroughHelper(t *testing.T) {
 	// the port is free and the relay is deleted.
 	stdin.Close()
 	probe.Wait()
-	waitFor(t, "dns.dev.test to leave /etc/hosts", func() bool {
+	privtest.WaitFor(t, wait, "dns.dev.test to leave /etc/hosts", func() bool {
 		b, _ := os.ReadFile("/etc/hosts")
 		return string(b) == string(orig)
 	})
@@ -268,7 +257,7 @@ func startServer(t *testing.T, bin, remote string) string {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addr := fmt.Sprintf("127.0.0.1:%d", local)
-	waitFor(t, "kftray-server to listen on "+addr, func() bool {
+	privtest.WaitFor(t, wait, "kftray-server to listen on "+addr, func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()

@@ -58,24 +58,6 @@ type world struct {
 	service                *exec.Cmd
 }
 
-func asUser(uid, gid uint32, name string, args ...string) *exec.Cmd {
-	c := privtest.As(exec.Command(name, args...), uid, gid)
-	c.Env = []string{"PATH=/usr/bin:/bin"}
-	return c
-}
-
-// waitFor polls cond (bounded) and fails with what it was waiting for.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func (w *world) hostsText() string {
 	b, err := os.ReadFile(w.hosts)
 	if err != nil {
@@ -118,7 +100,7 @@ func (w *world) startService() {
 		w.t.Fatal(err)
 	}
 	w.service = c
-	waitFor(w.t, "the service socket", func() bool {
+	privtest.WaitFor(w.t, 15*time.Second, "the service socket", func() bool {
 		conn, err := net.Dial("unix", w.socket)
 		if err == nil {
 			conn.Close()
@@ -140,7 +122,7 @@ type probe struct {
 
 func (w *world) startProbe(uid, gid uint32, name string) *probe {
 	w.t.Helper()
-	c := asUser(uid, gid, filepath.Join(w.bin, "probe"), "session", w.socket, name, "80")
+	c := privtest.Command(uid, gid, filepath.Join(w.bin, "probe"), "session", w.socket, name, "80")
 	stdin, _ := c.StdinPipe()
 	stdout, _ := c.StdoutPipe()
 	c.Stderr = os.Stderr
@@ -199,7 +181,7 @@ func inNetns(t *testing.T, bin string) {
 
 	t.Run("direct bind of a low port fails with EACCES", func(t *testing.T) {
 		for _, addr := range []string{"127.0.0.1:80", "127.77.0.1:80"} {
-			out, _ := asUser(w.uidA, w.gidA, filepath.Join(bin, "probe"), "bind-direct", addr).CombinedOutput()
+			out, _ := privtest.Command(w.uidA, w.gidA, filepath.Join(bin, "probe"), "bind-direct", addr).CombinedOutput()
 			if strings.TrimSpace(string(out)) != "EACCES" {
 				t.Fatalf("direct bind of %s as %s: %s", addr, userA, out)
 			}
@@ -207,7 +189,7 @@ func inNetns(t *testing.T, bin string) {
 	})
 
 	t.Run("unlisted user is refused", func(t *testing.T) {
-		out, _ := asUser(w.uidB, w.gidB, filepath.Join(bin, "probe"), "session", w.socket, "b.test", "80").CombinedOutput()
+		out, _ := privtest.Command(w.uidB, w.gidB, filepath.Join(bin, "probe"), "session", w.socket, "b.test", "80").CombinedOutput()
 		if !strings.Contains(string(out), "not allowed") {
 			t.Fatalf("user %s: %s", userB, out)
 		}
@@ -217,15 +199,15 @@ func inNetns(t *testing.T, bin string) {
 	})
 
 	t.Run("an out-of-date helper is detected and names the fix", func(t *testing.T) {
-		out, _ := asUser(w.uidA, w.gidA, filepath.Join(bin, "probe"), "expect-version", w.socket, "v99.0.0").CombinedOutput()
+		out, _ := privtest.Command(w.uidA, w.gidA, filepath.Join(bin, "probe"), "expect-version", w.socket, "v99.0.0").CombinedOutput()
 		if !strings.Contains(string(out), "out of date") || !strings.Contains(string(out), "sudo kftray helper install") {
 			t.Fatalf("probe: %s", out)
 		}
-		out, _ = asUser(w.uidA, w.gidA, filepath.Join(bin, "probe"), "expect-version", w.socket, "v0.0.0-dev").CombinedOutput()
+		out, _ = privtest.Command(w.uidA, w.gidA, filepath.Join(bin, "probe"), "expect-version", w.socket, "v0.0.0-dev").CombinedOutput()
 		if strings.TrimSpace(string(out)) != "OK v0.0.0-dev" {
 			t.Fatalf("matching version: %s", out)
 		}
-		waitFor(t, "the version-check sessions to end", func() bool { return len(w.pluginPIDs()) == 0 })
+		privtest.WaitFor(t, 15*time.Second, "the version-check sessions to end", func() bool { return len(w.pluginPIDs()) == 0 })
 	})
 
 	for _, ending := range []string{"clean exit", "kill -9"} {
@@ -257,8 +239,8 @@ func inNetns(t *testing.T, bin string) {
 				p.cmd.Process.Signal(syscall.SIGKILL)
 				p.cmd.Wait()
 			}
-			waitFor(t, "the hosts entry to vanish", func() bool { return !strings.Contains(w.hostsText(), "web.dev.test") })
-			waitFor(t, "the plugin to exit", func() bool { return len(w.pluginPIDs()) == 0 })
+			privtest.WaitFor(t, 15*time.Second, "the hosts entry to vanish", func() bool { return !strings.Contains(w.hostsText(), "web.dev.test") })
+			privtest.WaitFor(t, 15*time.Second, "the plugin to exit", func() bool { return len(w.pluginPIDs()) == 0 })
 			if got := w.hostsText(); got != userLines+"# after\n" {
 				t.Fatalf("hosts after the session:\n%s", got)
 			}
@@ -298,7 +280,7 @@ func inNetns(t *testing.T, bin string) {
 		}
 		p.stdin.Close()
 		p.cmd.Wait()
-		waitFor(t, "web.dev.test to leave /etc/hosts", func() bool { return !strings.Contains(w2.hostsText(), "web.dev.test") })
+		privtest.WaitFor(t, 15*time.Second, "web.dev.test to leave /etc/hosts", func() bool { return !strings.Contains(w2.hostsText(), "web.dev.test") })
 		if got := w2.hostsText(); got != string(orig) {
 			t.Fatalf("/etc/hosts not restored byte for byte:\n%s", got)
 		}
@@ -309,7 +291,7 @@ func inNetns(t *testing.T, bin string) {
 		defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
 		w.service.Process.Signal(syscall.SIGKILL)
 		w.service.Wait()
-		waitFor(t, "the plugin to die with its launcher", func() bool { return len(w.pluginPIDs()) == 0 })
+		privtest.WaitFor(t, 15*time.Second, "the plugin to die with its launcher", func() bool { return len(w.pluginPIDs()) == 0 })
 		if !strings.Contains(w.hostsText(), "orphan.dev.test") {
 			t.Fatal("expected the killed launcher to leave its line behind (nothing could remove it)")
 		}
@@ -326,6 +308,6 @@ func inNetns(t *testing.T, bin string) {
 		if strings.Contains(w.hostsText(), "api.dev.test") {
 			t.Fatalf("hosts entry survived service stop:\n%s", w.hostsText())
 		}
-		waitFor(t, "the plugin to exit after service stop", func() bool { return len(w.pluginPIDs()) == 0 })
+		privtest.WaitFor(t, 15*time.Second, "the plugin to exit after service stop", func() bool { return len(w.pluginPIDs()) == 0 })
 	})
 }

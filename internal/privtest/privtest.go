@@ -148,3 +148,24 @@ func RunInNamespaces(run func() int) int {
 	}
 	return 0
 }
+
+// Command is exec.Command run as uid:gid (see As) with only a minimal PATH
+// in its environment.
+func Command(uid, gid uint32, name string, args ...string) *exec.Cmd {
+	c := As(exec.Command(name, args...), uid, gid)
+	c.Env = []string{"PATH=/usr/bin:/bin"}
+	return c
+}
+
+// WaitFor polls cond until it holds, failing t with what it waited for
+// once within has passed: a hang guard, not a timing assertion.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

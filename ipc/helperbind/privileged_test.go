@@ -82,7 +82,7 @@ func udpInNetns(t *testing.T, bin string) {
 		svc.Process.Signal(syscall.SIGTERM)
 		svc.Wait()
 	}()
-	waitFor(t, "the helper service socket", func() bool {
+	privtest.WaitFor(t, 15*time.Second, "the helper service socket", func() bool {
 		c, err := net.Dial("unix", socket)
 		if err == nil {
 			c.Close()
@@ -92,7 +92,7 @@ func udpInNetns(t *testing.T, bin string) {
 
 	probe := filepath.Join(bin, "udpprobe")
 	t.Run("direct bind of udp port 53 needs the helper", func(t *testing.T) {
-		out, _ := asUser(uid, gid, probe, "direct", "127.0.0.1", "53").CombinedOutput()
+		out, _ := privtest.Command(uid, gid, probe, "direct", "127.0.0.1", "53").CombinedOutput()
 		if !strings.HasPrefix(string(out), "NEEDS-HELPER ") || !strings.Contains(string(out), "sudo kftray helper install") {
 			t.Fatalf("direct bind as %s: %s", udpUser, out)
 		}
@@ -103,7 +103,7 @@ func udpInNetns(t *testing.T, bin string) {
 			{"raw", "127.77.0.1", "53", "EACCES"},
 			{"direct", "127.0.0.1", "1053", "OK"},
 		} {
-			out, _ := asUser(uid, gid, probe, c.mode, c.ip, c.port).CombinedOutput()
+			out, _ := privtest.Command(uid, gid, probe, c.mode, c.ip, c.port).CombinedOutput()
 			if strings.TrimSpace(string(out)) != c.want {
 				t.Fatalf("%s bind of udp %s:%s as %s: %s, want %s", c.mode, c.ip, c.port, udpUser, out, c.want)
 			}
@@ -111,7 +111,7 @@ func udpInNetns(t *testing.T, bin string) {
 	})
 
 	t.Run("helper-bound udp port 53 with a hostname receives datagrams", func(t *testing.T) {
-		c := asUser(uid, gid, probe, "helper", socket, "dns.dev.test")
+		c := privtest.Command(uid, gid, probe, "helper", socket, "dns.dev.test")
 		stdin, _ := c.StdinPipe()
 		stdout, _ := c.StdoutPipe()
 		c.Stderr = os.Stderr
@@ -168,7 +168,7 @@ func udpInNetns(t *testing.T, bin string) {
 	})
 
 	t.Run("a refused hostname is a clear error and leaves nothing behind", func(t *testing.T) {
-		out, _ := asUser(uid, gid, probe, "refused", socket, "localhost").CombinedOutput()
+		out, _ := privtest.Command(uid, gid, probe, "refused", socket, "localhost").CombinedOutput()
 		t.Logf("probe: %s", out)
 		if !strings.HasPrefix(string(out), "REFUSED nil-conn=true ") || !strings.Contains(string(out), "localhost") {
 			t.Fatalf("probe: %s", out)
@@ -179,7 +179,7 @@ func udpInNetns(t *testing.T, bin string) {
 	})
 
 	t.Run("kill -9 of the forwarder frees the port and the name", func(t *testing.T) {
-		c := asUser(uid, gid, probe, "helper", socket, "dns2.dev.test")
+		c := privtest.Command(uid, gid, probe, "helper", socket, "dns2.dev.test")
 		c.StdinPipe() // kept open: the probe serves until killed
 		stdout, _ := c.StdoutPipe()
 		c.Stderr = os.Stderr
@@ -198,7 +198,7 @@ func udpInNetns(t *testing.T, bin string) {
 		}
 		c.Process.Signal(syscall.SIGKILL)
 		c.Wait()
-		waitFor(t, "dns2.dev.test to leave the hosts file", func() bool { return !strings.Contains(hostsText(), "dns2.dev.test") })
+		privtest.WaitFor(t, 15*time.Second, "dns2.dev.test to leave the hosts file", func() bool { return !strings.Contains(hostsText(), "dns2.dev.test") })
 		if h := hostsText(); h != userLines {
 			t.Fatalf("hosts file after the session:\n%s", h)
 		}
@@ -230,21 +230,4 @@ func exchange(t *testing.T, conn net.Conn, msg, want string) string {
 	}
 	t.Fatalf("no reply to %q (want %q) from %s after 20 tries", msg, want, conn.RemoteAddr())
 	return ""
-}
-
-func asUser(uid, gid uint32, name string, args ...string) *exec.Cmd {
-	c := privtest.As(exec.Command(name, args...), uid, gid)
-	c.Env = []string{"PATH=/usr/bin:/bin"}
-	return c
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
