@@ -253,3 +253,34 @@ func (c *Cluster) DeployDemo(ctx context.Context) error {
 	}
 	return nil
 }
+
+// UDPEcho deploys "dns", a UDP echo app ("<pod>: <datagram>") behind a
+// Service on port 53, and returns its pod and that pod's UDP backend
+// address: what a relay process run by the test reaches, as the relay pod
+// would reach the Service.
+func (c *Cluster) UDPEcho(t testing.TB, ns string) (pod, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := c.Deploy(ctx, ns, App{Name: "dns",
+		Ports:        []corev1.ContainerPort{{Name: "udp-echo", ContainerPort: 5353, Protocol: corev1.ProtocolUDP}},
+		ServicePorts: []corev1.ServicePort{{Name: "dns", Port: 53, TargetPort: intstr.FromString("udp-echo"), Protocol: corev1.ProtocolUDP}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := c.ReadyPods(ctx, ns, "dns", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := c.Pod(ctx, ns, pods[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range pb.Backends {
+		if b.Protocol == "UDP" {
+			return pods[0], b.Address
+		}
+	}
+	t.Fatalf("pod %s has no UDP backend: %+v", pods[0], pb)
+	return "", ""
+}

@@ -44,7 +44,7 @@ func relayName(id int64) string { return manifest.Name(id, "mgr") }
 func TestManagerUDPServiceForward(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
-	dnsPod, dnsAddr := udpService(t, c, ns)
+	dnsPod, dnsAddr := c.UDPEcho(t, ns)
 	m := newManager(t, c, startServer(t, "udp", dnsAddr))
 	kc, kctx := kubeconfig(c)
 	cfg := store.Config{ID: 21, Alias: "dns", Kubeconfig: kc, Context: kctx, Namespace: ns,
@@ -178,7 +178,7 @@ func noPodsQuota() *corev1.ResourceQuota {
 func TestManagerRedeploysVanishedRelay(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
-	dnsPod, dnsAddr := udpService(t, c, ns)
+	dnsPod, dnsAddr := c.UDPEcho(t, ns)
 	m := forwarder.NewManager(forwarder.Options{
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
 		Relay: forwarder.RelayOptions{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
@@ -228,7 +228,7 @@ func TestManagerRedeploysVanishedRelay(t *testing.T) {
 func TestManagerUDPPodWorkloadFollowsPodIP(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
-	dnsPod, _ := udpService(t, c, ns)
+	dnsPod, _ := c.UDPEcho(t, ns)
 	// The relay process stands in for the relay pod; KWOK's pod IPs carry no
 	// traffic, so it answers from a local echo instead of the pod's IP.
 	echo, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

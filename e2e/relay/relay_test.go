@@ -23,10 +23,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder/relay"
@@ -180,42 +178,12 @@ func (p *peer) recv() string {
 	return string(buf[:n])
 }
 
-// udpService deploys a UDP echo app ("<pod>: <datagram>") and returns its
-// pod and the pod's UDP backend address, which the relay process reaches as
-// the relay pod would reach the Service.
-func udpService(t *testing.T, c *cluster.Cluster, ns string) (pod, addr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	err := c.Deploy(ctx, ns, cluster.App{Name: "dns",
-		Ports:        []corev1.ContainerPort{{Name: "udp-echo", ContainerPort: 5353, Protocol: corev1.ProtocolUDP}},
-		ServicePorts: []corev1.ServicePort{{Name: "dns", Port: 53, TargetPort: intstr.FromString("udp-echo"), Protocol: corev1.ProtocolUDP}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pods, err := c.ReadyPods(ctx, ns, "dns", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, err := c.Pod(ctx, ns, pods[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range pb.Backends {
-		if b.Protocol == "UDP" {
-			return pods[0], b.Address
-		}
-	}
-	t.Fatalf("pod %s has no UDP backend: %+v", pods[0], pb)
-	return "", ""
-}
-
 var owner = relay.Owner{User: "e2e", Host: "devcluster", Session: "s1"}
 
 func TestUDPServiceForward(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
-	dnsPod, dnsAddr := udpService(t, c, ns)
+	dnsPod, dnsAddr := c.UDPEcho(t, ns)
 	f := newForward(t, c, ns, owner, relay.Spec{ConfigID: 1, Mode: "udp", RemoteAddress: "dns." + ns + ".svc.cluster.local", RemotePort: 53},
 		startServer(t, "udp", dnsAddr))
 	local := f.udp(t)

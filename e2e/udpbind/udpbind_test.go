@@ -30,10 +30,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/internal/privtest"
@@ -58,7 +56,7 @@ func TestUDPPort53WithHostnameThroughHelper(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ns := c.Namespace(t)
-	dnsPod, dnsAddr := udpService(t, c, ns)
+	dnsPod, dnsAddr := c.UDPEcho(t, ns)
 
 	// A world the test user can reach: binaries, kubeconfig, sockets.
 	world, err := os.MkdirTemp("", "kftray-e2e-udpbind-")
@@ -207,36 +205,6 @@ func ask(t *testing.T, c net.Conn, q, want string) string {
 	}
 	t.Fatalf("no reply %q to %q within %s (last: %q)", want, q, wait, last)
 	return ""
-}
-
-// udpService deploys a UDP echo app ("<pod>: <datagram>") behind a Service
-// "dns" on port 53 and returns its pod and the pod's UDP backend address,
-// which the relay process reaches as the relay pod would reach the Service.
-func udpService(t *testing.T, c *cluster.Cluster, ns string) (pod, addr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	err := c.Deploy(ctx, ns, cluster.App{Name: "dns",
-		Ports:        []corev1.ContainerPort{{Name: "udp-echo", ContainerPort: 5353, Protocol: corev1.ProtocolUDP}},
-		ServicePorts: []corev1.ServicePort{{Name: "dns", Port: 53, TargetPort: intstr.FromString("udp-echo"), Protocol: corev1.ProtocolUDP}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pods, err := c.ReadyPods(ctx, ns, "dns", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, err := c.Pod(ctx, ns, pods[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range pb.Backends {
-		if b.Protocol == "UDP" {
-			return pods[0], b.Address
-		}
-	}
-	t.Fatalf("pod %s has no UDP backend: %+v", pods[0], pb)
-	return "", ""
 }
 
 // startServer runs a kftray-server process in udp mode, as the relay pod's
