@@ -26,6 +26,7 @@ func TestUnitsMatchTheCode(t *testing.T) {
 		{svc, "PrivateTmp=yes"},
 		{svc, "KillMode=mixed"},
 		{svc, "Requires=" + systemd.SocketUnit},
+		{svc, "ExecReload=/bin/kill -HUP $MAINPID"},
 		{svc, "MemoryMax=1G"},
 		{svc, "TasksMax=1024"},
 		{svc, "LimitNOFILE=1024"},
