@@ -11,7 +11,7 @@
 //			st.PutState(ctx, ptr(s.StoreState(os.Getpid())))
 //		}),
 //	})
-//	err := m.Start(ctx, cfgs...) // store.Config values; returns once each listens or failed
+//	err := m.Start(ctx, cfgs...) // fwdconfig.Config values; returns once each listens or failed
 //	m.States()                   // snapshots with counters (poll, e.g. once a second)
 //	m.Stop(id...); m.StopAll()   // close listeners and connections, wait for them
 //

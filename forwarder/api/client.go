@@ -15,7 +15,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // ErrNotRunning means no daemon answers on the socket.
@@ -90,8 +90,8 @@ func (c *Client) Stop(ctx context.Context, sel Selection) (Results, error) {
 
 // ImportConfigs merges kftray JSON (an array or one object) into the
 // configs, all or nothing.
-func (c *Client) ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error) {
-	var r store.ImportResult
+func (c *Client) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.ImportResult, error) {
+	var r fwdconfig.ImportResult
 	if !json.Valid(data) {
 		return r, errors.New("the configs to import are not valid JSON")
 	}

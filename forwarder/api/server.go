@@ -15,8 +15,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/ipc/peercred"
-	"github.com/kftray-go/kftray/store"
 )
 
 // Backend is what the API serves: the daemon.
@@ -24,7 +24,7 @@ type Backend interface {
 	Status(ctx context.Context) Status
 	Forwards(ctx context.Context) ([]Forward, error)
 	// Forward finds one config by alias or id; the error wraps
-	// store.ErrNotFound when there is none.
+	// fwdconfig.ErrNotFound when there is none.
 	Forward(ctx context.Context, ref string) (Forward, error)
 	Start(ctx context.Context, sel Selection) (Results, error)
 	Stop(ctx context.Context, sel Selection) (Results, error)
@@ -32,9 +32,9 @@ type Backend interface {
 	// channel is closed (the daemon is stopping, or the reader fell behind).
 	Subscribe() (events <-chan Event, cancel func())
 	// ImportConfigs merges kftray JSON (an array or one object) into the
-	// configs, all or nothing; the error is a *store.ImportError listing
+	// configs, all or nothing; the error is a *fwdconfig.ImportError listing
 	// every problem when the input is bad.
-	ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error)
+	ImportConfigs(ctx context.Context, data []byte) (fwdconfig.ImportResult, error)
 	// ExportConfigs returns every config as kftray JSON.
 	ExportConfigs(ctx context.Context) ([]byte, error)
 	// DeleteConfig stops the config's forward and deletes the config.
@@ -334,10 +334,10 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func errStatus(err error) int {
-	var ve *store.ValidationError
-	var ie *store.ImportError
+	var ve *fwdconfig.ValidationError
+	var ie *fwdconfig.ImportError
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, fwdconfig.ErrNotFound):
 		return http.StatusNotFound
 	case errors.As(err, &ve), errors.As(err, &ie):
 		return http.StatusBadRequest

@@ -7,7 +7,7 @@ package api
 import (
 	"time"
 
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // Version is the path prefix of this revision of the API.
@@ -17,17 +17,17 @@ const Version = "/v1"
 // bringing the forward up) which only the live view shows.
 const (
 	StatusStarting = "starting"
-	StatusRunning  = string(store.StatusRunning)
-	StatusRetrying = string(store.StatusRetrying)
-	StatusFailed   = string(store.StatusFailed)
-	StatusStopped  = string(store.StatusStopped)
+	StatusRunning  = string(fwdconfig.StatusRunning)
+	StatusRetrying = string(fwdconfig.StatusRetrying)
+	StatusFailed   = string(fwdconfig.StatusFailed)
+	StatusStopped  = string(fwdconfig.StatusStopped)
 )
 
 // Forward is one config and where its forward stands.
 type Forward struct {
-	ID     int64        `json:"id"`
-	Name   string       `json:"name"` // alias, else what it targets
-	Config store.Config `json:"config"`
+	ID     int64            `json:"id"`
+	Name   string           `json:"name"` // alias, else what it targets
+	Config fwdconfig.Config `json:"config"`
 
 	Status string `json:"status"` // starting | running | retrying | failed | stopped
 	// Desired is true when the forward should run: the daemon restores it

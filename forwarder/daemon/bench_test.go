@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder/api"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // BenchmarkAPIStatus is one request/answer over the unix socket, peer
@@ -33,7 +33,7 @@ func BenchmarkAPIForwards100(b *testing.B) {
 	dir := shortDir(b)
 	st := openStore(b, dir)
 	for i := range 100 {
-		cfg := store.Config{Alias: fmt.Sprintf("svc-%d", i), Namespace: "default", WorkloadType: "service",
+		cfg := fwdconfig.Config{Alias: fmt.Sprintf("svc-%d", i), Namespace: "default", WorkloadType: "service",
 			Protocol: "tcp", Service: "web", RemotePort: 80}
 		if err := st.AddConfig(context.Background(), &cfg); err != nil {
 			b.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/ipc/helperbind"
 	"github.com/kftray-go/kftray/store"
 )
@@ -26,7 +27,7 @@ const DesiredKey = "daemon.desired"
 // Engine is what the core needs from the forwarding engine;
 // *forwarder.Manager implements it.
 type Engine interface {
-	Start(ctx context.Context, cfgs ...store.Config) error
+	Start(ctx context.Context, cfgs ...fwdconfig.Config) error
 	Stop(ids ...int64)
 	Forward(id int64) *forwarder.Forward
 	States() []forwarder.State
@@ -44,12 +45,12 @@ type Core struct {
 	binder   *helperbind.Binder // ours to close, when the caller gave none
 
 	mu      sync.Mutex
-	cfgs    map[int64]store.Config    // configs this process started
-	live    map[int64]forwarder.State // latest state per forward
-	pending map[int64]bool            // states not yet written
-	written map[int64]forwarder.State // last state written, for counter changes
-	desMu   sync.Mutex                // serializes changes to the desired set
-	writeMu sync.Mutex                // one writer at a time
+	cfgs    map[int64]fwdconfig.Config // configs this process started
+	live    map[int64]forwarder.State  // latest state per forward
+	pending map[int64]bool             // states not yet written
+	written map[int64]forwarder.State  // last state written, for counter changes
+	desMu   sync.Mutex                 // serializes changes to the desired set
+	writeMu sync.Mutex                 // one writer at a time
 	kick    chan struct{}
 }
 
@@ -69,7 +70,7 @@ type CoreOptions struct {
 func NewCore(opts CoreOptions) *Core {
 	c := &Core{
 		st: opts.Store, pid: osPID(), log: opts.Log, hub: api.NewHub(), remember: opts.Remember,
-		cfgs: map[int64]store.Config{}, live: map[int64]forwarder.State{}, pending: map[int64]bool{},
+		cfgs: map[int64]fwdconfig.Config{}, live: map[int64]forwarder.State{}, pending: map[int64]bool{},
 		written: map[int64]forwarder.State{}, kick: make(chan struct{}, 1),
 	}
 	eo := opts.Engine
@@ -212,7 +213,7 @@ func (c *Core) Flush(ctx context.Context) {
 		if err := c.st.PutState(ctx, &st); err != nil {
 			// A config deleted while it ran has no row to write to.
 			lvl := zerolog.WarnLevel
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, fwdconfig.ErrNotFound) {
 				lvl = zerolog.DebugLevel
 			}
 			c.log.WithLevel(lvl).Err(err).Int64("config", s.ID).Msg("writing forward state")
@@ -222,7 +223,7 @@ func (c *Core) Flush(ctx context.Context) {
 		cfg, ok := c.cfgs[s.ID]
 		c.mu.Unlock()
 		if !ok {
-			cfg = store.Config{ID: s.ID, Alias: s.Alias}
+			cfg = fwdconfig.Config{ID: s.ID, Alias: s.Alias}
 		}
 		f := c.view(cfg, s, true)
 		c.hub.Publish(api.Event{Type: "forward", Forward: &f})
@@ -236,21 +237,21 @@ func toStore(s forwarder.State, pid int) store.State {
 		BytesIn: s.BytesFromPod, BytesOut: s.BytesToPod, Reconnects: s.Reconnects}
 	switch s.Phase {
 	case forwarder.Running:
-		st.Status = store.StatusRunning
+		st.Status = fwdconfig.StatusRunning
 	case forwarder.Retrying, forwarder.Starting:
-		st.Status = store.StatusRetrying
+		st.Status = fwdconfig.StatusRetrying
 	case forwarder.Failed:
-		st.Status = store.StatusFailed
+		st.Status = fwdconfig.StatusFailed
 	default:
 		// Stopped on purpose: what it was bound to and why it last
 		// failed no longer describe anything.
-		st.Status, st.LocalAddr, st.LastError = store.StatusStopped, "", ""
+		st.Status, st.LocalAddr, st.LastError = fwdconfig.StatusStopped, "", ""
 	}
 	return st
 }
 
 // view builds the API's picture of a forward this process runs.
-func (c *Core) view(cfg store.Config, s forwarder.State, desired bool) api.Forward {
+func (c *Core) view(cfg fwdconfig.Config, s forwarder.State, desired bool) api.Forward {
 	f := api.Forward{ID: cfg.ID, Name: cfg.Name(), Config: cfg, Status: string(s.Phase), Desired: desired,
 		Address: s.Address, Pod: s.Pod, Transport: s.Transport, Attempt: s.Attempt, LastError: s.LastError,
 		NextTry: s.NextTry, Since: s.Since, UpdatedAt: time.Now(),
@@ -268,7 +269,7 @@ func (c *Core) view(cfg store.Config, s forwarder.State, desired bool) api.Forwa
 
 // storedView builds the picture of a forward this process does not run,
 // from the store.
-func storedView(cfg store.Config, st *store.State, desired bool) api.Forward {
+func storedView(cfg fwdconfig.Config, st *store.State, desired bool) api.Forward {
 	f := api.Forward{ID: cfg.ID, Name: cfg.Name(), Config: cfg, Status: api.StatusStopped, Desired: desired}
 	if st == nil {
 		return f
@@ -277,7 +278,7 @@ func storedView(cfg store.Config, st *store.State, desired bool) api.Forward {
 	f.LastError, f.Attempt, f.NextTry, f.UpdatedAt = st.LastError, st.Attempt, st.NextRetry, st.UpdatedAt
 	f.ActiveConns, f.TotalConns, f.BytesToPod, f.BytesFromPod, f.Reconnects =
 		st.ActiveConns, st.TotalConns, st.BytesOut, st.BytesIn, st.Reconnects
-	if st.Status != store.StatusStopped {
+	if st.Status != fwdconfig.StatusStopped {
 		f.PID, f.Address, f.Pod = st.PID, st.LocalAddr, st.Pod
 	}
 	return f
@@ -317,7 +318,7 @@ func (c *Core) Forwards(ctx context.Context) ([]api.Forward, error) {
 	return out, nil
 }
 
-func (c *Core) forwardView(cfg store.Config, st *store.State, desired bool) api.Forward {
+func (c *Core) forwardView(cfg fwdconfig.Config, st *store.State, desired bool) api.Forward {
 	if s, ok := c.running(cfg.ID); ok {
 		return c.view(cfg, s, desired)
 	}
@@ -340,13 +341,13 @@ func (c *Core) Forward(ctx context.Context, ref string) (api.Forward, error) {
 	return c.one(ctx, cfg)
 }
 
-func (c *Core) one(ctx context.Context, cfg store.Config) (api.Forward, error) {
+func (c *Core) one(ctx context.Context, cfg fwdconfig.Config) (api.Forward, error) {
 	st, err := c.st.GetState(ctx, cfg.ID)
 	var sp *store.State
 	switch {
 	case err == nil:
 		sp = &st
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, fwdconfig.ErrNotFound):
 		return api.Forward{}, err
 	}
 	desired, err := c.Desired(ctx)
@@ -358,7 +359,7 @@ func (c *Core) one(ctx context.Context, cfg store.Config) (api.Forward, error) {
 
 // selected resolves a selection to configs; refs that name nothing get a
 // Result with the error.
-func (c *Core) selected(ctx context.Context, sel api.Selection) ([]store.Config, []string, []api.Result, error) {
+func (c *Core) selected(ctx context.Context, sel api.Selection) ([]fwdconfig.Config, []string, []api.Result, error) {
 	if sel.All {
 		cfgs, err := c.st.ListConfigs(ctx)
 		if err != nil {
@@ -371,7 +372,7 @@ func (c *Core) selected(ctx context.Context, sel api.Selection) ([]store.Config,
 		return cfgs, refs, nil, nil
 	}
 	var (
-		cfgs []store.Config
+		cfgs []fwdconfig.Config
 		refs []string
 		bad  []api.Result
 		seen = map[int64]bool{}
@@ -399,7 +400,7 @@ func (c *Core) Start(ctx context.Context, sel api.Selection) (api.Results, error
 		return api.Results{}, err
 	}
 	// A config another live process forwards (`kftray run`) is its to stop.
-	var cfgs []store.Config
+	var cfgs []fwdconfig.Config
 	var refs []string
 	for i, cfg := range all {
 		if err := c.CheckNotRunElsewhere(ctx, cfg); err != nil {
@@ -427,7 +428,7 @@ func (c *Core) Start(ctx context.Context, sel api.Selection) (api.Results, error
 
 // StartConfigs starts forwards for cfgs and remembers them as desired.
 // Per-forward failures are in their states, not in the error.
-func (c *Core) StartConfigs(ctx context.Context, cfgs ...store.Config) error {
+func (c *Core) StartConfigs(ctx context.Context, cfgs ...fwdconfig.Config) error {
 	if len(cfgs) == 0 {
 		return nil
 	}
@@ -494,19 +495,19 @@ func (c *Core) Stop(ctx context.Context, sel api.Selection) (api.Results, error)
 // live process runs (`kftray run`) is reported, not touched.
 func (c *Core) settle(ctx context.Context, id int64) error {
 	st, err := c.st.GetState(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, fwdconfig.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if st.Status == store.StatusStopped {
+	if st.Status == fwdconfig.StatusStopped {
 		return nil
 	}
 	if st.PID != c.pid && processAlive(st.PID) {
 		return fmt.Errorf("config %d is forwarded by another kftray process (pid %d, probably 'kftray run'); stop it there (Ctrl-C)", id, st.PID)
 	}
-	st.Status, st.PID, st.Attempt, st.NextRetry, st.Pod, st.ActiveConns = store.StatusStopped, c.pid, 0, time.Time{}, "", 0
+	st.Status, st.PID, st.Attempt, st.NextRetry, st.Pod, st.ActiveConns = fwdconfig.StatusStopped, c.pid, 0, time.Time{}, "", 0
 	c.mu.Lock()
 	delete(c.live, id)
 	c.mu.Unlock()
@@ -610,7 +611,7 @@ func (c *Core) Restore(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var start []store.Config
+	var start []fwdconfig.Config
 	for _, cfg := range cfgs {
 		if desired[cfg.ID] {
 			start = append(start, cfg)
@@ -640,7 +641,7 @@ func (c *Core) ClearStale(ctx context.Context) (int, error) {
 	for _, st := range states {
 		// Only states that claim something runs are stale; stopped and
 		// failed ones stay true after their owner is gone.
-		if st.PID == 0 || done[st.PID] || (st.Status != store.StatusRunning && st.Status != store.StatusRetrying) {
+		if st.PID == 0 || done[st.PID] || (st.Status != fwdconfig.StatusRunning && st.Status != fwdconfig.StatusRetrying) {
 			continue
 		}
 		if st.PID != c.pid && processAlive(st.PID) {
@@ -682,7 +683,7 @@ func StoredForwards(ctx context.Context, st *store.Store) ([]api.Forward, error)
 	for _, cfg := range cfgs {
 		s := byID[cfg.ID]
 		f := storedView(cfg, s, desired[cfg.ID])
-		if s != nil && (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && !processAlive(s.PID) {
+		if s != nil && (s.Status == fwdconfig.StatusRunning || s.Status == fwdconfig.StatusRetrying) && !processAlive(s.PID) {
 			f = storedView(cfg, nil, desired[cfg.ID])
 			f.LastError = fmt.Sprintf("was %s in process %d, which is gone", s.Status, s.PID)
 		}
@@ -693,16 +694,16 @@ func StoredForwards(ctx context.Context, st *store.Store) ([]api.Forward, error)
 
 // CheckNotRunElsewhere fails when another live kftray process (the daemon,
 // another `kftray run`) forwards one of cfgs, naming it and how to stop it.
-func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) error {
+func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...fwdconfig.Config) error {
 	for _, cfg := range cfgs {
 		st, err := c.st.GetState(ctx, cfg.ID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, fwdconfig.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if st.Status != store.StatusStopped && st.Status != store.StatusFailed && st.PID != c.pid && processAlive(st.PID) {
+		if st.Status != fwdconfig.StatusStopped && st.Status != fwdconfig.StatusFailed && st.PID != c.pid && processAlive(st.PID) {
 			if PathsIn(filepath.Dir(c.st.Path())).ReadPID() == st.PID {
 				return fmt.Errorf("%s is already forwarded by the kftray daemon (pid %d, %s); stop it there first with 'kftray stop %s'",
 					cfg.Name(), st.PID, st.Status, ref(cfg))
@@ -715,7 +716,7 @@ func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) e
 }
 
 // ref is how a user names cfg on the command line.
-func ref(cfg store.Config) string {
+func ref(cfg fwdconfig.Config) string {
 	if cfg.Alias != "" {
 		return cfg.Alias
 	}

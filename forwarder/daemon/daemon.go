@@ -18,6 +18,7 @@ import (
 	"github.com/kftray-go/kftray/forwarder/api"
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/store"
 )
@@ -257,7 +258,7 @@ func (d *daemon) Start(ctx context.Context, sel api.Selection) (api.Results, err
 func (d *daemon) Stop(ctx context.Context, sel api.Selection) (api.Results, error) {
 	return d.core.Stop(ctx, sel)
 }
-func (d *daemon) ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error) {
+func (d *daemon) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.ImportResult, error) {
 	return d.core.st.ImportConfigs(ctx, data)
 }
 func (d *daemon) ExportConfigs(ctx context.Context) ([]byte, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -96,10 +97,10 @@ func shortDir(t testing.TB) string {
 }
 
 // addWeb stores the config for Service web port 80 and returns it.
-func addWeb(t testing.TB, dir string) store.Config {
+func addWeb(t testing.TB, dir string) fwdconfig.Config {
 	t.Helper()
 	st := openStore(t, dir)
-	cfg := store.Config{Alias: "web", Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
+	cfg := fwdconfig.Config{Alias: "web", Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
 	if err := st.AddConfig(context.Background(), &cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestDaemonStartStatusEventsStop(t *testing.T) {
 	s := openStore(t, dir)
 	waitFor(t, "counters in the store", func() (bool, string) {
 		st, err := s.GetState(ctx, cfg.ID)
-		return err == nil && st.Status == store.StatusRunning && st.TotalConns >= 1 && st.BytesIn > 0 && st.BytesOut > 0 &&
+		return err == nil && st.Status == fwdconfig.StatusRunning && st.TotalConns >= 1 && st.BytesIn > 0 && st.BytesOut > 0 &&
 			st.PID == os.Getpid() && st.Pod == "web-1", fmt.Sprintf("%+v %v", st, err)
 	})
 
@@ -278,7 +279,7 @@ func TestDaemonStartStatusEventsStop(t *testing.T) {
 		t.Fatalf("after stop: %+v; want stopped and not desired", got)
 	}
 	sst, err := s.GetState(ctx, cfg.ID)
-	if err != nil || sst.Status != store.StatusStopped {
+	if err != nil || sst.Status != fwdconfig.StatusStopped {
 		t.Fatalf("stored state after stop: %+v %v", sst, err)
 	}
 	if _, err := net.DialTimeout("tcp", f.Address, time.Second); err == nil {
@@ -474,7 +475,7 @@ func TestSIGTERMWritesStoppedThenRestartRestores(t *testing.T) {
 	}
 	s := openStore(t, dir)
 	st, err := s.GetState(ctx, cfg.ID)
-	if err != nil || st.Status != store.StatusStopped {
+	if err != nil || st.Status != fwdconfig.StatusStopped {
 		t.Fatalf("state after SIGTERM: %+v %v; want stopped", st, err)
 	}
 	if _, err := net.DialTimeout("tcp", f.Address, time.Second); err == nil {
@@ -509,7 +510,7 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 	s := openStore(t, dir)
 	waitFor(t, "the running state in the store", func() (bool, string) {
 		st, err := s.GetState(ctx, cfg.ID)
-		return err == nil && st.Status == store.StatusRunning, fmt.Sprintf("%+v %v", st, err)
+		return err == nil && st.Status == fwdconfig.StatusRunning, fmt.Sprintf("%+v %v", st, err)
 	})
 	a.Process.Kill()
 	if code := waitExit(t, a, aout); code != -int(syscall.SIGKILL) {
@@ -519,7 +520,7 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 	// The dead daemon's row still says running; readers without a daemon
 	// see through it.
 	st, err := s.GetState(ctx, cfg.ID)
-	if err != nil || st.Status != store.StatusRunning || st.PID != a.Process.Pid {
+	if err != nil || st.Status != fwdconfig.StatusRunning || st.PID != a.Process.Pid {
 		t.Fatalf("state after SIGKILL: %+v %v; want the dead daemon's running row", st, err)
 	}
 	fs, err := StoredForwards(ctx, s)
@@ -534,7 +535,7 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 	}
 	b, bout := startChild(t, dir)
 	c = waitChildUp(t, dir, b, bout)
-	if _, err := s.GetState(ctx, cfg.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetState(ctx, cfg.ID); !errors.Is(err, fwdconfig.ErrNotFound) {
 		t.Fatalf("the dead daemon's state survived a new daemon's start: %v", err)
 	}
 	f, err := c.Forward(ctx, "web")
@@ -555,7 +556,7 @@ func TestStopWithoutDaemonForgetsDesired(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := deadPID(t)
-	if err := s.PutState(ctx, &store.State{ConfigID: cfg.ID, Status: store.StatusRunning, PID: dead, LocalAddr: "127.0.0.1:1"}); err != nil {
+	if err := s.PutState(ctx, &store.State{ConfigID: cfg.ID, Status: fwdconfig.StatusRunning, PID: dead, LocalAddr: "127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
 	}
 	core := NewCore(CoreOptions{Store: s, Log: zerolog.Nop(), Remember: true})
@@ -565,7 +566,7 @@ func TestStopWithoutDaemonForgetsDesired(t *testing.T) {
 	}
 	st, _ := s.GetState(ctx, cfg.ID)
 	d, _ := core.Desired(ctx)
-	if st.Status != store.StatusStopped || d[cfg.ID] {
+	if st.Status != fwdconfig.StatusStopped || d[cfg.ID] {
 		t.Fatalf("after stop without daemon: state %+v, desired %v; want stopped and not desired", st, d)
 	}
 }
@@ -598,7 +599,7 @@ func TestStartAgainAppliesAnEditedConfig(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	s := openStore(t, dir)
-	if _, err := s.ModifyConfig(ctx, cfg.ID, func(c *store.Config) error { c.LocalPort = port; return nil }); err != nil {
+	if _, err := s.ModifyConfig(ctx, cfg.ID, func(c *fwdconfig.Config) error { c.LocalPort = port; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	res, err := c.Start(ctx, api.Selection{Refs: []string{"web"}})

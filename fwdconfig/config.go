@@ -1,4 +1,4 @@
-package store
+package fwdconfig
 
 // Workload types.
 const (

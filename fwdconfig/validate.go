@@ -1,13 +1,10 @@
-package store
+package fwdconfig
 
 import (
 	"fmt"
 	"net"
 	"strings"
 	"unicode"
-
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // FieldError is one problem with one field of a config.
@@ -53,8 +50,8 @@ func (c *Config) problems() []FieldError {
 
 	if c.Namespace == "" {
 		add("namespace", "required")
-	} else if msgs := validation.IsDNS1123Label(c.Namespace); len(msgs) > 0 {
-		add("namespace", "%q is not a valid namespace name: %s", c.Namespace, msgs[0])
+	} else if msg := checkDNS1123Label(c.Namespace); msg != "" {
+		add("namespace", "%q is not a valid namespace name: %s", c.Namespace, msg)
 	}
 	switch c.Protocol {
 	case ProtocolTCP, ProtocolUDP:
@@ -67,15 +64,15 @@ func (c *Config) problems() []FieldError {
 	case WorkloadService:
 		if c.Service == "" {
 			add("service", "required for workload_type service (the Service's name)")
-		} else if msgs := validation.IsDNS1035Label(c.Service); len(msgs) > 0 {
-			add("service", "%q is not a valid Service name: %s", c.Service, msgs[0])
+		} else if msg := checkDNS1035Label(c.Service); msg != "" {
+			add("service", "%q is not a valid Service name: %s", c.Service, msg)
 		}
 	case WorkloadPod:
 		if c.Target == "" {
 			add("target", "required for workload_type pod (a label selector such as app=web)")
-		} else if sel, err := labels.Parse(c.Target); err != nil {
+		} else if n, err := checkSelector(c.Target); err != nil {
 			add("target", "%q is not a valid label selector: %v", c.Target, err)
-		} else if sel.Empty() {
+		} else if n == 0 {
 			add("target", "%q selects every pod; give at least one label", c.Target)
 		}
 	case WorkloadProxy:
@@ -143,7 +140,7 @@ func (c *Config) problems() []FieldError {
 }
 
 func validHostname(s string) bool {
-	return len(validation.IsDNS1123Subdomain(strings.ToLower(s))) == 0
+	return checkDNS1123Subdomain(strings.ToLower(s)) == ""
 }
 
 func validHost(s string) bool {
