@@ -7,10 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kftray-go/kftray/forwarder/api"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
+	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -77,7 +77,7 @@ func runRun(cmd *cobra.Command, opts *SelectOptions) error {
 		}
 		line := describe(&fw)
 		last[fw.ID] = line
-		if fw.Status == api.StatusFailed {
+		if fw.Status == localapi.StatusFailed {
 			fmt.Fprintf(f.IO.ErrOut, "%s: %s\n", fw.Name, line)
 			continue
 		}

@@ -1,8 +1,13 @@
-// Package api is the kftray daemon's local HTTP/JSON API: the types on the
-// wire, the server handler (over a unix socket checked by peer uid, and on
-// 127.0.0.1 with a bearer token for the browser) and the Go client the
-// CLI, the TUI and the web UI use. docs/api.md documents it.
-package api
+// Package localapi is the client side of the kftray daemon's local
+// HTTP/JSON API: the types on the wire, the Go client (over the unix
+// socket, or 127.0.0.1 with the bearer token), the daemon's files in the
+// config directory, and Ensure, which starts the daemon when none runs.
+// The CLI, the TUI, the web UI and MCP use it. docs/api.md documents the
+// API; forwarder/httpapi serves it.
+//
+// It is small to import: it links neither SQLite nor client-go nor gRPC
+// (TestDeps holds that), only the config model (fwdconfig).
+package localapi
 
 import (
 	"time"

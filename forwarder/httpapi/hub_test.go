@@ -1,6 +1,10 @@
-package api
+package httpapi
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/kftray-go/kftray/localapi"
+)
 
 func TestHubDropsASlowSubscriberOnly(t *testing.T) {
 	h := NewHub()
@@ -9,7 +13,7 @@ func TestHubDropsASlowSubscriberOnly(t *testing.T) {
 	defer cancelFast()
 	got := 0
 	for i := range hubBuffer + 10 {
-		h.Publish(Event{Type: "forward", Forward: &Forward{ID: int64(i)}})
+		h.Publish(localapi.Event{Type: "forward", Forward: &localapi.Forward{ID: int64(i)}})
 		<-fast // keeps up
 		got++
 	}
@@ -24,7 +28,7 @@ func TestHubDropsASlowSubscriberOnly(t *testing.T) {
 		t.Fatalf("fast subscriber got %d", got)
 	}
 
-	h.Close(&Event{Type: "shutdown"})
+	h.Close(&localapi.Event{Type: "shutdown"})
 	if ev, ok := <-fast; !ok || ev.Type != "shutdown" {
 		t.Fatalf("after Close: %+v %v; want the shutdown event", ev, ok)
 	}

@@ -1,13 +1,17 @@
-package api
+package httpapi
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/kftray-go/kftray/localapi"
+)
 
 // Hub fans events out to subscribers. A subscriber that falls behind by
 // more than its buffer is dropped (its channel closed) rather than slowing
 // the daemon; event-stream clients reconnect and get a fresh snapshot.
 type Hub struct {
 	mu     sync.Mutex
-	subs   map[chan Event]struct{}
+	subs   map[chan localapi.Event]struct{}
 	closed bool
 }
 
@@ -15,11 +19,11 @@ type Hub struct {
 const hubBuffer = 256
 
 // NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{subs: map[chan Event]struct{}{}} }
+func NewHub() *Hub { return &Hub{subs: map[chan localapi.Event]struct{}{}} }
 
 // Subscribe returns a channel of events and a function to stop receiving.
-func (h *Hub) Subscribe() (<-chan Event, func()) {
-	ch := make(chan Event, hubBuffer)
+func (h *Hub) Subscribe() (<-chan localapi.Event, func()) {
+	ch := make(chan localapi.Event, hubBuffer)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -38,7 +42,7 @@ func (h *Hub) Subscribe() (<-chan Event, func()) {
 }
 
 // Publish sends ev to every subscriber without blocking.
-func (h *Hub) Publish(ev Event) {
+func (h *Hub) Publish(ev localapi.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for ch := range h.subs {
@@ -53,7 +57,7 @@ func (h *Hub) Publish(ev Event) {
 
 // Close sends ev (if not nil) to every subscriber, closes their channels
 // and refuses new ones.
-func (h *Hub) Close(last *Event) {
+func (h *Hub) Close(last *localapi.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for ch := range h.subs {
@@ -65,6 +69,6 @@ func (h *Hub) Close(last *Event) {
 		}
 		close(ch)
 	}
-	h.subs = map[chan Event]struct{}{}
+	h.subs = map[chan localapi.Event]struct{}{}
 	h.closed = true
 }

@@ -1,4 +1,4 @@
-package daemon
+package localapi
 
 import (
 	"bytes"
@@ -7,50 +7,33 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/kftray-go/kftray/forwarder/api"
 )
-
-// maxLogSize is where the log file is rotated (to daemon.log.1) at start.
-const maxLogSize = 10 << 20
-
-// OpenLog opens the daemon's JSON log file for appending (mode 0600),
-// first moving a file grown past 10 MiB to daemon.log.1.
-func OpenLog(p Paths) (*os.File, error) {
-	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
-		return nil, err
-	}
-	if fi, err := os.Stat(p.Log); err == nil && fi.Size() > maxLogSize {
-		_ = os.Rename(p.Log, p.Log+".1")
-	}
-	f, err := os.OpenFile(p.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening the daemon log: %w", err)
-	}
-	return f, nil
-}
 
 // EnsureOptions say how to start a daemon when none runs.
 type EnsureOptions struct {
 	Dir string
 	// Command is the daemon's command line (program and arguments), for
-	// example [kftray daemon --detached --config-dir DIR].
+	// example [kftray daemon --detached --config-dir DIR]; DaemonCommand
+	// builds it.
 	Command []string
 	// Wait bounds how long to wait for the new daemon's socket; default 15 s.
 	Wait time.Duration
 }
 
 // Ensure returns a client of the daemon for opts.Dir, starting one in the
-// background (its own session, output to the log file) when none answers.
-func Ensure(ctx context.Context, opts EnsureOptions) (*api.Client, bool, error) {
+// background (its own session, output to the log file) when none answers,
+// and whether it started one. It links no daemon code: any client (the
+// CLI, a TUI, an MCP server) can start the daemon by running kftray.
+func Ensure(ctx context.Context, opts EnsureOptions) (*Client, bool, error) {
 	p := PathsIn(opts.Dir)
-	c := api.NewUnixClient(p.Socket)
+	c := NewUnixClient(p.Socket)
 	if _, err := c.Status(ctx); err == nil {
 		return c, false, nil
-	} else if !errors.Is(err, api.ErrNotRunning) {
+	} else if !errors.Is(err, ErrNotRunning) {
 		return nil, false, err
 	}
 	if opts.Wait <= 0 {
@@ -101,7 +84,7 @@ func Ensure(ctx context.Context, opts EnsureOptions) (*api.Client, bool, error) 
 	}
 }
 
-func waitSocket(ctx context.Context, c *api.Client, d time.Duration) bool {
+func waitSocket(ctx context.Context, c *Client, d time.Duration) bool {
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
 		if _, err := c.Status(ctx); err == nil {
@@ -131,44 +114,42 @@ func logTail(name string, from int64) string {
 	return "  " + string(bytes.Join(lines, []byte("\n  ")))
 }
 
-// StopRunning asks the daemon for dir to stop and waits (bounded by wait)
-// until it has released its lock. It reports false when none was running.
-func StopRunning(ctx context.Context, dir string, wait time.Duration) (bool, error) {
-	p := PathsIn(dir)
-	c := api.NewUnixClient(p.Socket)
-	defer c.Close()
-	st, err := c.Status(ctx)
-	if errors.Is(err, api.ErrNotRunning) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := c.Shutdown(ctx); err != nil {
-		return true, err
-	}
-	end := time.Now().Add(wait)
-	for {
-		if !lockHeld(p) {
-			return true, nil
-		}
-		if time.Now().After(end) {
-			return true, fmt.Errorf("the kftray daemon (pid %d) is still stopping after %s; see its log %s", st.PID, wait, p.Log)
-		}
-		select {
-		case <-ctx.Done():
-			return true, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+// DaemonCommand is the command line that runs the daemon for dir in the
+// background, as Ensure wants it: KFTRAY daemon --detached --config-dir
+// DIR, plus -v flags. kftray is the kftray program; "" finds it with
+// FindKftray.
+func DaemonCommand(kftray, dir string, verbosity int) ([]string, error) {
+	if kftray == "" {
+		var err error
+		if kftray, err = FindKftray(); err != nil {
+			return nil, err
 		}
 	}
+	args := []string{kftray, "daemon", "--detached", "--config-dir", dir}
+	if verbosity > 0 {
+		args = append(args, "-"+strings.Repeat("v", verbosity))
+	}
+	return args, nil
 }
 
-// lockHeld reports whether a daemon holds the lock for p.
-func lockHeld(p Paths) bool {
-	l, err := acquireLock(p)
+// FindKftray finds the kftray program for a client that is not kftray
+// itself: the running program when it is kftray, else the kftray next to
+// it (installed together), else kftray on PATH.
+func FindKftray() (string, error) {
+	exe, err := os.Executable()
 	if err != nil {
-		return errors.Is(err, ErrRunning)
+		return "", fmt.Errorf("finding the kftray program to start the daemon: %w; start it with 'kftray daemon start'", err)
 	}
-	l.release()
-	return false
+	if strings.TrimSuffix(filepath.Base(exe), ".exe") == "kftray" {
+		return exe, nil
+	}
+	next := filepath.Join(filepath.Dir(exe), "kftray")
+	if fi, err := os.Stat(next); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return next, nil
+	}
+	p, err := exec.LookPath("kftray")
+	if err != nil {
+		return "", fmt.Errorf("cannot find the kftray program to start the daemon: not at %s and not on PATH (%w); install kftray or start the daemon with 'kftray daemon start'", next, err)
+	}
+	return p, nil
 }

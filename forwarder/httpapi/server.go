@@ -1,4 +1,8 @@
-package api
+// Package httpapi serves the kftray daemon's local API (wire types in
+// localapi, documented in docs/api.md): on the unix socket, callers are
+// checked by the kernel's peer uid; on 127.0.0.1, by the bearer token and
+// a loopback Host header. Backend is what the daemon implements.
+package httpapi
 
 import (
 	"context"
@@ -17,20 +21,21 @@ import (
 
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/ipc/peercred"
+	"github.com/kftray-go/kftray/localapi"
 )
 
 // Backend is what the API serves: the daemon.
 type Backend interface {
-	Status(ctx context.Context) Status
-	Forwards(ctx context.Context) ([]Forward, error)
+	Status(ctx context.Context) localapi.Status
+	Forwards(ctx context.Context) ([]localapi.Forward, error)
 	// Forward finds one config by alias or id; the error wraps
 	// fwdconfig.ErrNotFound when there is none.
-	Forward(ctx context.Context, ref string) (Forward, error)
-	Start(ctx context.Context, sel Selection) (Results, error)
-	Stop(ctx context.Context, sel Selection) (Results, error)
+	Forward(ctx context.Context, ref string) (localapi.Forward, error)
+	Start(ctx context.Context, sel localapi.Selection) (localapi.Results, error)
+	Stop(ctx context.Context, sel localapi.Selection) (localapi.Results, error)
 	// Subscribe returns state-change events until cancel is called or the
 	// channel is closed (the daemon is stopping, or the reader fell behind).
-	Subscribe() (events <-chan Event, cancel func())
+	Subscribe() (events <-chan localapi.Event, cancel func())
 	// ImportConfigs merges kftray JSON (an array or one object) into the
 	// configs, all or nothing; the error is a *fwdconfig.ImportError listing
 	// every problem when the input is bad.
@@ -72,16 +77,16 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 		opts.KeepAlive = 15 * time.Second
 	}
 	s := &Server{b: b, opts: opts, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET "+Version+"/status", s.status)
-	s.mux.HandleFunc("GET "+Version+"/forwards", s.forwards)
-	s.mux.HandleFunc("GET "+Version+"/forwards/{ref}", s.forward)
-	s.mux.HandleFunc("POST "+Version+"/forwards/start", s.startStop(b.Start))
-	s.mux.HandleFunc("POST "+Version+"/forwards/stop", s.startStop(b.Stop))
-	s.mux.HandleFunc("GET "+Version+"/events", s.events)
-	s.mux.HandleFunc("POST "+Version+"/shutdown", s.shutdown)
-	s.mux.HandleFunc("POST "+Version+"/configs/import", s.importConfigs)
-	s.mux.HandleFunc("GET "+Version+"/configs/export", s.exportConfigs)
-	s.mux.HandleFunc("DELETE "+Version+"/configs/{ref}", s.deleteConfig)
+	s.mux.HandleFunc("GET "+localapi.Version+"/status", s.status)
+	s.mux.HandleFunc("GET "+localapi.Version+"/forwards", s.forwards)
+	s.mux.HandleFunc("GET "+localapi.Version+"/forwards/{ref}", s.forward)
+	s.mux.HandleFunc("POST "+localapi.Version+"/forwards/start", s.startStop(b.Start))
+	s.mux.HandleFunc("POST "+localapi.Version+"/forwards/stop", s.startStop(b.Stop))
+	s.mux.HandleFunc("GET "+localapi.Version+"/events", s.events)
+	s.mux.HandleFunc("POST "+localapi.Version+"/shutdown", s.shutdown)
+	s.mux.HandleFunc("POST "+localapi.Version+"/configs/import", s.importConfigs)
+	s.mux.HandleFunc("GET "+localapi.Version+"/configs/export", s.exportConfigs)
+	s.mux.HandleFunc("DELETE "+localapi.Version+"/configs/{ref}", s.deleteConfig)
 	return s
 }
 
@@ -160,7 +165,7 @@ func (s *Server) tokenAuth(next http.Handler) http.Handler {
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok && r.Method == http.MethodGet && r.URL.Path == Version+"/events" {
+		if !ok && r.Method == http.MethodGet && r.URL.Path == localapi.Version+"/events" {
 			// Browsers' EventSource cannot set headers.
 			got, ok = r.URL.Query().Get("access_token"), true
 		}
@@ -197,7 +202,7 @@ func (s *Server) forwards(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fs == nil {
-		fs = []Forward{}
+		fs = []localapi.Forward{}
 	}
 	writeJSON(w, http.StatusOK, fs)
 }
@@ -211,9 +216,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, f)
 }
 
-func (s *Server) startStop(do func(context.Context, Selection) (Results, error)) http.HandlerFunc {
+func (s *Server) startStop(do func(context.Context, localapi.Selection) (localapi.Results, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var sel Selection
+		var sel localapi.Selection
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&sel); err != nil {
@@ -252,7 +257,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	for i := range fs {
-		if writeEvent(w, Event{Type: "forward", Forward: &fs[i]}) != nil {
+		if writeEvent(w, localapi.Event{Type: "forward", Forward: &fs[i]}) != nil {
 			return
 		}
 	}
@@ -279,7 +284,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeEvent(w http.ResponseWriter, ev Event) error {
+func writeEvent(w http.ResponseWriter, ev localapi.Event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -356,5 +361,5 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, Error{Error: err.Error()})
+	writeJSON(w, code, localapi.Error{Error: err.Error()})
 }
