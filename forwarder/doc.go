@@ -65,7 +65,7 @@
 // are that pod forward's connections. See relayfwd.go.
 //
 // Low ports, allocated loopback addresses and hostnames come from the
-// Binder: ipc/helperbind asks the root helper for them, for UDP forwards
+// Binder: forwarder/helperbind asks the root helper for them, for UDP forwards
 // too when the Binder is a PacketBinder.
 //
 // Not here yet: the expose workload, HTTP logs.

@@ -14,9 +14,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder"
+	"github.com/kftray-go/kftray/forwarder/helperbind"
 	"github.com/kftray-go/kftray/forwarder/httpapi"
 	"github.com/kftray-go/kftray/fwdconfig"
-	"github.com/kftray-go/kftray/ipc/helperbind"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
 )

@@ -12,8 +12,8 @@ import (
 	"os"
 
 	"github.com/kftray-go/kftray/forwarder"
+	"github.com/kftray-go/kftray/forwarder/helperbind"
 	"github.com/kftray-go/kftray/fwdconfig"
-	"github.com/kftray-go/kftray/ipc/helperbind"
 	"github.com/kftray-go/kftray/ipc/helperclient"
 )
 

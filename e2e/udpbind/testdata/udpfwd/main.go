@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/kftray-go/kftray/forwarder"
+	"github.com/kftray-go/kftray/forwarder/helperbind"
 	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/fwdconfig"
-	"github.com/kftray-go/kftray/ipc/helperbind"
 	"github.com/kftray-go/kftray/ipc/helperclient"
 )
 

@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/kftray-go/kftray/forwarder"
-	"github.com/kftray-go/kftray/ipc/helperbind"
+	"github.com/kftray-go/kftray/forwarder/helperbind"
 	"github.com/kftray-go/kftray/ipc/helperclient"
 )
 
