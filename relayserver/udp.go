@@ -1,4 +1,4 @@
-package server
+package relayserver
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/kftray-go/kftray/server/udpwire"
+	"github.com/kftray-go/kftray/relaywire"
 )
 
 // udpStream is one forwarded stream in udp mode: many flows, each with its
@@ -20,7 +20,7 @@ import (
 type udpStream struct {
 	s   *Server
 	c   net.Conn
-	w   *udpwire.Writer
+	w   *relaywire.Writer
 	log zerolog.Logger
 
 	mu    sync.Mutex
@@ -36,7 +36,7 @@ type udpFlow struct {
 }
 
 func (s *Server) relayUDP(ctx context.Context, c net.Conn, log zerolog.Logger) {
-	st := &udpStream{s: s, c: c, w: udpwire.NewWriter(c), log: log, flows: make(map[uint32]*udpFlow)}
+	st := &udpStream{s: s, c: c, w: relaywire.NewWriter(c), log: log, flows: make(map[uint32]*udpFlow)}
 	err := st.run(ctx)
 	st.w.Close()
 	c.Close()
@@ -45,7 +45,7 @@ func (s *Server) relayUDP(ctx context.Context, c net.Conn, log zerolog.Logger) {
 	switch {
 	case err == nil || errors.Is(err, io.EOF) || isClosed(err) || errors.Is(err, syscall.ECONNRESET):
 		log.Debug().Err(err).Msg("stream closed")
-	case errors.Is(err, udpwire.ErrProtocol):
+	case errors.Is(err, relaywire.ErrProtocol):
 		log.Warn().Err(err).Msg("closing UDP relay stream: bad input from the forwarder")
 	default:
 		log.Info().Err(err).Msg("UDP relay stream ended")
@@ -53,31 +53,31 @@ func (s *Server) relayUDP(ctx context.Context, c net.Conn, log zerolog.Logger) {
 }
 
 func (st *udpStream) run(ctx context.Context) error {
-	if err := udpwire.WriteStreamHeader(st.c); err != nil {
+	if err := relaywire.WriteStreamHeader(st.c); err != nil {
 		return err
 	}
-	if err := udpwire.ReadStreamHeader(st.c); err != nil {
+	if err := relaywire.ReadStreamHeader(st.c); err != nil {
 		return err
 	}
 	janitorDone := make(chan struct{})
 	defer close(janitorDone)
 	go st.expireIdle(janitorDone)
 
-	r := udpwire.NewReader(st.c)
+	r := relaywire.NewReader(st.c)
 	for {
 		f, err := r.Next()
 		if err != nil {
 			return err
 		}
 		switch f.Type {
-		case udpwire.FrameClose:
+		case relaywire.FrameClose:
 			st.mu.Lock()
 			fl := st.flows[f.Flow]
 			st.mu.Unlock()
 			if fl != nil {
 				st.drop(fl, false)
 			}
-		case udpwire.FrameData:
+		case relaywire.FrameData:
 			fl := st.flow(ctx, f.Flow)
 			if fl == nil {
 				continue
@@ -133,9 +133,9 @@ func (st *udpStream) flow(ctx context.Context, id uint32) *udpFlow {
 // stream, read straight into the frame buffer.
 func (st *udpStream) readUpstream(fl *udpFlow) {
 	defer st.wg.Done()
-	buf := make([]byte, udpwire.MaxFrameLen+1) // +1 detects datagrams over the limit
+	buf := make([]byte, relaywire.MaxFrameLen+1) // +1 detects datagrams over the limit
 	for {
-		n, err := fl.up.Read(buf[udpwire.HeaderLen:])
+		n, err := fl.up.Read(buf[relaywire.HeaderLen:])
 		if err != nil {
 			if isClosed(err) {
 				return
@@ -147,7 +147,7 @@ func (st *udpStream) readUpstream(fl *udpFlow) {
 			st.drop(fl, true)
 			return
 		}
-		if n > udpwire.MaxPayload {
+		if n > relaywire.MaxPayload {
 			st.log.Warn().Uint32("flow", fl.id).Msg("remote sent a datagram over 65507 bytes; dropped")
 			continue
 		}

@@ -1,4 +1,4 @@
-// Package udpwire is the wire format that carries UDP datagrams over one
+// Package relaywire is the wire format that carries UDP datagrams over one
 // reliable byte stream (a Kubernetes port-forward stream) between the
 // forwarder's UDP client and the kftray-server relay.
 //
@@ -14,7 +14,7 @@
 // the sender forgot the flow (idle expiry), so the peer may drop its state.
 // Anything else is a protocol error: the receiver closes the whole stream,
 // since a byte stream cannot be resynchronised after a bad frame.
-package udpwire
+package relaywire
 
 import (
 	"bufio"
@@ -48,7 +48,7 @@ const (
 var magic = [3]byte{'K', 'F', 'U'}
 
 // ErrProtocol is wrapped by every decoding error caused by bad peer input.
-var ErrProtocol = errors.New("udpwire protocol error")
+var ErrProtocol = errors.New("relaywire protocol error")
 
 // StreamHeader returns the header a side writes first on a new stream.
 func StreamHeader() [StreamHeaderLen]byte {
@@ -59,7 +59,7 @@ func StreamHeader() [StreamHeaderLen]byte {
 func WriteStreamHeader(w io.Writer) error {
 	h := StreamHeader()
 	if _, err := w.Write(h[:]); err != nil {
-		return fmt.Errorf("write udpwire stream header: %w", err)
+		return fmt.Errorf("write relaywire stream header: %w", err)
 	}
 	return nil
 }
@@ -68,7 +68,7 @@ func WriteStreamHeader(w io.Writer) error {
 func ReadStreamHeader(r io.Reader) error {
 	var h [StreamHeaderLen]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return fmt.Errorf("read udpwire stream header: %w", err)
+		return fmt.Errorf("read relaywire stream header: %w", err)
 	}
 	if h[0] != magic[0] || h[1] != magic[1] || h[2] != magic[2] {
 		return fmt.Errorf("%w: stream header %q is not a kftray UDP relay stream (want \"KFU\"+version)", ErrProtocol, h[:])

@@ -1,4 +1,4 @@
-package udpwire
+package relaywire
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package udpwire
+package relaywire
 
 import (
 	"fmt"
@@ -85,7 +85,7 @@ func (w *Writer) queue(frame []byte, flow uint32) error {
 	}
 	if err != nil {
 		w.mu.Unlock()
-		return fmt.Errorf("write udpwire frame for flow %d: %w", flow, err)
+		return fmt.Errorf("write relaywire frame for flow %d: %w", flow, err)
 	}
 	w.pending = append(w.pending, frame...)
 	w.mu.Unlock()

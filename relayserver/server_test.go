@@ -1,4 +1,4 @@
-package server
+package relayserver
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/kftray-go/kftray/server/udpwire"
+	"github.com/kftray-go/kftray/relaywire"
 )
 
 // wait bounds every blocking step, so a broken relay fails a test instead of
@@ -95,11 +95,11 @@ func startRelay(t *testing.T, cfg Config) (*Server, string) {
 	return s, ln.Addr().String()
 }
 
-// wireClient speaks udpwire directly, as the forwarder would.
+// wireClient speaks relaywire directly, as the forwarder would.
 type wireClient struct {
 	t    *testing.T
 	conn net.Conn
-	r    *udpwire.Reader
+	r    *relaywire.Reader
 }
 
 func dialWire(t *testing.T, addr string) *wireClient {
@@ -110,18 +110,18 @@ func dialWire(t *testing.T, addr string) *wireClient {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(wait))
-	if err := udpwire.WriteStreamHeader(c); err != nil {
+	if err := relaywire.WriteStreamHeader(c); err != nil {
 		t.Fatal(err)
 	}
-	if err := udpwire.ReadStreamHeader(c); err != nil {
+	if err := relaywire.ReadStreamHeader(c); err != nil {
 		t.Fatalf("relay stream header: %v", err)
 	}
-	return &wireClient{t: t, conn: c, r: udpwire.NewReader(c)}
+	return &wireClient{t: t, conn: c, r: relaywire.NewReader(c)}
 }
 
 func (w *wireClient) send(flow uint32, p []byte) {
 	w.t.Helper()
-	b, err := udpwire.AppendFrame(nil, udpwire.FrameData, flow, p)
+	b, err := relaywire.AppendFrame(nil, relaywire.FrameData, flow, p)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func (w *wireClient) send(flow uint32, p []byte) {
 	}
 }
 
-func (w *wireClient) next() udpwire.Frame {
+func (w *wireClient) next() relaywire.Frame {
 	w.t.Helper()
 	f, err := w.r.Next()
 	if err != nil {
@@ -144,10 +144,10 @@ func TestUDPRequestResponse(t *testing.T) {
 	up := startUDPUpstream(t, func(req []byte) [][]byte { return [][]byte{append([]byte("answer to "), req...)} })
 	_, addr := startRelay(t, Config{Mode: ModeUDP, RemotePort: up.port()})
 	c := dialWire(t, addr)
-	for i, q := range []string{"A example.com", "AAAA example.com", "", strings.Repeat("x", udpwire.MaxPayload-len("answer to "))} {
+	for i, q := range []string{"A example.com", "AAAA example.com", "", strings.Repeat("x", relaywire.MaxPayload-len("answer to "))} {
 		c.send(1, []byte(q))
 		f := c.next()
-		if f.Type != udpwire.FrameData || f.Flow != 1 || string(f.Payload) != "answer to "+q {
+		if f.Type != relaywire.FrameData || f.Flow != 1 || string(f.Payload) != "answer to "+q {
 			t.Fatalf("query %d: got type %d flow %d %d bytes, want the answer on flow 1", i, f.Type, f.Flow, len(f.Payload))
 		}
 	}
@@ -211,10 +211,10 @@ func TestUDPIdleFlowExpires(t *testing.T) {
 	s, addr := startRelay(t, Config{Mode: ModeUDP, RemotePort: up.port(), UDPIdleTimeout: 50 * time.Millisecond})
 	c := dialWire(t, addr)
 	c.send(3, []byte("hi"))
-	if f := c.next(); f.Type != udpwire.FrameData || f.Flow != 3 {
+	if f := c.next(); f.Type != relaywire.FrameData || f.Flow != 3 {
 		t.Fatalf("got type %d flow %d, want data on flow 3", f.Type, f.Flow)
 	}
-	if f := c.next(); f.Type != udpwire.FrameClose || f.Flow != 3 {
+	if f := c.next(); f.Type != relaywire.FrameClose || f.Flow != 3 {
 		t.Fatalf("got type %d flow %d, want close of idle flow 3", f.Type, f.Flow)
 	}
 	if n := s.Stats().Flows; n != 0 {
@@ -238,9 +238,9 @@ func TestUDPBadInputClosesOnlyThatStream(t *testing.T) {
 		header []byte
 		body   []byte
 	}{
-		{"oversize frame", nil, []byte{udpwire.FrameData, 0, 0, 0, 1, 0xff, 0xe4}},
+		{"oversize frame", nil, []byte{relaywire.FrameData, 0, 0, 0, 1, 0xff, 0xe4}},
 		{"unknown frame type", nil, []byte{9, 0, 0, 0, 1, 0, 0}},
-		{"close with payload", nil, []byte{udpwire.FrameClose, 0, 0, 0, 1, 0, 1, 'x'}},
+		{"close with payload", nil, []byte{relaywire.FrameClose, 0, 0, 0, 1, 0, 1, 'x'}},
 		{"wrong protocol", []byte("GET / HTTP/1.1\r\n\r\n"), nil},
 		{"wrong version", []byte{'K', 'F', 'U', 99}, nil},
 	}
@@ -254,11 +254,11 @@ func TestUDPBadInputClosesOnlyThatStream(t *testing.T) {
 			c.SetDeadline(time.Now().Add(wait))
 			h := tt.header
 			if h == nil {
-				sh := udpwire.StreamHeader()
+				sh := relaywire.StreamHeader()
 				h = sh[:]
 			}
 			c.Write(append(h, tt.body...))
-			if err := udpwire.ReadStreamHeader(c); err != nil {
+			if err := relaywire.ReadStreamHeader(c); err != nil {
 				t.Fatalf("relay header: %v", err)
 			}
 			// Unread input makes the kernel answer the close with a reset.

@@ -1,9 +1,9 @@
-// Package server is kftray-server, the relay kftray deploys into a cluster to
+// Package relayserver is kftray-server, the relay kftray deploys into a cluster to
 // reach what a port-forward cannot: UDP services and hosts that only the
 // cluster can reach. In tcp mode each accepted stream is relayed to
 // remote_address:remote_port; in udp mode each stream carries many UDP flows
-// framed by package udpwire.
-package server
+// framed by package relaywire.
+package relayserver
 
 import (
 	"errors"
