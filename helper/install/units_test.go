@@ -27,7 +27,7 @@ func TestUnitsMatchTheCode(t *testing.T) {
 		{svc, "KillMode=mixed"},
 		{svc, "Requires=" + systemd.SocketUnit},
 		{svc, "ExecReload=/bin/kill -HUP $MAINPID"},
-		{svc, "MemoryMax=1G"},
+		{svc, "MemoryMax=2G"},
 		{svc, "TasksMax=1024"},
 		{svc, "LimitNOFILE=1024"},
 		{sock, "SocketMode=0666"},

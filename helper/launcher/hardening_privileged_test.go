@@ -279,6 +279,14 @@ func hardening(t *testing.T, bin string) {
 			t.Fatalf("handshake: %s", l)
 		}
 		path := f[2]
+		for _, pid := range w.pluginPIDs() {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			for _, l := range strings.Split(string(st), "\n") {
+				if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "Threads:") {
+					t.Logf("plugin %d %s", pid, strings.Join(strings.Fields(l), " "))
+				}
+			}
+		}
 		if out := w.hostile(uidA2, gidA2, "connect", path); !strings.HasPrefix(out, "REFUSED") {
 			t.Fatalf("%s (same primary group as %s) reached %s's session socket: %s", userA2, userA, userA, out)
 		}
