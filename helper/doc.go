@@ -42,7 +42,8 @@
 //     this session allocated; aliases run /sbin/ifconfig by absolute path
 //     (macOS; no-op on Linux);
 //   - AllocateAddress: from the configured pool only, never 127.0.0.1, at
-//     most 1024 per uid, unique across sessions (flock'd state file);
+//     most 1024 per uid, unique across sessions (flock'd state file,
+//     replaced by internal/atomicfile: fresh O_EXCL temp, fsync, rename);
 //   - BindListener: network tcp or udp; port 0-65535 (0: the kernel picks
 //     an ephemeral port); loopback only, no zone; on 127.0.0.1 and ::1 ports
 //     1-1023 only if listed in shared_loopback_ports; any other loopback address only if this
