@@ -60,9 +60,11 @@
 // that wants to stay quiet routes klog to its own logger.
 //
 // Relay forwards (protocol udp to a service or pod workload, workload_type
-// proxy over tcp or udp) deploy a kftray-server relay (package relay) and run an ordinary
+// proxy over tcp or udp) deploy a kftray-server relay and run an ordinary
 // pod forward to its pods; a UDP forward's relay streams (package udprelay)
-// are that pod forward's connections. See relayfwd.go.
+// are that pod forward's connections. Package relay decides what the relay
+// reaches and keeps it deployed (relay.SpecFor, relay.Keeper, configured by
+// Options.Relay); relayfwd.go is the engine's side.
 //
 // Low ports, allocated loopback addresses and hostnames come from the
 // Binder: forwarder/helperbind asks the root helper for them, for UDP forwards

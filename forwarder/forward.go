@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/forwarder/target"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
 )
@@ -36,7 +37,7 @@ type Options struct {
 	LoadCluster func(kube.Source) (*kube.Cluster, error)
 
 	// Relay configures forwards through the in-cluster relay (UDP, proxy).
-	Relay RelayOptions
+	Relay relay.Options
 }
 
 func (o Options) withDefaults() Options {

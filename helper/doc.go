@@ -67,8 +67,9 @@
 //     this session allocated; aliases run /sbin/ifconfig by absolute path
 //     (macOS; no-op on Linux);
 //   - AllocateAddress: from the configured pool only, never 127.0.0.1, at
-//     most 1024 per uid, unique across sessions (flock'd state file), and
-//     never an address any process holds a TCP or UDP socket on (Linux:
+//     most 1024 per uid, unique across sessions (flock'd state file,
+//     replaced by internal/atomicfile: fresh O_EXCL temp, fsync, rename),
+//     and never an address any process holds a TCP or UDP socket on (Linux:
 //     /proc/net/{tcp,tcp6,udp,udp6}, entries with a socket inode; macOS:
 //     netstat): a socket kept from an ended session, or bound directly at a
 //     high port, keeps its address from every other session; if the

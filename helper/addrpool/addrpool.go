@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kftray-go/kftray/helper/internal/flock"
+	"github.com/kftray-go/kftray/internal/atomicfile"
 )
 
 // MaxPerUID bounds the addresses one user may hold.
@@ -167,19 +168,9 @@ func (p *Pool) update(fn func(map[netip.Addr]owner) error) error {
 	if string(out) == before {
 		return nil
 	}
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	tfd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("addrpool: write state: %w", err)
-	}
-	f := os.NewFile(uintptr(tfd), tmp)
-	if _, err := f.Write(out); err != nil {
-		f.Close()
-		return fmt.Errorf("addrpool: write state: %w", err)
-	}
-	f.Close()
-	if err := os.Rename(tmp, path); err != nil {
+	// A fresh O_EXCL temp name, so no symlink planted beside pool.json is
+	// followed; fsynced, so a crash never leaves the pool half-written.
+	if err := atomicfile.WriteFile(path, out, 0o600); err != nil {
 		return fmt.Errorf("addrpool: write state: %w", err)
 	}
 	return nil
