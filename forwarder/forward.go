@@ -452,6 +452,9 @@ func (f *Forward) forwardLocal(lc net.Conn, local *tunnel.Local) error {
 			f.mu.Unlock()
 			f.log.Info().Str("reason", why).Dur("waited", f.opts.ConnWait).Msg("closing local connection: no connection to a pod")
 			lc.Close()
+			if why == "" {
+				why = "the forward is still starting"
+			}
 			return fmt.Errorf("%w within %s: %s", errNoPod, f.opts.ConnWait, why)
 		case <-f.ctx.Done():
 			lc.Close()
