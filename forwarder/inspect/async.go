@@ -95,6 +95,13 @@ func (a *Async) Stats() Stats {
 	return Stats{Conns: a.conns.Load(), LostConns: a.lost.Load(), DroppedBytes: a.dropped.Load()}
 }
 
+// queued is how many calls wait for the worker or are being delivered.
+func (a *Async) queued() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pending
+}
+
 // Close delivers what is queued, closes the Conns still open with
 // ErrStopped and stops the worker. Connections opened later are not
 // inspected.

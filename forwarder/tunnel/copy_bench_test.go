@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"k8s.io/streaming/pkg/httpstream"
+
+	"github.com/kftray-go/kftray/forwarder/inspect"
 )
 
 // The copy path alone, without the API server and kubelet: a local
@@ -105,8 +107,19 @@ func benchForward(b *testing.B, n int, local func(net.Conn) *Local) {
 	}
 }
 
+// BenchmarkCopyPath: off is the path with no inspector (what every forward
+// runs unless HTTP logs are on); inspector adds a hook that does nothing
+// (the cost of the guarded calls themselves). inspect.BenchmarkAsync
+// measures the queue an HTTP logger would add.
 func BenchmarkCopyPath(b *testing.B) {
 	b.Run("off", func(b *testing.B) {
 		benchForward(b, b.N, NewLocal)
+	})
+	b.Run("inspector", func(b *testing.B) {
+		benchForward(b, b.N, func(c net.Conn) *Local {
+			l := NewLocal(c)
+			l.Inspect(inspect.Open(oneConn{nopConn{}}, inspect.ConnInfo{}))
+			return l
+		})
 	})
 }
