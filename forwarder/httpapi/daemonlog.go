@@ -186,7 +186,7 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, path string, 
 	fl.Flush()
 	var (
 		ident   os.FileInfo // the file read so far, to notice a replacement
-		partial []byte      // a line not yet ended
+		partial lineBuffer  // a line not yet ended
 	)
 	if fi, err := os.Stat(path); err == nil {
 		ident = fi
@@ -214,7 +214,7 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, path string, 
 			continue // not there (yet, again)
 		}
 		if ident == nil || !os.SameFile(ident, fi) || fi.Size() < off {
-			ident, off, partial = fi, 0, nil
+			ident, off, partial = fi, 0, lineBuffer{}
 		}
 		if fi.Size() == off {
 			continue
@@ -224,17 +224,9 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, path string, 
 			continue
 		}
 		off += int64(len(data))
-		data = append(partial, data...)
-		end := bytes.LastIndexByte(data, '\n') + 1
-		partial = append([]byte(nil), data[end:]...)
-		if len(partial) > maxLogLine {
-			partial = partial[:0] // a runaway line: drop it rather than grow
-		}
+		complete := partial.feed(data)
 		sent := false
-		for line := range bytes.SplitSeq(data[:end], []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
+		for _, line := range complete {
 			if l := parseLogLine(line); f.keep(l) {
 				if send(l) != nil {
 					return
@@ -260,4 +252,37 @@ func readRange(path string, off, n int64) ([]byte, error) {
 		return nil, err
 	}
 	return buf[:m], nil
+}
+
+// lineBuffer joins what a follower reads into whole lines: a line whose
+// end has not been written yet waits for the next read. A line longer
+// than maxLogLine is dropped rather than grow the buffer.
+type lineBuffer struct {
+	rest     []byte
+	skipping bool // inside a dropped runaway line
+}
+
+// feed adds data and returns the lines it completed, empty ones left out.
+func (b *lineBuffer) feed(data []byte) [][]byte {
+	var out [][]byte
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			if !b.skipping {
+				b.rest = append(b.rest, data...)
+				if len(b.rest) > maxLogLine {
+					b.rest, b.skipping = nil, true
+				}
+			}
+			return out
+		}
+		if !b.skipping {
+			line := append(b.rest, data[:i]...)
+			if len(bytes.TrimSpace(line)) > 0 {
+				out = append(out, line)
+			}
+		}
+		b.rest, b.skipping, data = nil, false, data[i+1:]
+	}
+	return out
 }

@@ -14,9 +14,11 @@ import (
 // use it. It runs the helper binary's `version` and the service manager's
 // status query as the user; nothing as root.
 func Probe(version string) func(ctx context.Context) localapi.Helper {
-	return func(ctx context.Context) localapi.Helper {
-		return FromStatus(install.GetStatus(ctx, install.Options{Version: version}, uint32(os.Getuid())))
-	}
+	return probe(install.Options{Version: version}, uint32(os.Getuid()))
+}
+
+func probe(o install.Options, uid uint32) func(ctx context.Context) localapi.Helper {
+	return func(ctx context.Context) localapi.Helper { return FromStatus(install.GetStatus(ctx, o, uid)) }
 }
 
 // FromStatus turns `kftray helper status`'s findings into the API's.
