@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,5 +116,43 @@ func TestDaemonLogThroughTheAPI(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the follower did not end with its context")
+	}
+}
+
+// TestDaemonLogFollowerEndsWithTheDaemon: a follower's stream ends when
+// the daemon stops (the HTTP server's shutdown alone would wait for it).
+func TestDaemonLogFollowerEndsWithTheDaemon(t *testing.T) {
+	dir := shortDir(t)
+	if err := os.WriteFile(localapi.PathsIn(dir).Log, []byte(`{"level":"info","message":"hello"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := runDaemon(t, Options{Dir: dir, Engine: testWorld(t).engine()})
+	ctx := context.Background()
+	connected := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		var once sync.Once
+		done <- c.FollowDaemonLog(ctx, localapi.LogQuery{}, func(localapi.LogLine) error {
+			once.Do(func() { close(connected) }) // the tail came: the stream is up
+			return nil
+		})
+	}()
+	select {
+	case <-connected:
+	case err := <-done:
+		t.Fatalf("the follower ended before it got the tail: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("no tail line within 15s")
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("follower ended with %v; want the stream closed", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the follower's stream did not end within 15s of the daemon stopping")
 	}
 }
