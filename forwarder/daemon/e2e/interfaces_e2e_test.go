@@ -120,6 +120,26 @@ func TestInterfacesAPIOnTheDevCluster(t *testing.T) {
 		t.Fatalf("pods app=web: %+v %v; want %s ready with its ports", podList, err, pods[0])
 	}
 
+	// What a picker waits for: each call loads the kubeconfig and lists.
+	for _, call := range []struct {
+		name string
+		do   func() error
+	}{
+		{"contexts", func() error { _, err := client.Contexts(ctx, c.Kubeconfig); return err }},
+		{"namespaces", func() error { _, _, err := client.Namespaces(ctx, ref); return err }},
+		{"services", func() error { _, _, err := client.Services(ctx, ref, ns); return err }},
+		{"pods", func() error { _, _, err := client.Pods(ctx, ref, ns, "app=web"); return err }},
+	} {
+		const n = 20
+		start := time.Now()
+		for range n {
+			if err := call.do(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("%s: %v per call (mean of %d)", call.name, time.Since(start)/n, n)
+	}
+
 	// A user who may list Services in this namespace and nothing else.
 	limited := limitedKubeconfig(t, c, ns, "svc-only", []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list"}}})
