@@ -60,6 +60,12 @@ type Options struct {
 	GOOS, GOARCH          string // default: this machine
 	InsecureSkipSignature bool
 	AllowUID              uint32 // the invoking user's uid
+	// AllowSuffixes are hosts name suffixes to allow besides .test
+	// (--allow-suffix); added to those an existing config allows.
+	AllowSuffixes []string
+	// AllowSingleLabel allows dotless hosts names (--allow-single-label).
+	// Install never turns an allowance off; edit the config for that.
+	AllowSingleLabel bool
 	Init                  string // InitSystemd, InitLaunchd, InitNone; "" detects
 	Out                   io.Writer
 	// Run executes service-manager commands. Nil runs them for real when
@@ -182,6 +188,11 @@ func Install(ctx context.Context, o Options) error {
 	if o.Root == "/" && os.Geteuid() != 0 {
 		return errors.New("installing the helper needs root: run `sudo kftray helper install`")
 	}
+	for _, sfx := range o.AllowSuffixes {
+		if err := config.ValidateSuffix(sfx); err != nil {
+			return fmt.Errorf("--allow-suffix: %w", err)
+		}
+	}
 	data, err := readOnce(o.Binary)
 	if err != nil {
 		return err
@@ -272,6 +283,16 @@ func (o *Options) writeConfig() error {
 	if !slices.Contains(cfg.AllowedUIDs, o.AllowUID) {
 		cfg.AllowedUIDs = append(cfg.AllowedUIDs, o.AllowUID)
 	}
+	for _, sfx := range o.AllowSuffixes {
+		sfx = strings.ToLower(sfx)
+		if sfx != config.DefaultSuffix && !slices.Contains(cfg.NameSuffixes, sfx) {
+			cfg.NameSuffixes = append(cfg.NameSuffixes, sfx)
+		}
+	}
+	if o.AllowSingleLabel {
+		yes := true
+		cfg.AllowSingleLabel = &yes
+	}
 	b, err := cfg.Marshal()
 	if err != nil {
 		return err
@@ -280,6 +301,11 @@ func (o *Options) writeConfig() error {
 		return err
 	}
 	fmt.Fprintf(o.Out, "wrote %s (allowed_uids %v)\n", config.DefaultPath, cfg.AllowedUIDs)
+	single := "refused (--allow-single-label allows them)"
+	if cfg.SingleLabel() {
+		single = "allowed"
+	}
+	fmt.Fprintf(o.Out, "hosts names allowed: *%s; single-label names: %s; this machine's host name: never\n", strings.Join(cfg.Suffixes(), ", *"), single)
 	return nil
 }
 
