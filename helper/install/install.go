@@ -66,8 +66,8 @@ type Options struct {
 	// AllowSingleLabel allows dotless hosts names (--allow-single-label).
 	// Install never turns an allowance off; edit the config for that.
 	AllowSingleLabel bool
-	Init                  string // InitSystemd, InitLaunchd, InitNone; "" detects
-	Out                   io.Writer
+	Init             string // InitSystemd, InitLaunchd, InitNone; "" detects
+	Out              io.Writer
 	// Run executes service-manager commands. Nil runs them for real when
 	// Root is "/" and only reports them otherwise.
 	Run func(ctx context.Context, name string, args ...string) error
