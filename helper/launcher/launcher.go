@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -83,6 +82,7 @@ type Service struct {
 	mu       sync.Mutex
 	sessions map[string]context.CancelFunc
 	perUID   map[uint32]int
+	flusher  *hosts.Flusher // one DNS flush rate for every write of this process
 }
 
 // Run serves until ctx is done, then ends every session and sweeps the
@@ -115,7 +115,7 @@ func Start(ctx context.Context, opts Options) (*Service, error) {
 	if err := ensureRootDir(filepath.Join(opts.RunDir, "sessions"), 0o755); err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, sessions: map[string]context.CancelFunc{}, perUID: map[uint32]int{}}
+	s := newService(opts)
 	// No session survives a launcher restart (plugins die with their parent),
 	// so every managed line and allocation left over is stale.
 	if err := s.sweep(ctx, cfg); err != nil {
@@ -148,8 +148,23 @@ func (s *Service) Stop() error {
 	return s.sweep(context.Background(), cfg)
 }
 
+func newService(opts Options) *Service {
+	return &Service{opts: opts, sessions: map[string]context.CancelFunc{}, perUID: map[uint32]int{},
+		flusher: hosts.NewFlusher(hosts.FlushDNS, hosts.FlushInterval)}
+}
+
+// hostsFile is the hosts block as this process writes it.
+func (s *Service) hostsFile(cfg *config.Config) *hosts.File {
+	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir, s.flusher.Flush)
+	hf.Log = s.opts.Log
+	return hf
+}
+
+// sweep finishes or undoes an interrupted hosts write (the journal),
+// removes stale temporary files and every managed line, and frees every
+// address.
 func (s *Service) sweep(ctx context.Context, cfg *config.Config) error {
-	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir)
+	hf := s.hostsFile(cfg)
 	e1 := hf.Sweep(ctx, func(hosts.Line) bool { return false })
 	e2 := session.NewPool(cfg, s.opts.RunDir).Reset()
 	ents, _ := os.ReadDir(filepath.Join(s.opts.RunDir, "sessions"))
@@ -328,7 +343,8 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 		ExtraFiles:  []*os.File{files[2]},
 		SysProcAttr: sysProcAttr(),
 	}
-	if err := cmd.Start(); err != nil {
+	proc, err := startPlugin(cmd)
+	if err != nil {
 		reply(fc, ipc.LaunchResponse{Error: "start plugin: " + err.Error()})
 		return
 	}
@@ -353,8 +369,6 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 
 	reply(fc, ipc.LaunchResponse{PID: pid, Session: id})
 
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	closed := make(chan struct{})
 	go func() {
 		// The forwarder sends nothing more; EOF or error means it is gone.
@@ -366,15 +380,15 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 			}
 		}
 	}()
+	// Never a plain kill: the plugin may be rewriting the hosts file.
 	var werr error
 	select {
-	case werr = <-exited:
+	case <-proc.done:
+		werr = proc.err
 	case <-closed:
-		killGroup(pid)
-		werr = <-exited
+		werr = proc.stop(StopGrace)
 	case <-sctx.Done():
-		killGroup(pid)
-		werr = <-exited
+		werr = proc.stop(StopGrace)
 	}
 	c.Close() // tells the forwarder the plugin is gone
 	s.cleanup(cfg, cred.UID, id, log)
@@ -406,7 +420,7 @@ func (s *Service) release(uid uint32) {
 // cleanup removes what the session left: hosts lines, addresses, aliases.
 func (s *Service) cleanup(cfg *config.Config, uid uint32, id string, log zerolog.Logger) {
 	ctx := context.Background()
-	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir)
+	hf := s.hostsFile(cfg)
 	if err := hf.RemoveSession(ctx, uid, id); err != nil {
 		log.Error().Err(err).Msg("remove session hosts lines")
 	}
@@ -438,11 +452,6 @@ func takeFDs(fds []int) ([]*os.File, error) {
 	return files, nil
 }
 
-func killGroup(pid int) {
-	_ = syscall.Kill(-pid, syscall.SIGKILL) // own session: pgid == pid
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-}
-
 func newSessionID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -459,6 +468,5 @@ func Cleanup(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	s := &Service{opts: opts}
-	return s.sweep(ctx, cfg)
+	return newService(opts).sweep(ctx, cfg)
 }
