@@ -129,7 +129,7 @@ func (f *File) recoverJournal() error {
 	}
 	switch {
 	case bytes.Equal(cur, j.Old), bytes.Equal(cur, j.New):
-		// Killed before the first byte or after the sync: whole either way.
+		log.Warn().Msg("hosts: an interrupted in-place write left the file whole")
 	case mixOf(cur, j.Old, j.New):
 		if err := rewrite(file, j.Old); err != nil {
 			return fmt.Errorf("hosts: put back %s after an interrupted write (the journal %s stays for the next try): %w", f.Path, f.journalPath(), err)
