@@ -96,7 +96,7 @@ func settled(t *testing.T, w *world, want string, plugins int, what string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: the hosts file is not back to the expected bytes (plugins %v, want %d; err %v):\n%.3000s", what, w.pluginPIDs(), plugins, err, got)
+			t.Fatalf("%s: the hosts file is not back to the expected bytes (plugins %v, want %d; err %v): %s", what, w.pluginPIDs(), plugins, err, describeDiff(got, []byte(want)))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -369,6 +369,19 @@ func hostsInNamespaces(t *testing.T, bin string) {
 			}
 		}
 	})
+}
+
+// describeDiff says where got departs from want, and how many block
+// markers it has.
+func describeDiff(got, want []byte) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	from := max(0, i-200)
+	return fmt.Sprintf("%d bytes, want %d; %d BEGIN and %d END markers; first difference at byte %d:\n--- got:\n%s\n--- want:\n%s",
+		len(got), len(want), bytes.Count(got, []byte("# BEGIN kftray")), bytes.Count(got, []byte("# END kftray")), i,
+		got[from:min(len(got), i+300)], want[from:min(len(want), i+300)])
 }
 
 // newest is the pid most recently started among pids.

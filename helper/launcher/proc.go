@@ -22,6 +22,7 @@ type pluginProc struct {
 	reaped bool
 	done   chan struct{}
 	err    error // from Wait, once done is closed
+	kill   func(pid int, sig syscall.Signal) error // syscall.Kill; tests record
 }
 
 // startPlugin starts cmd and reaps it when it exits.
@@ -29,7 +30,7 @@ func startPlugin(cmd *exec.Cmd) (*pluginProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &pluginProc{cmd: cmd, done: make(chan struct{})}
+	p := &pluginProc{cmd: cmd, done: make(chan struct{}), kill: syscall.Kill}
 	go p.reap()
 	return p, nil
 }
@@ -55,9 +56,9 @@ func (p *pluginProc) signal(sig syscall.Signal, group bool) {
 	}
 	pid := p.cmd.Process.Pid
 	if group {
-		_ = syscall.Kill(-pid, sig)
+		_ = p.kill(-pid, sig)
 	}
-	_ = syscall.Kill(pid, sig)
+	_ = p.kill(pid, sig)
 }
 
 // stop asks the plugin to end (SIGTERM: it finishes a hosts write under
