@@ -21,7 +21,7 @@ type pluginProc struct {
 	mu     sync.Mutex // held while signalling and while reaping
 	reaped bool
 	done   chan struct{}
-	err    error // from Wait, once done is closed
+	err    error                                   // from Wait, once done is closed
 	kill   func(pid int, sig syscall.Signal) error // syscall.Kill; tests record
 }
 
