@@ -4,7 +4,9 @@
 // BEGIN and END markers are ever parsed (with txeh) or rendered; every byte
 // outside stays as it was. Every input is validated here before txeh sees it,
 // writers in different processes serialize on a flock, and the file is
-// replaced atomically (or rewritten in place when the file is a bind mount).
+// replaced atomically, or rewritten in place under a journal when rename is
+// impossible (a bind-mounted file, a read-only /etc); the next holder of the
+// lock undoes a rewrite a kill cut short.
 package hosts
 
 import (

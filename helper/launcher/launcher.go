@@ -1,9 +1,9 @@
 // Package launcher is `kftray-helper service`, the root process behind the
 // helper socket. It authorizes each connection by the kernel's peer uid
 // against the root-owned config, starts one `kftray-helper plugin` per
-// forwarder session with the descriptors the forwarder passed, and kills it
-// (and removes the session's hosts lines and addresses) when the
-// connection closes.
+// forwarder session with the descriptors the forwarder passed, and stops it
+// (SIGTERM, then SIGKILL after StopGrace) and removes the session's hosts
+// lines and addresses when the connection closes.
 package launcher
 
 import (
