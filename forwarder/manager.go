@@ -13,7 +13,7 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/target"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // Manager owns many forwards. Forwards to the same cluster share one
@@ -57,7 +57,7 @@ func NewManager(opts Options) *Manager {
 }
 
 // Spec turns a kftray config into what to resolve and what to bind.
-func Spec(cfg store.Config) (target.Spec, BindRequest, error) {
+func Spec(cfg fwdconfig.Config) (target.Spec, BindRequest, error) {
 	name := cfg.Alias
 	if name == "" {
 		name = "config " + strconv.FormatInt(cfg.ID, 10)
@@ -99,7 +99,7 @@ func Spec(cfg store.Config) (target.Spec, BindRequest, error) {
 // Start starts forwards for cfgs (already running ones are left alone) and
 // returns once each is listening or has failed. Errors are joined, one per
 // config; the others still start.
-func (m *Manager) Start(ctx context.Context, cfgs ...store.Config) error {
+func (m *Manager) Start(ctx context.Context, cfgs ...fwdconfig.Config) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -120,7 +120,7 @@ func (m *Manager) Start(ctx context.Context, cfgs ...store.Config) error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) startOne(ctx context.Context, cfg store.Config) error {
+func (m *Manager) startOne(ctx context.Context, cfg fwdconfig.Config) error {
 	if NeedsRelay(cfg) {
 		return m.startRelay(ctx, cfg)
 	}
@@ -161,7 +161,7 @@ func (m *Manager) startOne(ctx context.Context, cfg store.Config) error {
 
 // build loads (or reuses) the cluster client and namespace watches. The
 // first forward to a cluster loads it; concurrent ones wait for that load.
-func (m *Manager) build(cfg store.Config, spec target.Spec, bind BindRequest, src kube.Source) (*Forward, error) {
+func (m *Manager) build(cfg fwdconfig.Config, spec target.Spec, bind BindRequest, src kube.Source) (*Forward, error) {
 	m.mu.Lock()
 	ce := m.clusters[src.String()]
 	if ce == nil {
@@ -221,7 +221,7 @@ func (m *Manager) releaseLocked(src kube.Source, ns string) {
 }
 
 // report tells the observer about a config that could not start.
-func (m *Manager) report(cfg store.Config, err error) {
+func (m *Manager) report(cfg fwdconfig.Config, err error) {
 	if m.opts.Observer != nil {
 		m.opts.Observer.ForwardState(State{ID: cfg.ID, Alias: cfg.Alias, Phase: Failed, LastError: err.Error()})
 	}
