@@ -315,6 +315,10 @@ func (d *document) set(p Policy, uid uint32, session, lease string, entries []En
 		return err
 	}
 	outside := d.outsideNames()
+	if p.MachineNames != nil { // read once per request, not once per name
+		machine := p.MachineNames()
+		p.MachineNames = func() []string { return machine }
+	}
 	type key struct {
 		name string
 		v4   bool
