@@ -301,11 +301,7 @@ func (o *Options) writeConfig() error {
 		return err
 	}
 	fmt.Fprintf(o.Out, "wrote %s (allowed_uids %v)\n", config.DefaultPath, cfg.AllowedUIDs)
-	single := "refused (--allow-single-label allows them)"
-	if cfg.SingleLabel() {
-		single = "allowed"
-	}
-	fmt.Fprintf(o.Out, "hosts names allowed: *%s; single-label names: %s; this machine's host name: never\n", strings.Join(cfg.Suffixes(), ", *"), single)
+	fmt.Fprintf(o.Out, "hosts names allowed: %s\n", namePolicy(cfg))
 	return nil
 }
 

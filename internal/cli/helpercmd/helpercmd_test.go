@@ -83,4 +83,7 @@ func TestInstallNamePolicyFlags(t *testing.T) {
 	if !strings.Contains(out, "single-label names: allowed") {
 		t.Fatalf("install output does not state the policy:\n%s", out)
 	}
+	if out, _ = run(t, "status", "--root", root, "--init", "none"); !strings.Contains(out, "names:     *.test, *.local, *.internal; single-label names: allowed") {
+		t.Fatalf("status does not state the policy:\n%s", out)
+	}
 }
