@@ -55,6 +55,10 @@ type Forward struct {
 	BytesToPod   int64 `json:"bytes_to_pod"`
 	BytesFromPod int64 `json:"bytes_from_pod"`
 	Reconnects   int64 `json:"reconnects"`
+
+	// HTTPLog is the forward's HTTP traffic log while this daemon runs
+	// the forward; nil otherwise.
+	HTTPLog *HTTPLogStatus `json:"http_log,omitempty"`
 }
 
 // Selection names forwards: config aliases or ids, or all of them.
