@@ -82,12 +82,15 @@ type Conn struct {
 	h2       *h2Conn
 
 	pending []*Exchange // requests in order, until their response is done
-	replay  int64       // the exchange this connection replays, if any
+	client  string      // the client's address
 }
 
 // NewConn returns the parser for one connection.
 func NewConn(info inspect.ConnInfo, sink Sink, opts ParseOptions) *Conn {
 	c := &Conn{info: info, opts: opts.withDefaults(), sink: sink}
+	if info.Client != nil {
+		c.client = info.Client.String()
+	}
 	c.cli = h1Dir{c: c, server: false}
 	c.srv = h1Dir{c: c, server: true}
 	return c
@@ -220,7 +223,7 @@ func (c *Conn) fail(err error) {
 
 // newExchange starts an exchange at a request head.
 func (c *Conn) newExchange(proto string) *Exchange {
-	return &Exchange{Conn: c.info.ID, Proto: proto, Pod: c.pod, RequestAt: c.opts.Now(), Replay: c.replay != 0, ReplayOf: c.replay}
+	return &Exchange{Conn: c.info.ID, Proto: proto, Pod: c.pod, RequestAt: c.opts.Now(), client: c.client}
 }
 
 // emit hands a finished exchange to the sink.

@@ -69,6 +69,9 @@ type Exchange struct {
 	Resp *Message
 
 	reqDone, respDone bool
+	client            string // the local client's address
+	// For display, set when the exchange is recorded.
+	reqText, reqNote, respText, respNote string
 }
 
 var timeZero time.Time
@@ -83,7 +86,8 @@ func (e *Exchange) Duration() time.Duration {
 
 // size is roughly what the exchange holds in memory.
 func (e *Exchange) size() int {
-	n := 512 + len(e.Path) + len(e.Req.Body) + headersSize(e.Req.Headers) + headersSize(e.Req.Trailers)
+	n := 512 + len(e.Path) + len(e.Req.Body) + headersSize(e.Req.Headers) + headersSize(e.Req.Trailers) +
+		len(e.reqText) + len(e.reqNote) + len(e.respText) + len(e.respNote)
 	if e.Resp != nil {
 		n += len(e.Resp.Body) + headersSize(e.Resp.Headers) + headersSize(e.Resp.Trailers)
 	}

@@ -1,0 +1,299 @@
+package httplog
+
+import (
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/kftray-go/kftray/forwarder/inspect"
+	"github.com/kftray-go/kftray/localapi"
+)
+
+// Defaults of a Log's ring of recent exchanges.
+const (
+	DefaultRingSize  = 1000
+	DefaultRingBytes = 32 << 20
+)
+
+// Options configure one forward's Log.
+type Options struct {
+	ForwardID int64
+	// File writes the REST-client file; nil writes none.
+	File *File
+	// BodyCap bounds each body kept (DefaultBodyCap).
+	BodyCap int
+	// Redact hides sensitive headers in everything shown (default on;
+	// SetRedact changes it).
+	Redact bool
+	// RingSize and RingBytes bound the recent exchanges kept in memory.
+	RingSize, RingBytes int
+	// Limits bound the queue in front of the parser (inspect.NewAsync).
+	Limits inspect.Limits
+	// Publish is told each new exchange (without bodies); it must not block.
+	Publish func(localapi.HTTPExchange)
+	Log     zerolog.Logger
+	Now     func() time.Time
+}
+
+// Log is one forward's HTTP traffic log: an inspect.Inspector (through
+// Inspector, behind an inspect.Async so the copy path never waits) that
+// parses each connection, keeps recent exchanges in a bounded ring, writes
+// them to the forward's .http file and publishes them.
+type Log struct {
+	opts   Options
+	redact atomic.Bool
+
+	asyncMu sync.Mutex
+	async   *inspect.Async
+	base    inspect.Stats // of Asyncs closed before this one
+
+	mu        sync.Mutex
+	ring      []*Exchange
+	ringBytes int
+	nextID    int64
+	replays   map[string]*replayWait // by the replaying client's address
+
+	exchanges, parseErrors atomic.Int64
+}
+
+type replayWait struct {
+	of   int64
+	done chan *Exchange
+}
+
+// New returns a Log, not yet enabled.
+func New(opts Options) *Log {
+	if opts.BodyCap <= 0 {
+		opts.BodyCap = DefaultBodyCap
+	}
+	if opts.RingSize <= 0 {
+		opts.RingSize = DefaultRingSize
+	}
+	if opts.RingBytes <= 0 {
+		opts.RingBytes = DefaultRingBytes
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	l := &Log{opts: opts, replays: map[string]*replayWait{}}
+	l.redact.Store(opts.Redact)
+	return l
+}
+
+// Enable starts logging and returns the Inspector to give the forward
+// (Forward.SetInspector). Enabling an enabled Log returns its Inspector.
+func (l *Log) Enable() inspect.Inspector {
+	l.asyncMu.Lock()
+	defer l.asyncMu.Unlock()
+	if l.async == nil {
+		l.async = inspect.NewAsync(l, l.opts.Limits)
+	}
+	return l.async
+}
+
+// Inspector is the enabled Log's Inspector, nil when disabled.
+func (l *Log) Inspector() inspect.Inspector {
+	l.asyncMu.Lock()
+	defer l.asyncMu.Unlock()
+	if l.async == nil {
+		return nil
+	}
+	return l.async
+}
+
+// Disable stops logging: connections open are logged up to now (their
+// unfinished exchanges with a note). Take the Inspector off the forward
+// first. The recent exchanges stay readable.
+func (l *Log) Disable() {
+	l.asyncMu.Lock()
+	a := l.async
+	l.async = nil
+	l.asyncMu.Unlock()
+	if a == nil {
+		return
+	}
+	a.Close()
+	s := a.Stats()
+	l.asyncMu.Lock()
+	l.base.Conns += s.Conns
+	l.base.LostConns += s.LostConns
+	l.base.DroppedBytes += s.DroppedBytes
+	l.asyncMu.Unlock()
+}
+
+// Close disables the Log and closes its file.
+func (l *Log) Close() error {
+	l.Disable()
+	if l.opts.File != nil {
+		return l.opts.File.Close()
+	}
+	return nil
+}
+
+// SetRedact turns redaction of sensitive headers on or off, for what is
+// shown from now on.
+func (l *Log) SetRedact(on bool) { l.redact.Store(on) }
+
+// Status reports the Log's counters.
+func (l *Log) Status() localapi.HTTPLogStatus {
+	l.asyncMu.Lock()
+	s, on := l.base, l.async != nil
+	if l.async != nil {
+		as := l.async.Stats()
+		s.LostConns += as.LostConns
+		s.DroppedBytes += as.DroppedBytes
+	}
+	l.asyncMu.Unlock()
+	st := localapi.HTTPLogStatus{Enabled: on, Redact: l.redact.Load(), Exchanges: l.exchanges.Load(),
+		DroppedConns: s.LostConns, DroppedBytes: s.DroppedBytes, Errors: l.parseErrors.Load()}
+	if l.opts.File != nil {
+		st.File = l.opts.File.Path()
+	}
+	return st
+}
+
+// Open is the parser side of the Async: one Conn per connection.
+func (l *Log) Open(info inspect.ConnInfo) inspect.Conn {
+	return NewConn(info, l, ParseOptions{BodyCap: l.opts.BodyCap, Now: l.opts.Now})
+}
+
+// ParseError counts a connection whose logging stopped.
+func (l *Log) ParseError(info inspect.ConnInfo, err error) {
+	l.parseErrors.Add(1)
+	l.opts.Log.Debug().Int64("forward", l.opts.ForwardID).Int64("conn", info.ID).Err(err).Msg("http log: parse error, the rest of the connection is not logged")
+}
+
+// Exchange records a finished exchange: ring, file, subscribers.
+func (l *Log) Exchange(e *Exchange) {
+	e.Forward = l.opts.ForwardID
+	e.TraceID = newTraceID()
+	e.reqText, e.reqNote = display(&e.Req, l.opts.BodyCap)
+	if e.Resp != nil {
+		e.respText, e.respNote = display(e.Resp, l.opts.BodyCap)
+	}
+	l.mu.Lock()
+	// A replay's connection comes from the address Replay registered
+	// before it sent anything.
+	wait := l.replays[e.client]
+	if wait != nil && e.client != "" {
+		e.Replay, e.ReplayOf = true, wait.of
+	} else {
+		wait = nil
+	}
+	l.nextID++
+	e.ID = l.nextID
+	l.ring = append(l.ring, e)
+	l.ringBytes += e.size()
+	for len(l.ring) > 1 && (len(l.ring) > l.opts.RingSize || l.ringBytes > l.opts.RingBytes) {
+		l.ringBytes -= l.ring[0].size()
+		l.ring[0] = nil
+		l.ring = l.ring[1:]
+	}
+	l.mu.Unlock()
+	l.exchanges.Add(1)
+	redact := l.redact.Load()
+	if l.opts.File != nil {
+		if err := l.opts.File.Write(formatREST(e, redact)); err != nil {
+			l.opts.Log.Warn().Err(err).Int64("forward", l.opts.ForwardID).Msg("http log: writing the .http file")
+		}
+	}
+	if l.opts.Publish != nil {
+		l.opts.Publish(toAPI(e, false, redact))
+	}
+	if wait != nil {
+		select {
+		case wait.done <- e:
+		default:
+		}
+	}
+}
+
+// List returns the recent exchanges that pass q, oldest first, without
+// bodies.
+func (l *Log) List(q localapi.HTTPQuery) []localapi.HTTPExchange {
+	redact := l.redact.Load()
+	l.mu.Lock()
+	ring := append([]*Exchange(nil), l.ring...)
+	l.mu.Unlock()
+	out := []localapi.HTTPExchange{}
+	for _, e := range ring {
+		a := toAPI(e, false, redact)
+		if q.Match(&a) {
+			out = append(out, a)
+		}
+	}
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[len(out)-q.Limit:]
+	}
+	return out
+}
+
+// get finds a recent exchange.
+func (l *Log) get(id int64) *Exchange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.ring {
+		if e.ID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// Get returns one recent exchange in full.
+func (l *Log) Get(id int64) (localapi.HTTPExchange, bool) {
+	e := l.get(id)
+	if e == nil {
+		return localapi.HTTPExchange{}, false
+	}
+	return toAPI(e, true, l.redact.Load()), true
+}
+
+// Forget empties the ring (after a purge).
+func (l *Log) Forget() {
+	l.mu.Lock()
+	l.ring, l.ringBytes = nil, 0
+	l.mu.Unlock()
+}
+
+// toAPI converts an exchange for the API; full adds the bodies.
+func toAPI(e *Exchange, full, redact bool) localapi.HTTPExchange {
+	a := localapi.HTTPExchange{ID: e.ID, TraceID: e.TraceID, Forward: e.Forward, Conn: e.Conn, Stream: e.Stream, Proto: e.Proto, Pod: e.Pod,
+		Method: e.Method, Path: e.Path, Host: e.Host, Status: e.Status, Reason: e.Reason, GRPCStatus: e.GRPCStatus, Upgrade: e.Upgrade,
+		Replay: e.Replay, ReplayOf: e.ReplayOf, Note: e.Note, RequestAt: e.RequestAt, ResponseAt: e.ResponseAt,
+		DurationMS: float64(e.Duration().Microseconds()) / 1000}
+	a.Request = apiMessage(&e.Req, e.reqText, e.reqNote, full, redact)
+	if e.Resp != nil {
+		m := apiMessage(e.Resp, e.respText, e.respNote, full, redact)
+		a.Response = &m
+	}
+	return a
+}
+
+func apiMessage(m *Message, text, note string, full, redact bool) localapi.HTTPMessage {
+	out := localapi.HTTPMessage{Headers: redact2(m.Headers, redact), Trailers: redact2(m.Trailers, redact), BodySize: m.Size, BodyNote: note}
+	if full {
+		out.Body = text
+	}
+	return out
+}
+
+func redact2(hs []localapi.HTTPHeader, on bool) []localapi.HTTPHeader {
+	if hs == nil {
+		return []localapi.HTTPHeader{}
+	}
+	return redact(hs, on)
+}
+
+// newTraceID is a random (version 4) UUID, as kftray's trace ids are.
+func newTraceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
