@@ -67,7 +67,10 @@
 // reason the connection ended. Implementations must not block; a slow one
 // goes behind inspect.NewAsync, which drops and counts rather than waits.
 // With no inspector the copy path pays a nil check per read and allocates
-// nothing. See package inspect for the contract.
+// nothing. See package inspect for the contract. Options.Inspector gives
+// each forward its inspector as it starts (bound, not yet accepting), so
+// no connection slips past between Start and SetInspector; HTTP traffic
+// logs (package httplog) plug in that way.
 //
 // client-go logs through klog (reflector retries, for example); a daemon
 // that wants to stay quiet routes klog to its own logger.
@@ -83,6 +86,5 @@
 // Binder: forwarder/helperbind asks the root helper for them, for UDP forwards
 // too when the Binder is a PacketBinder.
 //
-// Not here yet: the expose workload, HTTP logs (they plug into
-// SetInspector).
+// Not here yet: the expose workload.
 package forwarder

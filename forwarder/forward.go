@@ -39,6 +39,12 @@ type Options struct {
 
 	// Relay configures forwards through the in-cluster relay (UDP, proxy).
 	Relay relay.Options
+
+	// Inspector, if set, gives each forward its inspector when it starts,
+	// once it is bound and before it accepts: no connection slips past
+	// between the start and a later SetInspector. local is the bound
+	// address; nil leaves the forward uninspected.
+	Inspector func(configID int64, local net.Addr) inspect.Inspector
 }
 
 func (o Options) withDefaults() Options {
@@ -108,6 +114,9 @@ func (f *Forward) start(ctx context.Context) error {
 	}
 	f.ln = ln
 	f.ctx, f.cancel = context.WithCancel(context.Background())
+	if f.opts.Inspector != nil {
+		f.SetInspector(f.opts.Inspector(f.cfgID, ln.Addr()))
+	}
 	f.setState(func(s *State) { s.Address = ln.Addr().String() })
 	f.wg.Add(2)
 	go f.supervise()

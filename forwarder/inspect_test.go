@@ -201,3 +201,31 @@ func TestForwardInspectorNoPod(t *testing.T) {
 		t.Errorf("close reason %q, want it to say there was no connection to a pod", got)
 	}
 }
+
+// Options.Inspector gives a forward its inspector before it accepts: the
+// very first connection is inspected, with no window after Start.
+func TestForwardOptionsInspector(t *testing.T) {
+	w := newWorld(t)
+	w.addPod("web-1")
+	w.endpoints("web-1")
+	insp := &connLog{}
+	var asked []string
+	opts := w.options()
+	opts.Inspector = func(id int64, local net.Addr) inspect.Inspector {
+		asked = append(asked, fmt.Sprintf("%d %v", id, local != nil))
+		return insp
+	}
+	_, f := startWeb(t, w, opts)
+	if name, c, _ := hello(t, f.Addr().String()); name != "web-1" {
+		t.Fatalf("served by %q", name)
+	} else {
+		c.Close()
+	}
+	waitState(t, f, "connection done", func(s State) bool { return s.ActiveConns == 0 })
+	if fmt.Sprint(asked) != "[1 true]" {
+		t.Errorf("Options.Inspector called with %v, want once for config 1 with its address", asked)
+	}
+	if conns := insp.snapshot(); len(conns) != 1 || conns[0].info.ID != 1 {
+		t.Fatalf("inspected %d connections, want the first one", len(conns))
+	}
+}
