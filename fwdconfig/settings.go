@@ -29,6 +29,10 @@ const (
 	// for forwards whose config does not say (the HTTP traffic logs issue
 	// reads it; forms use it to pre-fill http_logs_enabled).
 	SettingHTTPLogsDefaultEnabled = "http_logs_default_enabled"
+	// SettingHTTPLogsMaxTotalSize caps the bytes of every forward's HTTP
+	// log files together; the hourly sweep removes the oldest rotated
+	// files beyond it.
+	SettingHTTPLogsMaxTotalSize = "http_logs_max_total_size"
 )
 
 // knownSettings is every setting users may change, by key. Internal
@@ -37,6 +41,8 @@ const (
 var knownSettings = []Setting{
 	{Key: SettingHTTPLogsDefaultEnabled, Kind: SettingBool, Default: "false",
 		Help: "log the HTTP traffic of forwards whose config does not say (http_logs_enabled)"},
+	{Key: SettingHTTPLogsMaxTotalSize, Kind: SettingInt, Default: "1073741824", Min: 1 << 20, Max: 1 << 40,
+		Help: "bytes all HTTP log files may take together; the oldest rotated files go first"},
 }
 
 // KnownSettings returns every setting users may change, sorted by key.

@@ -17,6 +17,9 @@ func (c *Core) ApplyEdit(ctx context.Context, cfg fwdconfig.Config) (bool, error
 	if c.eng.Forward(cfg.ID) == nil {
 		return false, nil
 	}
+	if c.applyHTTPLogEdit(cfg) {
+		return false, nil
+	}
 	c.log.Info().Int64("config", cfg.ID).Str("name", cfg.Name()).Msg("restarting a forward whose config was edited")
 	c.eng.Stop(cfg.ID)
 	c.Flush(ctx)

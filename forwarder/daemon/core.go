@@ -44,6 +44,7 @@ type Core struct {
 	hub      *httpapi.Hub
 	remember bool               // keep the desired set in the store (the daemon does; run does not)
 	binder   *helperbind.Binder // ours to close, when the caller gave none
+	http     *httpLogs          // HTTP traffic logs (httplogs.go)
 
 	mu      sync.Mutex
 	cfgs    map[int64]fwdconfig.Config // configs this process started
@@ -82,6 +83,10 @@ func NewCore(opts CoreOptions) *Core {
 		eo.Binder = c.binder
 	}
 	eo.Observer = forwarder.ObserverFunc(c.observe)
+	c.http = newHTTPLogs(opts.Store, opts.Log)
+	c.http.cfg = c.runningConfig
+	c.http.fwd = func(id int64) *forwarder.Forward { return c.eng.Forward(id) }
+	eo.Inspector = c.http.inspectorFor
 	if eo.Logger.GetLevel() == zerolog.Disabled {
 		eo.Logger = opts.Log
 	}
@@ -92,6 +97,9 @@ func NewCore(opts CoreOptions) *Core {
 // Close ends the helper session, if the core opened one: the helper then
 // drops this process's hosts lines and addresses. Stop the forwards first.
 func (c *Core) Close() error {
+	if c.http != nil {
+		c.http.close()
+	}
 	if c.binder == nil {
 		return nil
 	}
@@ -258,6 +266,9 @@ func (c *Core) view(cfg fwdconfig.Config, s forwarder.State, desired bool) local
 		NextTry: s.NextTry, Since: s.Since, UpdatedAt: time.Now(),
 		ActiveConns: s.ActiveConns, TotalConns: s.TotalConns, BytesToPod: s.BytesToPod,
 		BytesFromPod: s.BytesFromPod, Reconnects: s.Reconnects}
+	if c.http != nil {
+		f.HTTPLog = c.http.status(cfg.ID)
+	}
 	switch s.Phase {
 	case forwarder.Stopped:
 		f.Address, f.LastError = "", ""

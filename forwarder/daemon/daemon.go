@@ -136,8 +136,9 @@ func Run(ctx context.Context, opts Options) error {
 		}()
 	}
 	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); core.RunWriter(wctx, opts.CounterPeriod) }()
+	go func() { defer wg.Done(); core.RunHTTPLogSweeper(wctx) }()
 
 	log.Info().Str("socket", p.Socket).Str("http", d.httpAddr).Msg("daemon started")
 	restoreDone := make(chan struct{})

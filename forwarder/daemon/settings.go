@@ -31,6 +31,9 @@ func (d *daemon) SetSetting(ctx context.Context, key, value string) error {
 		return err
 	}
 	d.core.log.Info().Str("key", key).Str("value", v).Msg("setting changed through the API")
+	if key == fwdconfig.SettingHTTPLogsDefaultEnabled {
+		d.core.applyHTTPLogDefault()
+	}
 	return nil
 }
 

@@ -135,6 +135,9 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 	s.mux.HandleFunc("GET "+localapi.Version+"/configs/export", s.exportConfigs)
 	s.mux.HandleFunc("DELETE "+localapi.Version+"/configs/{ref}", s.deleteConfig)
 	s.routes()
+	if hb, ok := b.(HTTPLogBackend); ok {
+		s.httpLogRoutes(hb)
+	}
 	return s
 }
 
@@ -214,7 +217,7 @@ func (s *Server) tokenAuth(next http.Handler) http.Handler {
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok && r.Method == http.MethodGet && r.URL.Path == localapi.Version+"/events" {
+		if !ok && r.Method == http.MethodGet && isEventStream(r.URL.Path) {
 			// Browsers' EventSource cannot set headers.
 			got, ok = r.URL.Query().Get("access_token"), true
 		}
@@ -225,6 +228,12 @@ func (s *Server) tokenAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isEventStream: the state events and the HTTP log streams.
+func isEventStream(path string) bool {
+	return path == localapi.Version+"/events" || path == localapi.Version+"/http/events" ||
+		(strings.HasPrefix(path, localapi.Version+"/forwards/") && strings.HasSuffix(path, "/http/events"))
 }
 
 // loopbackHost reports whether a Host header names this machine's loopback.

@@ -46,6 +46,7 @@ type Options struct {
 type Log struct {
 	opts   Options
 	redact atomic.Bool
+	file   atomic.Pointer[File]
 
 	asyncMu sync.Mutex
 	async   *inspect.Async
@@ -81,6 +82,7 @@ func New(opts Options) *Log {
 	}
 	l := &Log{opts: opts, replays: map[string]*replayWait{}}
 	l.redact.Store(opts.Redact)
+	l.file.Store(opts.File)
 	return l
 }
 
@@ -128,10 +130,21 @@ func (l *Log) Disable() {
 // Close disables the Log and closes its file.
 func (l *Log) Close() error {
 	l.Disable()
-	if l.opts.File != nil {
-		return l.opts.File.Close()
+	if f := l.file.Load(); f != nil {
+		return f.Close()
 	}
 	return nil
+}
+
+// File is the Log's file writer, nil when it writes none.
+func (l *Log) File() *File { return l.file.Load() }
+
+// SetFile makes the Log write to f from now on (the forward's local port
+// changed), closing the previous file.
+func (l *Log) SetFile(f *File) {
+	if old := l.file.Swap(f); old != nil && old != f {
+		old.Close()
+	}
 }
 
 // SetRedact turns redaction of sensitive headers on or off, for what is
@@ -150,8 +163,8 @@ func (l *Log) Status() localapi.HTTPLogStatus {
 	l.asyncMu.Unlock()
 	st := localapi.HTTPLogStatus{Enabled: on, Redact: l.redact.Load(), Exchanges: l.exchanges.Load(),
 		DroppedConns: s.LostConns, DroppedBytes: s.DroppedBytes, Errors: l.parseErrors.Load()}
-	if l.opts.File != nil {
-		st.File = l.opts.File.Path()
+	if f := l.file.Load(); f != nil {
+		st.File = f.Path()
 	}
 	return st
 }
@@ -196,8 +209,8 @@ func (l *Log) Exchange(e *Exchange) {
 	l.mu.Unlock()
 	l.exchanges.Add(1)
 	redact := l.redact.Load()
-	if l.opts.File != nil {
-		if err := l.opts.File.Write(formatREST(e, redact)); err != nil {
+	if f := l.file.Load(); f != nil {
+		if err := f.Write(formatREST(e, redact)); err != nil {
 			l.opts.Log.Warn().Err(err).Int64("forward", l.opts.ForwardID).Msg("http log: writing the .http file")
 		}
 	}
