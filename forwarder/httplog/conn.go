@@ -96,6 +96,10 @@ func NewConn(info inspect.ConnInfo, sink Sink, opts ParseOptions) *Conn {
 	return c
 }
 
+// IgnoreBytes (inspect.Ignorer): a connection passed through (not HTTP,
+// upgraded) or whose logging ended needs no more bytes.
+func (c *Conn) IgnoreBytes() bool { return c.mode == modePass || c.mode == modeDead }
+
 // Attempt records the pod the connection goes to.
 func (c *Conn) Attempt(a inspect.Attempt) {
 	c.pod = a.Pod

@@ -206,8 +206,10 @@ func (a *Async) deliver(ev *event, open map[*asyncConn]struct{}) int {
 		c.inner.Attempt(ev.att)
 	case evClient:
 		c.inner.ClientBytes(*ev.buf)
+		c.checkIgnore()
 	case evServer:
 		c.inner.ServerBytes(*ev.buf)
+		c.checkIgnore()
 	case evDiscard:
 		c.inner.Discard(ev.err)
 	case evClose:
@@ -224,6 +226,9 @@ type asyncConn struct {
 	// Written under a.mu; lost is also read without it, to skip copying
 	// chunks of a lost connection.
 	lost   atomic.Bool
+	// ignore is set by the worker once the Conn wants no more bytes
+	// (Ignorer); read without the lock to skip copying them.
+	ignore atomic.Bool
 	closed bool
 	// Worker only.
 	inner Conn
@@ -259,7 +264,17 @@ func (c *asyncConn) Discard(err error)  { c.push(event{kind: evDiscard, err: err
 func (c *asyncConn) ClientBytes(p []byte) { c.bytes(evClient, p) }
 func (c *asyncConn) ServerBytes(p []byte) { c.bytes(evServer, p) }
 
+// checkIgnore (worker) notes a Conn that wants no more bytes.
+func (c *asyncConn) checkIgnore() {
+	if ig, ok := c.inner.(Ignorer); ok && ig.IgnoreBytes() {
+		c.ignore.Store(true)
+	}
+}
+
 func (c *asyncConn) bytes(kind eventKind, p []byte) {
+	if c.ignore.Load() {
+		return // not dropped: the Conn asked for no more
+	}
 	if c.lost.Load() {
 		c.a.dropped.Add(int64(len(p)))
 		return

@@ -81,6 +81,15 @@ type Conn interface {
 	Close(err error)
 }
 
+// Ignorer is an optional method of a Conn: once IgnoreBytes reports true
+// the Conn wants no more ClientBytes and ServerBytes (it passes the rest
+// of the connection through unparsed: not HTTP, or upgraded), and an Async
+// stops copying them; Attempt, Discard and Close still come. Asked on the
+// Async's worker after each chunk; once true it must stay true.
+type Ignorer interface {
+	IgnoreBytes() bool
+}
+
 // Open opens in's hook for a connection, wrapped in Serial; nil when in is
 // nil or declines the connection.
 func Open(in Inspector, info ConnInfo) Conn {

@@ -229,3 +229,45 @@ func BenchmarkAsync(b *testing.B) {
 		})
 	}
 }
+
+// ignoringConn wants no more bytes after its first chunk.
+type ignoringConn struct{ logConn }
+
+func (c *ignoringConn) IgnoreBytes() bool {
+	for _, s := range c.l.list() {
+		if strings.HasPrefix(s, fmt.Sprintf("%d:client", c.id)) {
+			return true
+		}
+	}
+	return false
+}
+
+type ignoringInspector struct{ l *log }
+
+func (in ignoringInspector) Open(info ConnInfo) Conn {
+	in.l.add(info.ID, "open")
+	return &ignoringConn{logConn{l: in.l, id: info.ID}}
+}
+
+// A Conn that says it wants no more bytes gets none (and they are not
+// counted as dropped); its Close still comes.
+func TestAsyncIgnorer(t *testing.T) {
+	l := &log{}
+	a := NewAsync(ignoringInspector{l}, Limits{})
+	c := Open(a, ConnInfo{ID: 1})
+	c.ClientBytes([]byte("first"))
+	for a.queued() > 0 {
+		runtime.Gosched()
+	}
+	c.ClientBytes([]byte("second"))
+	c.ServerBytes([]byte("third"))
+	c.Close(nil)
+	a.Close()
+	want := "[1:open 1:client first 1:close <nil>]"
+	if got := fmt.Sprint(l.list()); got != want {
+		t.Errorf("calls %s, want %s", got, want)
+	}
+	if s := a.Stats(); s.DroppedBytes != 0 || s.LostConns != 0 {
+		t.Errorf("stats %+v: ignored bytes are not drops", s)
+	}
+}
