@@ -225,7 +225,7 @@ type asyncConn struct {
 	a *Async
 	// Written under a.mu; lost is also read without it, to skip copying
 	// chunks of a lost connection.
-	lost   atomic.Bool
+	lost atomic.Bool
 	// ignore is set by the worker once the Conn wants no more bytes
 	// (Ignorer); read without the lock to skip copying them.
 	ignore atomic.Bool
