@@ -316,6 +316,12 @@ func (b *bench) rep(ctx context.Context, rep int) error {
 			}
 		}
 	}
+	if !p.skipped("httplog") {
+		if err := b.httpLog(rep); err != nil {
+			b.res.note("http log, repetition %d: %v", rep, err)
+			progress("http log failed: %v", err)
+		}
+	}
 	if !p.skipped("concurrent") {
 		for _, t := range order {
 			b.ensureKubectl(ctx, t, "concurrent")

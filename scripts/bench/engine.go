@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder"
+	"github.com/kftray-go/kftray/forwarder/httplog"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/ipc/helperclient"
@@ -37,10 +38,12 @@ type engineGroup struct {
 
 // engineCmd is a message from the parent.
 type engineCmd struct {
-	Cmd     string        `json:"cmd"` // start | profile-start | profile-stop | heap-profile | gc
+	Cmd     string        `json:"cmd"` // start | profile-start | profile-stop | heap-profile | gc | httplog
 	Groups  []engineGroup `json:"groups,omitempty"`
 	Path    string        `json:"path,omitempty"`    // profile-start, heap-profile
 	Timeout time.Duration `json:"timeout,omitempty"` // start: bound on reaching running
+	ID      int64         `json:"id,omitempty"`      // httplog: the forward
+	On      bool          `json:"on,omitempty"`      // httplog: logging on or off
 }
 
 // engineReply answers each command, in order.
@@ -64,7 +67,11 @@ func runEngine() error {
 	out := json.NewEncoder(os.Stdout)
 	var managers []*forwarder.Manager
 	var helpers []*helperclient.Client
+	logs := map[int64]*httplog.Log{}
 	defer func() {
+		for _, l := range logs {
+			l.Close()
+		}
 		for _, m := range managers {
 			m.StopAll()
 		}
@@ -91,6 +98,8 @@ func runEngine() error {
 			managers = append(managers, ms...)
 			helpers = append(helpers, hs...)
 			rep = r
+		case "httplog":
+			rep = engineHTTPLog(cmd, managers, logs)
 		case "profile-start":
 			f, err := os.Create(cmd.Path)
 			if err == nil {
@@ -225,3 +234,35 @@ func (b helperBinder) Listen(ctx context.Context, req forwarder.BindRequest) (ne
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// engineHTTPLog turns HTTP logging on or off on one running forward, as
+// the daemon does (an httplog.Log writing its .http file under cmd.Path),
+// and reports its counters.
+func engineHTTPLog(cmd engineCmd, managers []*forwarder.Manager, logs map[int64]*httplog.Log) engineReply {
+	var rep engineReply
+	var f *forwarder.Forward
+	for _, m := range managers {
+		if f = m.Forward(cmd.ID); f != nil {
+			break
+		}
+	}
+	if f == nil {
+		rep.Err = fmt.Sprintf("no forward %d", cmd.ID)
+		return rep
+	}
+	l := logs[cmd.ID]
+	if l == nil {
+		l = httplog.New(httplog.Options{ForwardID: cmd.ID, Redact: true, File: httplog.NewFile(cmd.Path, cmd.ID, 0, 100<<20)})
+		logs[cmd.ID] = l
+	}
+	if cmd.On {
+		f.SetInspector(l.Enable())
+	} else {
+		f.SetInspector(nil)
+		l.Disable()
+	}
+	st := l.Status()
+	rep.Extra = map[string]string{"exchanges": fmt.Sprint(st.Exchanges), "dropped_conns": fmt.Sprint(st.DroppedConns),
+		"errors": fmt.Sprint(st.Errors)}
+	return rep
+}

@@ -63,7 +63,7 @@ func main() {
 	flag.StringVar(&p.kubectl, "kubectl", "/usr/bin/kubectl", "kubectl binary")
 	flag.StringVar(&p.helperBin, "helper-bin", "", "prebuilt kftray-helper (default: go build ./cmd/kftray-helper)")
 	flag.StringVar(&p.profile, "profile", "", "directory for CPU profiles of the kftray engine (an extra, unrecorded pass)")
-	flag.StringVar(&p.skip, "skip", "", "comma-separated phases to skip: bulk,newconn,keepalive,concurrent,recovery,scale,priv")
+	flag.StringVar(&p.skip, "skip", "", "comma-separated phases to skip: bulk,newconn,keepalive,httplog,concurrent,recovery,scale,priv")
 	flag.Int64Var(&p.bulkSize, "bulk-size", 256*mib, "bytes each way for the bulk test")
 	flag.IntVar(&p.newConnN, "newconn", 1000, "sequential new connections")
 	flag.DurationVar(&p.kaDur, "keepalive", 5*time.Second, "duration of each keep-alive run")
