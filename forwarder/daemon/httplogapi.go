@@ -86,7 +86,11 @@ func (d *daemon) HTTPExchanges(ctx context.Context, ref string, q localapi.HTTPQ
 	if l == nil {
 		return []localapi.HTTPExchange{}, nil
 	}
-	return l.List(q), nil
+	out := []localapi.HTTPExchange{}
+	for _, e := range l.Recent(matcher(q), q.Limit) {
+		out = append(out, exchangeAPI(e, false, l.Redact()))
+	}
+	return out, nil
 }
 
 func (d *daemon) HTTPExchange(ctx context.Context, ref string, id int64) (localapi.HTTPExchange, error) {
@@ -94,11 +98,11 @@ func (d *daemon) HTTPExchange(ctx context.Context, ref string, id int64) (locala
 	if err != nil {
 		return localapi.HTTPExchange{}, err
 	}
-	e, ok := l.Get(id)
-	if !ok {
-		return e, httpapi.WithStatus(http.StatusNotFound, fmt.Errorf("%s has no exchange %d (the log keeps the last %d); list them with 'kftray logs http %s'", cfg.Name(), id, httplog.DefaultRingSize, ref))
+	e := l.Get(id)
+	if e == nil {
+		return localapi.HTTPExchange{}, httpapi.WithStatus(http.StatusNotFound, fmt.Errorf("%s has no exchange %d (the log keeps the last %d); list them with 'kftray logs http %s'", cfg.Name(), id, httplog.DefaultRingSize, ref))
 	}
-	return e, nil
+	return exchangeAPI(e, true, l.Redact()), nil
 }
 
 func (d *daemon) SetHTTPLog(ctx context.Context, ref string, s localapi.HTTPLogSettings) (localapi.HTTPLogStatus, error) {
@@ -156,12 +160,15 @@ func (d *daemon) ReplayHTTP(ctx context.Context, ref string, id int64) (localapi
 	}
 	e, err := l.Replay(ctx, id, f.Addr().String())
 	if errors.Is(err, httplog.ErrNoExchange) {
-		return e, httpapi.WithStatus(http.StatusNotFound, err)
+		return localapi.HTTPExchange{}, httpapi.WithStatus(http.StatusNotFound, err)
+	}
+	if errors.Is(err, httplog.ErrNotReplayable) {
+		return localapi.HTTPExchange{}, httpapi.WithStatus(http.StatusBadRequest, err)
 	}
 	if err != nil {
-		return e, httpapi.WithStatus(http.StatusBadGateway, err)
+		return localapi.HTTPExchange{}, httpapi.WithStatus(http.StatusBadGateway, err)
 	}
-	return e, nil
+	return exchangeAPI(e, true, l.Redact()), nil
 }
 
 func (d *daemon) HTTPHAR(ctx context.Context, ref string, q localapi.HTTPQuery) (any, error) {
@@ -177,7 +184,7 @@ func (d *daemon) HTTPHAR(ctx context.Context, ref string, q localapi.HTTPQuery) 
 	if l == nil {
 		l = httplog.New(httplog.Options{}) // an empty log
 	}
-	return l.HAR(q, addr, buildinfo.Get().Version), nil
+	return l.HAR(matcher(q), q.Limit, addr, buildinfo.Get().Version), nil
 }
 
 func (d *daemon) PurgeHTTPLogs(ctx context.Context, ref string) (localapi.HTTPPurged, error) {

@@ -106,7 +106,10 @@ func (h *httpLogs) ensure(cfg fwdconfig.Config, local net.Addr) *httplog.Log {
 	defer h.mu.Unlock()
 	l := h.logs[cfg.ID]
 	if l == nil {
-		l = httplog.New(httplog.Options{ForwardID: cfg.ID, Redact: !h.noRedact(cfg.ID), Publish: h.hub.Publish, Log: h.log})
+		var nl *httplog.Log
+		nl = httplog.New(httplog.Options{ForwardID: cfg.ID, Redact: !h.noRedact(cfg.ID), Log: h.log,
+			Publish: func(e *httplog.Exchange) { h.hub.Publish(exchangeAPI(e, false, nl.Redact())) }})
+		l = nl
 		h.logs[cfg.ID] = l
 	}
 	if f := l.File(); f == nil || filepath.Base(f.Path()) != httplog.FileName(cfg.ID, port) {
@@ -141,7 +144,7 @@ func (h *httpLogs) status(id int64) *localapi.HTTPLogStatus {
 	if l == nil {
 		return nil
 	}
-	s := l.Status()
+	s := statusAPI(l.Status())
 	return &s
 }
 

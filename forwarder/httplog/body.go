@@ -15,8 +15,6 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/kftray-go/kftray/localapi"
 )
 
 // display renders a message's body for people: content-decoded (gzip,
@@ -144,18 +142,22 @@ func isText(b []byte, ct string) bool {
 // sensitive headers are redacted unless the forward turns redaction off.
 var sensitive = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie"}
 
-func redact(hs []localapi.HTTPHeader, on bool) []localapi.HTTPHeader {
+// RedactHeaders returns hs with sensitive values replaced by Redacted
+// when on (hs itself is never changed).
+func RedactHeaders(hs []Header, on bool) []Header { return redact(hs, on) }
+
+func redact(hs []Header, on bool) []Header {
 	if !on {
 		return hs
 	}
-	var out []localapi.HTTPHeader
+	var out []Header
 	for i, h := range hs {
 		for _, s := range sensitive {
 			if strings.EqualFold(h.Name, s) {
 				if out == nil {
-					out = append([]localapi.HTTPHeader(nil), hs...)
+					out = append([]Header(nil), hs...)
 				}
-				out[i].Value = localapi.Redacted
+				out[i].Value = Redacted
 			}
 		}
 	}

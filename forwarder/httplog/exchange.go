@@ -3,14 +3,21 @@ package httplog
 import (
 	"strings"
 	"time"
-
-	"github.com/kftray-go/kftray/localapi"
 )
+
+// Header is one header line, in the order it was sent.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Redacted is the value shown instead of a sensitive header's.
+const Redacted = "[redacted]"
 
 // Message is one side of an exchange as the parser saw it.
 type Message struct {
-	Headers  []localapi.HTTPHeader
-	Trailers []localapi.HTTPHeader
+	Headers  []Header
+	Trailers []Header
 	// Body is the body after chunked decoding (still content-encoded), at
 	// most the body cap; Size counts all of it.
 	Body      []byte
@@ -76,6 +83,12 @@ type Exchange struct {
 
 var timeZero time.Time
 
+// RequestBody and ResponseBody are the bodies for display (decoded, JSON
+// indented, at most the body cap) and what they leave out; set when the
+// exchange is recorded.
+func (e *Exchange) RequestBody() (text, note string)  { return e.reqText, e.reqNote }
+func (e *Exchange) ResponseBody() (text, note string) { return e.respText, e.respNote }
+
 // Duration is from the request's first byte to the response's last.
 func (e *Exchange) Duration() time.Duration {
 	if e.ResponseEnd.IsZero() {
@@ -94,7 +107,7 @@ func (e *Exchange) size() int {
 	return n
 }
 
-func headersSize(hs []localapi.HTTPHeader) int {
+func headersSize(hs []Header) int {
 	n := 0
 	for _, h := range hs {
 		n += len(h.Name) + len(h.Value) + 32

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kftray-go/kftray/localapi"
 )
 
 // formatREST renders an exchange as kftray writes its .http files (the
@@ -75,7 +73,7 @@ func formatREST(e *Exchange, hide bool) []byte {
 	return []byte(b.String())
 }
 
-func writeHeaders(b *strings.Builder, hs []localapi.HTTPHeader) {
+func writeHeaders(b *strings.Builder, hs []Header) {
 	for _, h := range hs {
 		b.WriteString(h.Name)
 		b.WriteString(": ")
@@ -84,7 +82,7 @@ func writeHeaders(b *strings.Builder, hs []localapi.HTTPHeader) {
 	}
 }
 
-func writeTrailers(b *strings.Builder, hs []localapi.HTTPHeader) {
+func writeTrailers(b *strings.Builder, hs []Header) {
 	for _, h := range hs {
 		fmt.Fprintf(b, "\n# Trailer: %s: %s", h.Name, oneLine(h.Value))
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/kftray-go/kftray/localapi"
 )
 
 // h1State is where one direction's HTTP/1 parser is in its message.
@@ -206,7 +204,7 @@ func (d *h1Dir) head(head []byte) error {
 	return d.requestHead(lines[0], hs)
 }
 
-func (d *h1Dir) requestHead(line []byte, hs []localapi.HTTPHeader) error {
+func (d *h1Dir) requestHead(line []byte, hs []Header) error {
 	c := d.c
 	method, target, proto, err := parseRequestLine(line)
 	if err != nil {
@@ -240,7 +238,7 @@ func (d *h1Dir) requestHead(line []byte, hs []localapi.HTTPHeader) error {
 	return nil
 }
 
-func (d *h1Dir) responseHead(line []byte, hs []localapi.HTTPHeader) error {
+func (d *h1Dir) responseHead(line []byte, hs []Header) error {
 	c := d.c
 	proto, status, reason, err := parseStatusLine(line)
 	if err != nil {
@@ -378,7 +376,7 @@ func (d *h1Dir) end() {
 func (c *Conn) responseEnd() { c.srv.end() }
 
 // isUpgradeRequest: Connection names upgrade and Upgrade says to what.
-func isUpgradeRequest(hs []localapi.HTTPHeader) bool {
+func isUpgradeRequest(hs []Header) bool {
 	return headerValue(hs, "Upgrade") != "" && hasToken(headerValues(hs, "Connection"), "upgrade")
 }
 
@@ -403,11 +401,11 @@ func parseStatusLine(l []byte) (proto string, status int, reason string, err err
 	return p, n, reason, nil
 }
 
-func parseHeaders(lines [][]byte) ([]localapi.HTTPHeader, error) {
+func parseHeaders(lines [][]byte) ([]Header, error) {
 	if len(lines) > 256 {
 		return nil, fmt.Errorf("%d header lines (at most 256)", len(lines))
 	}
-	hs := make([]localapi.HTTPHeader, 0, len(lines))
+	hs := make([]Header, 0, len(lines))
 	for _, l := range lines {
 		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
 			// obs-fold: a continuation of the previous value.
@@ -426,12 +424,12 @@ func parseHeaders(lines [][]byte) ([]localapi.HTTPHeader, error) {
 	return hs, nil
 }
 
-func parseHeaderLine(l []byte) (localapi.HTTPHeader, error) {
+func parseHeaderLine(l []byte) (Header, error) {
 	name, value, ok := bytes.Cut(l, []byte(":"))
 	if !ok || len(name) == 0 || !isToken(string(name)) {
-		return localapi.HTTPHeader{}, fmt.Errorf("malformed header line %q", truncate(string(l), 80))
+		return Header{}, fmt.Errorf("malformed header line %q", truncate(string(l), 80))
 	}
-	return localapi.HTTPHeader{Name: string(name), Value: string(bytes.Trim(value, " \t"))}, nil
+	return Header{Name: string(name), Value: string(bytes.Trim(value, " \t"))}, nil
 }
 
 // splitLines splits a head into lines without their line ends, dropping
@@ -473,7 +471,7 @@ func isToken(s string) bool {
 	return true
 }
 
-func headerValue(hs []localapi.HTTPHeader, name string) string {
+func headerValue(hs []Header, name string) string {
 	for _, h := range hs {
 		if strings.EqualFold(h.Name, name) {
 			return h.Value
@@ -482,7 +480,7 @@ func headerValue(hs []localapi.HTTPHeader, name string) string {
 	return ""
 }
 
-func headerValues(hs []localapi.HTTPHeader, name string) []string {
+func headerValues(hs []Header, name string) []string {
 	var out []string
 	for _, h := range hs {
 		if strings.EqualFold(h.Name, name) {
@@ -510,7 +508,7 @@ func lastCodingChunked(te string) bool {
 }
 
 // contentLength is the body length a head declares, -1 when none.
-func contentLength(hs []localapi.HTTPHeader) (int64, error) {
+func contentLength(hs []Header) (int64, error) {
 	n := int64(-1)
 	for _, v := range headerValues(hs, "Content-Length") {
 		for _, s := range strings.Split(v, ",") {

@@ -9,8 +9,6 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
-
-	"github.com/kftray-go/kftray/localapi"
 )
 
 // h2Conn parses cleartext HTTP/2 (prior knowledge or h2c upgrade) with
@@ -347,13 +345,13 @@ func (d *h2Dir) headers() error {
 	id := d.blockID
 	c := d.h.c
 	pseudo := map[string]string{}
-	var hs []localapi.HTTPHeader
+	var hs []Header
 	for _, f := range fields {
 		if strings.HasPrefix(f.Name, ":") {
 			pseudo[f.Name] = f.Value
 			continue
 		}
-		hs = append(hs, localapi.HTTPHeader{Name: f.Name, Value: f.Value})
+		hs = append(hs, Header{Name: f.Name, Value: f.Value})
 	}
 	e := d.h.streams[id]
 	switch {

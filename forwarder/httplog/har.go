@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kftray-go/kftray/localapi"
 )
 
 // HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/): the fields
@@ -82,26 +80,13 @@ type (
 	}
 )
 
-// HAR returns the recent exchanges that pass q as a HAR 1.2 document;
-// addr (host:port of the forward) makes URLs absolute when a request has
-// no Host.
-func (l *Log) HAR(q localapi.HTTPQuery, addr, version string) HAR {
+// HAR returns the recent exchanges that pass match (nil: all; the last
+// limit when limit > 0) as a HAR 1.2 document; addr (host:port of the
+// forward) makes URLs absolute when a request has no Host.
+func (l *Log) HAR(match func(*Exchange) bool, limit int, addr, version string) HAR {
 	hide := l.redact.Load()
-	l.mu.Lock()
-	ring := append([]*Exchange(nil), l.ring...)
-	l.mu.Unlock()
 	h := HAR{Log: HARLog{Version: "1.2", Creator: HARCreator{Name: "kftray", Version: version}, Entries: []HAREntry{}}}
-	var list []*Exchange
-	for _, e := range ring {
-		a := toAPI(e, false, hide)
-		if q.Match(&a) {
-			list = append(list, e)
-		}
-	}
-	if q.Limit > 0 && len(list) > q.Limit {
-		list = list[len(list)-q.Limit:]
-	}
-	for _, e := range list {
+	for _, e := range l.Recent(match, limit) {
 		h.Log.Entries = append(h.Log.Entries, harEntry(e, addr, hide))
 	}
 	return h
@@ -169,7 +154,7 @@ func harEntry(e *Exchange, addr string, hide bool) HAREntry {
 	return ent
 }
 
-func harHeaders(hs []localapi.HTTPHeader) []HARNameValue {
+func harHeaders(hs []Header) []HARNameValue {
 	out := make([]HARNameValue, 0, len(hs))
 	for _, h := range hs {
 		out = append(out, HARNameValue{Name: h.Name, Value: h.Value})

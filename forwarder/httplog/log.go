@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder/inspect"
-	"github.com/kftray-go/kftray/localapi"
 )
 
 // Defaults of a Log's ring of recent exchanges.
@@ -33,8 +32,9 @@ type Options struct {
 	RingSize, RingBytes int
 	// Limits bound the queue in front of the parser (inspect.NewAsync).
 	Limits inspect.Limits
-	// Publish is told each new exchange (without bodies); it must not block.
-	Publish func(localapi.HTTPExchange)
+	// Publish is told each new exchange; it must not block. Recorded
+	// exchanges are never changed again, so it may keep them.
+	Publish func(*Exchange)
 	Log     zerolog.Logger
 	Now     func() time.Time
 }
@@ -151,8 +151,22 @@ func (l *Log) SetFile(f *File) {
 // shown from now on.
 func (l *Log) SetRedact(on bool) { l.redact.Store(on) }
 
+// Stats are a Log's state and counters.
+type Stats struct {
+	Enabled, Redact bool
+	Exchanges       int64 // recorded
+	// DroppedConns counts connections not logged, or cut short, because
+	// the log fell behind; DroppedBytes their bytes.
+	DroppedConns, DroppedBytes int64
+	Errors                     int64 // connections whose logging a parse error ended
+	File                       string
+}
+
+// Redact reports whether sensitive headers are hidden.
+func (l *Log) Redact() bool { return l.redact.Load() }
+
 // Status reports the Log's counters.
-func (l *Log) Status() localapi.HTTPLogStatus {
+func (l *Log) Status() Stats {
 	l.asyncMu.Lock()
 	s, on := l.base, l.async != nil
 	if l.async != nil {
@@ -161,7 +175,7 @@ func (l *Log) Status() localapi.HTTPLogStatus {
 		s.DroppedBytes += as.DroppedBytes
 	}
 	l.asyncMu.Unlock()
-	st := localapi.HTTPLogStatus{Enabled: on, Redact: l.redact.Load(), Exchanges: l.exchanges.Load(),
+	st := Stats{Enabled: on, Redact: l.redact.Load(), Exchanges: l.exchanges.Load(),
 		DroppedConns: s.LostConns, DroppedBytes: s.DroppedBytes, Errors: l.parseErrors.Load()}
 	if f := l.file.Load(); f != nil {
 		st.File = f.Path()
@@ -215,7 +229,7 @@ func (l *Log) Exchange(e *Exchange) {
 		}
 	}
 	if l.opts.Publish != nil {
-		l.opts.Publish(toAPI(e, false, redact))
+		l.opts.Publish(e)
 	}
 	if wait != nil {
 		select {
@@ -225,28 +239,26 @@ func (l *Log) Exchange(e *Exchange) {
 	}
 }
 
-// List returns the recent exchanges that pass q, oldest first, without
-// bodies.
-func (l *Log) List(q localapi.HTTPQuery) []localapi.HTTPExchange {
-	redact := l.redact.Load()
+// Recent returns the recent exchanges that pass match (nil: all), oldest
+// first; limit > 0 keeps the last limit of them.
+func (l *Log) Recent(match func(*Exchange) bool, limit int) []*Exchange {
 	l.mu.Lock()
 	ring := append([]*Exchange(nil), l.ring...)
 	l.mu.Unlock()
-	out := []localapi.HTTPExchange{}
+	out := ring[:0]
 	for _, e := range ring {
-		a := toAPI(e, false, redact)
-		if q.Match(&a) {
-			out = append(out, a)
+		if match == nil || match(e) {
+			out = append(out, e)
 		}
 	}
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[len(out)-q.Limit:]
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
 	}
 	return out
 }
 
-// get finds a recent exchange.
-func (l *Log) get(id int64) *Exchange {
+// Get finds a recent exchange, nil when the ring no longer holds it.
+func (l *Log) Get(id int64) *Exchange {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, e := range l.ring {
@@ -257,49 +269,11 @@ func (l *Log) get(id int64) *Exchange {
 	return nil
 }
 
-// Get returns one recent exchange in full.
-func (l *Log) Get(id int64) (localapi.HTTPExchange, bool) {
-	e := l.get(id)
-	if e == nil {
-		return localapi.HTTPExchange{}, false
-	}
-	return toAPI(e, true, l.redact.Load()), true
-}
-
 // Forget empties the ring (after a purge).
 func (l *Log) Forget() {
 	l.mu.Lock()
 	l.ring, l.ringBytes = nil, 0
 	l.mu.Unlock()
-}
-
-// toAPI converts an exchange for the API; full adds the bodies.
-func toAPI(e *Exchange, full, redact bool) localapi.HTTPExchange {
-	a := localapi.HTTPExchange{ID: e.ID, TraceID: e.TraceID, Forward: e.Forward, Conn: e.Conn, Stream: e.Stream, Proto: e.Proto, Pod: e.Pod,
-		Method: e.Method, Path: e.Path, Host: e.Host, Status: e.Status, Reason: e.Reason, GRPCStatus: e.GRPCStatus, Upgrade: e.Upgrade,
-		Replay: e.Replay, ReplayOf: e.ReplayOf, Note: e.Note, RequestAt: e.RequestAt, ResponseAt: e.ResponseAt,
-		DurationMS: float64(e.Duration().Microseconds()) / 1000}
-	a.Request = apiMessage(&e.Req, e.reqText, e.reqNote, full, redact)
-	if e.Resp != nil {
-		m := apiMessage(e.Resp, e.respText, e.respNote, full, redact)
-		a.Response = &m
-	}
-	return a
-}
-
-func apiMessage(m *Message, text, note string, full, redact bool) localapi.HTTPMessage {
-	out := localapi.HTTPMessage{Headers: redact2(m.Headers, redact), Trailers: redact2(m.Trailers, redact), BodySize: m.Size, BodyNote: note}
-	if full {
-		out.Body = text
-	}
-	return out
-}
-
-func redact2(hs []localapi.HTTPHeader, on bool) []localapi.HTTPHeader {
-	if hs == nil {
-		return []localapi.HTTPHeader{}
-	}
-	return redact(hs, on)
 }
 
 // newTraceID is a random (version 4) UUID, as kftray's trace ids are.

@@ -26,7 +26,6 @@ import (
 	"golang.org/x/net/http2/h2c"
 
 	"github.com/kftray-go/kftray/forwarder/inspect"
-	"github.com/kftray-go/kftray/localapi"
 )
 
 // teeProxy forwards local connections to backend the way the forwarder's
@@ -196,10 +195,10 @@ func backend(t *testing.T) string {
 // collect is a Publish that keeps events.
 type collect struct {
 	mu sync.Mutex
-	ev []localapi.HTTPExchange
+	ev []*Exchange
 }
 
-func (c *collect) publish(e localapi.HTTPExchange) {
+func (c *collect) publish(e *Exchange) {
 	c.mu.Lock()
 	c.ev = append(c.ev, e)
 	c.mu.Unlock()
@@ -307,8 +306,8 @@ func TestLogRealTraffic(t *testing.T) {
 		"GET /br 200 HTTP/1.1", "GET /zstd 200 HTTP/1.1", "GET /binary 200 HTTP/1.1", "POST /echo 200 HTTP/1.1",
 		"GET /ws 101 HTTP/1.1", "GET /plain 200 HTTP/2", "POST /pkg.Greeter/Hello 200 HTTP/2",
 	}
-	waitFor(t, "every exchange", func() bool { return len(l.List(localapi.HTTPQuery{})) >= len(want) })
-	list := l.List(localapi.HTTPQuery{})
+	waitFor(t, "every exchange", func() bool { return len(l.Recent(nil, 0)) >= len(want) })
+	list := l.Recent(nil, 0)
 	var got []string
 	for _, e := range list {
 		got = append(got, fmt.Sprintf("%s %s %d %s", e.Method, e.Path, e.Status, e.Proto))
@@ -317,11 +316,11 @@ func TestLogRealTraffic(t *testing.T) {
 		t.Fatalf("exchanges:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	body := func(id int64) (string, string) {
-		e, ok := l.Get(id)
-		if !ok || e.Response == nil {
-			t.Fatalf("exchange %d: %v %+v", id, ok, e)
+		e := l.Get(id)
+		if e == nil || e.Resp == nil {
+			t.Fatalf("exchange %d: %+v", id, e)
 		}
-		return e.Response.Body, e.Response.BodyNote
+		return e.ResponseBody()
 	}
 	for id, wantBody := range map[int64]string{1: "hello", 2: "{\n  \"a\": 1,\n  \"b\": [\n    true,\n    null\n  ]\n}", 3: "part0;part1;part2;",
 		4: "decoded gzip body", 5: "decoded br body", 6: "decoded zstd body", 8: `{"x":"y"}`} {
@@ -332,18 +331,18 @@ func TestLogRealTraffic(t *testing.T) {
 	if b, note := body(7); b != "" || note != "binary content: 5 bytes" {
 		t.Errorf("binary body %q note %q", b, note)
 	}
-	if e, _ := l.Get(9); e.Upgrade != "websocket" {
+	if e := l.Get(9); e.Upgrade != "websocket" {
 		t.Errorf("upgrade exchange: %+v", e)
 	}
-	if e, _ := l.Get(11); e.GRPCStatus != "0" || e.Stream == 0 {
+	if e := l.Get(11); e.GRPCStatus != "0" || e.Stream == 0 {
 		t.Errorf("gRPC exchange: grpc-status %q stream %d", e.GRPCStatus, e.Stream)
 	}
 	// Redaction: in the API and the file, never the secret.
-	e2, _ := l.Get(2)
-	if v := headerValue(e2.Request.Headers, "Authorization"); v != localapi.Redacted {
+	e2 := l.Get(2)
+	if v := headerValue(RedactHeaders(e2.Req.Headers, l.Redact()), "Authorization"); v != Redacted {
 		t.Errorf("Authorization shown as %q", v)
 	}
-	if v := headerValue(e2.Response.Headers, "Set-Cookie"); v != localapi.Redacted {
+	if v := headerValue(RedactHeaders(e2.Resp.Headers, l.Redact()), "Set-Cookie"); v != Redacted {
 		t.Errorf("Set-Cookie shown as %q", v)
 	}
 
@@ -379,12 +378,12 @@ func TestLogRealTraffic(t *testing.T) {
 	if strings.Contains(text, "top-secret") || strings.Contains(text, "session=secret") || strings.Contains(text, "not-logged") {
 		t.Errorf("the file holds what it must not:\n%s", text)
 	}
-	if len(ev.ev) != len(want) || ev.ev[0].Response.Body != "" {
-		t.Errorf("%d events published (want %d, without bodies)", len(ev.ev), len(want))
+	if len(ev.ev) != len(want) || ev.ev[0] != list[0] {
+		t.Errorf("%d events published (want %d, the recorded exchanges)", len(ev.ev), len(want))
 	}
 
 	// HAR: valid JSON with the required fields.
-	har := l.HAR(localapi.HTTPQuery{Status: "2xx"}, p.addr(), "test")
+	har := l.HAR(func(e *Exchange) bool { return e.Status/100 == 2 }, 0, p.addr(), "test")
 	hb, err := json.Marshal(har)
 	if err != nil {
 		t.Fatal(err)
@@ -403,13 +402,13 @@ func TestLogRealTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e8, _ := l.Get(8); e8.Request.Body != "{\n  \"x\": \"y\"\n}" {
-		t.Errorf("JSON request body shown as %q", e8.Request.Body)
+	if b, _ := l.Get(8).RequestBody(); b != "{\n  \"x\": \"y\"\n}" {
+		t.Errorf("JSON request body shown as %q", b)
 	}
-	if !rep.Replay || rep.ReplayOf != 8 || rep.ID != 12 || rep.Status != 200 || rep.Response.Body != `{"x":"y"}` {
+	if !rep.Replay || rep.ReplayOf != 8 || rep.ID != 12 || rep.Status != 200 || respText(rep) != `{"x":"y"}` {
 		t.Errorf("replay: %+v", rep)
 	}
-	if v := headerValue(rep.Response.Headers, "X-Auth-Ok"); v != "true" {
+	if v := headerValue(rep.Resp.Headers, "X-Auth-Ok"); v != "true" {
 		t.Errorf("the pod did not see the original Authorization on replay (X-Auth-Ok: %q)", v)
 	}
 	rep2, err := l.Replay(context.Background(), 11, p.addr())
@@ -436,7 +435,7 @@ func TestStalledLoggerNeverStallsTheConnection(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	stalled := make(chan struct{})
-	l := New(Options{ForwardID: 1, Limits: inspect.Limits{Events: 64, Bytes: 256 << 10}, Publish: func(localapi.HTTPExchange) {
+	l := New(Options{ForwardID: 1, Limits: inspect.Limits{Events: 64, Bytes: 256 << 10}, Publish: func(*Exchange) {
 		once.Do(func() { close(stalled) })
 		<-release // stalls the worker for as long as the test runs
 	}})
@@ -472,3 +471,5 @@ func TestStalledLoggerNeverStallsTheConnection(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func respText(e *Exchange) string { t, _ := e.ResponseBody(); return t }

@@ -15,12 +15,13 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-
-	"github.com/kftray-go/kftray/localapi"
 )
 
 // ErrNoExchange means the id names no exchange the ring still holds.
 var ErrNoExchange = errors.New("no such exchange")
+
+// ErrNotReplayable means the exchange cannot be sent again as it was.
+var ErrNotReplayable = errors.New("cannot be replayed")
 
 // ReplayWait bounds how long Replay waits for the log to record the
 // replayed exchange before answering from what the client saw.
@@ -35,18 +36,18 @@ var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-A
 // (without hop-by-hop headers, on a new connection) and returns the new
 // exchange: the one the log recorded, marked as a replay of id, or, when
 // logging is off or fell behind, what the client saw.
-func (l *Log) Replay(ctx context.Context, id int64, addr string) (localapi.HTTPExchange, error) {
-	e := l.get(id)
+func (l *Log) Replay(ctx context.Context, id int64, addr string) (*Exchange, error) {
+	e := l.Get(id)
 	if e == nil {
-		return localapi.HTTPExchange{}, fmt.Errorf("exchange %d: %w (the forward keeps its last %d; list them with GET .../http)", id, ErrNoExchange, l.opts.RingSize)
+		return nil, fmt.Errorf("exchange %d: %w (the forward keeps its last %d; list them with GET .../http)", id, ErrNoExchange, l.opts.RingSize)
 	}
 	switch {
 	case e.Req.Truncated:
-		return localapi.HTTPExchange{}, fmt.Errorf("exchange %d: its request body was cut at %d of %d bytes, so it cannot be replayed whole", id, len(e.Req.Body), e.Req.Size)
+		return nil, fmt.Errorf("exchange %d %w: its request body was cut at %d of %d bytes", id, ErrNotReplayable, len(e.Req.Body), e.Req.Size)
 	case e.Method == "CONNECT" || (e.Upgrade != "" && e.Upgrade != "h2c"):
-		return localapi.HTTPExchange{}, fmt.Errorf("exchange %d switched protocols (%s); only plain requests can be replayed", id, orUnknown(e.Upgrade))
+		return nil, fmt.Errorf("exchange %d %w: it switched protocols (%s); only plain requests can", id, ErrNotReplayable, orUnknown(e.Upgrade))
 	case e.Method == "" || e.Path == "":
-		return localapi.HTTPExchange{}, fmt.Errorf("exchange %d has no complete request to replay", id)
+		return nil, fmt.Errorf("exchange %d %w: its request was not seen whole", id, ErrNotReplayable)
 	}
 	wait := &replayWait{of: id, done: make(chan *Exchange, 1)}
 	var client string
@@ -75,19 +76,18 @@ func (l *Log) Replay(ctx context.Context, id int64, addr string) (localapi.HTTPE
 		seen, err = replayH1(ctx, e, addr, register, l.opts.BodyCap)
 	}
 	if err != nil {
-		return localapi.HTTPExchange{}, fmt.Errorf("replaying exchange %d through %s: %w", id, addr, err)
+		return nil, fmt.Errorf("replaying exchange %d through %s: %w", id, addr, err)
 	}
-	hide := l.redact.Load()
 	if l.Inspector() != nil {
 		t := time.NewTimer(ReplayWait)
 		defer t.Stop()
 		select {
 		case got := <-wait.done:
-			return toAPI(got, true, hide), nil
+			return got, nil
 		case <-t.C:
 			seen.Note = "the HTTP log did not record this replay (it fell behind); this is what the client saw"
 		case <-ctx.Done():
-			return localapi.HTTPExchange{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 	} else {
 		seen.Note = "HTTP logging is off for this forward: the replay is not logged; this is what the client saw"
@@ -95,12 +95,12 @@ func (l *Log) Replay(ctx context.Context, id int64, addr string) (localapi.HTTPE
 	seen.Forward, seen.Replay, seen.ReplayOf = l.opts.ForwardID, true, id
 	seen.reqText, seen.reqNote = display(&seen.Req, l.opts.BodyCap)
 	seen.respText, seen.respNote = display(seen.Resp, l.opts.BodyCap)
-	return toAPI(seen, true, hide), nil
+	return seen, nil
 }
 
 // replayHeaders are e's request headers without hop-by-hop ones (and
 // those the Connection header names).
-func replayHeaders(e *Exchange) []localapi.HTTPHeader {
+func replayHeaders(e *Exchange) []Header {
 	drop := map[string]bool{}
 	for _, h := range hopByHop {
 		drop[strings.ToLower(h)] = true
@@ -110,7 +110,7 @@ func replayHeaders(e *Exchange) []localapi.HTTPHeader {
 			drop[strings.ToLower(strings.TrimSpace(t))] = true
 		}
 	}
-	var out []localapi.HTTPHeader
+	var out []Header
 	for _, h := range e.Req.Headers {
 		n := strings.ToLower(h.Name)
 		if drop[n] || n == "content-length" || n == "expect" {
@@ -144,7 +144,7 @@ func replayH1(ctx context.Context, e *Exchange, addr string, register func(net.C
 	}
 	if len(e.Req.Body) > 0 || e.Req.Size > 0 || methodHasBody(e.Method) {
 		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(e.Req.Body))
-		seen.Req.Headers = append(seen.Req.Headers, localapi.HTTPHeader{Name: "Content-Length", Value: strconv.Itoa(len(e.Req.Body))})
+		seen.Req.Headers = append(seen.Req.Headers, Header{Name: "Content-Length", Value: strconv.Itoa(len(e.Req.Body))})
 	}
 	b.WriteString("Connection: close\r\n\r\n")
 	b.Write(e.Req.Body)
@@ -212,7 +212,7 @@ func seenResponse(seen *Exchange, resp *http.Response, bodyCap int) (*Exchange, 
 	seen.Resp = &Message{}
 	for k, vs := range resp.Header {
 		for _, v := range vs {
-			seen.Resp.Headers = append(seen.Resp.Headers, localapi.HTTPHeader{Name: k, Value: v})
+			seen.Resp.Headers = append(seen.Resp.Headers, Header{Name: k, Value: v})
 		}
 	}
 	buf := make([]byte, 32<<10)
@@ -228,7 +228,7 @@ func seenResponse(seen *Exchange, resp *http.Response, bodyCap int) (*Exchange, 
 	}
 	for k, vs := range resp.Trailer {
 		for _, v := range vs {
-			seen.Resp.Trailers = append(seen.Resp.Trailers, localapi.HTTPHeader{Name: k, Value: v})
+			seen.Resp.Trailers = append(seen.Resp.Trailers, Header{Name: k, Value: v})
 		}
 	}
 	seen.GRPCStatus = headerValue(seen.Resp.Trailers, "grpc-status")
