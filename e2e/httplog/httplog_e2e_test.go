@@ -455,16 +455,23 @@ func TestHTTPLogsOnTheDevCluster(t *testing.T) {
 
 	// The .http files: web's exchanges in kftray's format, rotated at its
 	// 4 KiB limit; nothing for raw.
-	files, _ := filepath.Glob(filepath.Join(logDir, fmt.Sprintf("%d_*.http", web.ID)))
+	var files []string
 	var text strings.Builder
 	rotated := 0
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		text.Write(b)
-		if base := filepath.Base(f); strings.Count(base, ".") == 3 && !strings.Contains(base, "20200101") {
-			rotated++
+	waitFor(t, "every entry in the .http files", func() (bool, string) {
+		files, _ = filepath.Glob(filepath.Join(logDir, fmt.Sprintf("%d_*.http", web.ID)))
+		text.Reset()
+		rotated = 0
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			text.Write(b)
+			if base := filepath.Base(f); strings.Count(base, ".") == 3 && !strings.Contains(base, "20200101") {
+				rotated++
+			}
 		}
-	}
+		n := strings.Count(text.String(), "\n###\n")
+		return n >= 2*(len(want)+2), fmt.Sprint(n, files)
+	})
 	if rotated == 0 {
 		t.Errorf("no rotated file at a 4 KiB limit: %v", files)
 	}

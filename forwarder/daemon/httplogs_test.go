@@ -165,10 +165,11 @@ func TestDaemonHTTPLogs(t *testing.T) {
 
 	_, port, _ := net.SplitHostPort(addr)
 	file := filepath.Join(dir, "http_logs", fmt.Sprintf("%d_%s.http", cfg.ID, port))
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var data []byte
+	waitFor(t, "six entries in "+file, func() (bool, string) {
+		data, err = os.ReadFile(file)
+		return strings.Count(string(data), "\n###\n") >= 6, fmt.Sprint(err)
+	})
 	if n := strings.Count(string(data), "# Trace ID: "); n != 6 || strings.Contains(string(data), "s3cret") || strings.Contains(string(data), "unlogged") {
 		t.Errorf("file %s has %d trace lines (want 6), or a secret:\n%s", file, n, data)
 	}

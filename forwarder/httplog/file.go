@@ -1,6 +1,7 @@
 package httplog
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,6 +30,11 @@ func FileName(configID int64, localPort int) string {
 	return fmt.Sprintf("%d_%d.http", configID, localPort)
 }
 
+// FlushDelay bounds how long an entry waits in memory before it is
+// written: entries are buffered so a busy forward costs one write per
+// batch, not one per exchange.
+const FlushDelay = 100 * time.Millisecond
+
 // File is a forward's .http file: appended to, rotated to a timestamped
 // file when the next entry would pass MaxSize. The directory is 0700 and
 // the files 0600: they hold requests and responses.
@@ -37,9 +43,12 @@ type File struct {
 	maxSize   int64
 	now       func() time.Time
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
+	mu    sync.Mutex
+	f     *os.File
+	bw    *bufio.Writer
+	size  int64 // with what is buffered
+	flush *time.Timer
+	err   error // of the last background flush
 }
 
 // NewFile returns the writer of dir/<configID>_<localPort>.http; nothing
@@ -72,9 +81,42 @@ func (w *File) Write(b []byte) error {
 			return err
 		}
 	}
-	n, err := w.f.Write(b)
+	if err := w.err; err != nil {
+		w.err = nil
+		return err
+	}
+	n, err := w.bw.Write(b)
 	w.size += int64(n)
 	if err != nil {
+		return fmt.Errorf("writing %s: %w", w.Path(), err)
+	}
+	if w.flush == nil {
+		w.flush = time.AfterFunc(FlushDelay, w.flushLater)
+	}
+	return nil
+}
+
+func (w *File) flushLater() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flush = nil
+	if err := w.flushLocked(); err != nil {
+		w.err = err
+	}
+}
+
+// Flush writes what is buffered.
+func (w *File) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flushLocked()
+}
+
+func (w *File) flushLocked() error {
+	if w.bw == nil {
+		return nil
+	}
+	if err := w.bw.Flush(); err != nil {
 		return fmt.Errorf("writing %s: %w", w.Path(), err)
 	}
 	return nil
@@ -98,10 +140,18 @@ func (w *File) open() error {
 		_ = f.Chmod(0o600)
 	}
 	w.f, w.size = f, st.Size()
+	if w.bw == nil {
+		w.bw = bufio.NewWriterSize(f, 64<<10)
+	} else {
+		w.bw.Reset(f)
+	}
 	return nil
 }
 
 func (w *File) rotate() error {
+	if err := w.flushLocked(); err != nil {
+		return err
+	}
 	w.f.Close()
 	w.f = nil
 	base := strings.TrimSuffix(w.name, ".http")
@@ -114,19 +164,24 @@ func (w *File) rotate() error {
 
 // Release closes the file; the next write reopens it. The sweep releases
 // files before removing old ones, so no write goes to a removed file.
-func (w *File) Release() {
+func (w *File) Release() { _ = w.Close() }
+
+// Close writes what is buffered and closes the file; a later Write
+// reopens it.
+func (w *File) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.f != nil {
-		w.f.Close()
-		w.f = nil
+	if w.flush != nil {
+		w.flush.Stop()
+		w.flush = nil
 	}
-}
-
-// Close closes the file.
-func (w *File) Close() error {
-	w.Release()
-	return nil
+	if w.f == nil {
+		return nil
+	}
+	err := w.flushLocked()
+	w.f.Close()
+	w.f = nil
+	return err
 }
 
 // EnsureDir creates dir 0700 (tightening an existing one).

@@ -32,12 +32,21 @@ import (
 //	###
 func formatREST(e *Exchange, hide bool) []byte {
 	var b strings.Builder
-	b.WriteString("\n# ----------------------------------------\n")
-	fmt.Fprintf(&b, "# Trace ID: %s\n# Request at: %s\n", e.TraceID, e.RequestAt.UTC().Format(time.RFC3339Nano))
+	b.Grow(512 + len(e.reqText) + len(e.respText))
+	b.WriteString("\n# ----------------------------------------\n# Trace ID: ")
+	b.WriteString(e.TraceID)
+	b.WriteString("\n# Request at: ")
+	b.WriteString(e.RequestAt.UTC().Format(time.RFC3339Nano))
+	b.WriteByte('\n')
 	if e.Replay {
 		fmt.Fprintf(&b, "# Replay of: %d\n", e.ReplayOf)
 	}
-	fmt.Fprintf(&b, "%s %s %s\n", e.Method, e.Path, e.Proto)
+	b.WriteString(e.Method)
+	b.WriteByte(' ')
+	b.WriteString(e.Path)
+	b.WriteByte(' ')
+	b.WriteString(e.Proto)
+	b.WriteByte('\n')
 	reqHeaders := redact(e.Req.Headers, hide)
 	if e.Stream != 0 && e.Host != "" && headerValue(reqHeaders, "Host") == "" {
 		// HTTP/2 has :authority, not Host; REST clients need Host.
@@ -54,9 +63,13 @@ func formatREST(e *Exchange, hide bool) []byte {
 		b.WriteString("\n\n###\n")
 		return []byte(b.String())
 	}
-	b.WriteString("\n\n###\n")
-	b.WriteString("\n# ----------------------------------------\n")
-	fmt.Fprintf(&b, "# Trace ID: %s\n# Response at: %s\n# Took: %d ms\n", e.TraceID, e.ResponseEnd.UTC().Format(time.RFC3339Nano), e.Duration().Milliseconds())
+	b.WriteString("\n\n###\n\n# ----------------------------------------\n# Trace ID: ")
+	b.WriteString(e.TraceID)
+	b.WriteString("\n# Response at: ")
+	b.WriteString(e.ResponseEnd.UTC().Format(time.RFC3339Nano))
+	b.WriteString("\n# Took: ")
+	b.WriteString(strconv.FormatInt(e.Duration().Milliseconds(), 10))
+	b.WriteString(" ms\n")
 	if e.Note != "" {
 		fmt.Fprintf(&b, "# Note: %s\n", oneLine(e.Note))
 	}
@@ -64,7 +77,12 @@ func formatREST(e *Exchange, hide bool) []byte {
 	if reason == "" {
 		reason = http.StatusText(e.Status)
 	}
-	fmt.Fprintf(&b, "%s %d %s\n", e.Proto, e.Status, reason)
+	b.WriteString(e.Proto)
+	b.WriteByte(' ')
+	b.WriteString(strconv.Itoa(e.Status))
+	b.WriteByte(' ')
+	b.WriteString(reason)
+	b.WriteByte('\n')
 	writeHeaders(&b, redact(e.Resp.Headers, hide))
 	b.WriteByte('\n')
 	writeBody(&b, e.respText, e.respNote)

@@ -359,8 +359,13 @@ func TestLogRealTraffic(t *testing.T) {
 	if dst, _ := os.Stat(logDir); dst.Mode().Perm() != 0o700 {
 		t.Errorf("dir mode %v", dst.Mode().Perm())
 	}
-	data, _ := os.ReadFile(path)
-	text := string(data)
+	// Entries are written in batches, at most FlushDelay after they are.
+	var text string
+	waitFor(t, "every entry in the file", func() bool {
+		data, _ := os.ReadFile(path)
+		text = string(data)
+		return strings.Count(text, "\n###\n") >= 2*len(want)
+	})
 	if n := strings.Count(text, "# Request at: "); n != len(want) {
 		t.Errorf("%d request entries, want %d", n, len(want))
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrFellBehind is the Close reason of a connection whose events were
@@ -19,6 +20,11 @@ var ErrStopped = errors.New("inspector stopped")
 type Limits struct {
 	Events int // queued calls; default 4096
 	Bytes  int // queued copies of chunks, in bytes; default 8 MiB
+	// Pause is how long the worker waits after each batch before it looks
+	// for the next: calls queued meanwhile cost the copy path no wake-up
+	// of the worker (a goroutine switch per chunk otherwise, on a busy
+	// keep-alive connection). Default 1 ms; negative: no pause.
+	Pause time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -27,6 +33,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Bytes <= 0 {
 		l.Bytes = 8 << 20
+	}
+	if l.Pause == 0 {
+		l.Pause = time.Millisecond
 	}
 	return l
 }
@@ -176,7 +185,11 @@ func (a *Async) run() {
 		a.mu.Lock()
 		a.pending -= len(batch)
 		a.bytes -= size
+		closed := a.closed
 		a.mu.Unlock()
+		if a.lim.Pause > 0 && !closed {
+			time.Sleep(a.lim.Pause)
+		}
 	}
 	for c := range open {
 		c.inner.Close(ErrStopped)
