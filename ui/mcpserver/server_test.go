@@ -203,7 +203,10 @@ func TestConfigAndForwardTools(t *testing.T) {
 		Results []struct {
 			Ref     string
 			Error   string
-			Forward struct{ ID int64; Status, Address, Pod string }
+			Forward struct {
+				ID                   int64
+				Status, Address, Pod string
+			}
 		}
 		Failed int
 	}
