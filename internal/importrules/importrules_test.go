@@ -58,6 +58,11 @@ var rules = []rule{
 		deny:   []string{"localapi", "internal/cli", "cmd/", "helper/"},
 	},
 	{
+		why:  "the MCP server is a client of the daemon's local API only",
+		from: []string{"ui/mcpserver"},
+		deny: []string{""}, allow: []string{"localapi", "fwdconfig"},
+	},
+	{
 		why:  "nothing imports the CLI but its main",
 		from: []string{""}, except: []string{"cmd/kftray", "internal/cli", "internal/cli/"},
 		deny: []string{"internal/cli", "internal/cli/"},
