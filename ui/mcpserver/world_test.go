@@ -39,7 +39,7 @@ type world struct {
 	status localapi.Status
 }
 
-func startWorld(t *testing.T) *world {
+func startWorld(t testing.TB) *world {
 	t.Helper()
 	srv, err := kubelettest.Start()
 	if err != nil {
@@ -127,7 +127,7 @@ func fixed(c *localapi.Client) func(context.Context) (*localapi.Client, error) {
 
 // session connects the SDK's client to a server over this world's daemon
 // (in memory, as stdio would carry it).
-func (w *world) session(t *testing.T) *mcp.ClientSession {
+func (w *world) session(t testing.TB) *mcp.ClientSession {
 	t.Helper()
 	ct, st := mcp.NewInMemoryTransports()
 	srv := mcpserver.New(mcpserver.Options{Connect: fixed(w.client), Version: "test"})
