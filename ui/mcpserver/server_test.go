@@ -268,6 +268,10 @@ func TestConfigAndForwardTools(t *testing.T) {
 	if err != nil || !strings.Contains(rr.Contents[0].Text, `"service": "web"`) {
 		t.Fatalf("kftray://configs: %v %v", rr, err)
 	}
+	rl, err := cs.ListResources(context.Background(), nil)
+	if err != nil || len(rl.Resources) != 2 || rl.Resources[0].URI != "kftray://configs" || rl.Resources[1].URI != "kftray://forwards" {
+		t.Fatalf("resources: %+v %v", rl, err)
+	}
 	tmpl, err := cs.ListResourceTemplates(context.Background(), nil)
 	if err != nil || len(tmpl.ResourceTemplates) != 1 || tmpl.ResourceTemplates[0].URITemplate != "kftray://forwards/{ref}" {
 		t.Fatalf("templates: %+v %v", tmpl, err)
