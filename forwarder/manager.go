@@ -56,14 +56,16 @@ func NewManager(opts Options) *Manager {
 	return &Manager{opts: opts.withDefaults(), pool: newConnPool(), clusters: map[string]*clusterEntry{}, forwards: map[int64]*managed{}}
 }
 
-// Spec turns a kftray config into what to resolve and what to bind.
+// Spec turns a kftray config into what to resolve and what to bind, for a
+// direct port-forward. Configs that go through the in-cluster relay
+// (NeedsRelay) are RelaySpec's.
 func Spec(cfg store.Config) (target.Spec, BindRequest, error) {
 	name := cfg.Alias
 	if name == "" {
 		name = "config " + strconv.FormatInt(cfg.ID, 10)
 	}
 	if p := strings.ToLower(cfg.Protocol); p != "" && p != "tcp" {
-		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: protocol %q needs the in-cluster relay, which this engine does not run yet; use tcp", name, cfg.Protocol)
+		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: protocol %q is forwarded through the in-cluster relay, not a direct port-forward (start it with Manager.Start, which deploys the relay)", name, cfg.Protocol)
 	}
 	if cfg.Namespace == "" {
 		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: namespace is empty; set the config's namespace", name)
@@ -86,8 +88,12 @@ func Spec(cfg store.Config) (target.Spec, BindRequest, error) {
 			return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type pod needs a label selector in target (for example app=web)", name)
 		}
 		spec.Kind, spec.Selector = target.Pod, cfg.Target
+	case "proxy":
+		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type proxy is forwarded through the in-cluster relay, not a direct port-forward (start it with Manager.Start, which deploys the relay)", name)
+	case "expose":
+		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type \"expose\" (a local port exposed into the cluster) is not supported by this kftray; use service, pod or proxy", name)
 	default:
-		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type %q needs the in-cluster relay, which this engine does not run yet; use service or pod", name, cfg.WorkloadType)
+		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type %q is not one of service, pod, proxy; fix the config (kftray config edit)", name, cfg.WorkloadType)
 	}
 	bind := BindRequest{ConfigID: cfg.ID, Network: "tcp", IP: cfg.LocalAddress, Port: cfg.LocalPort, AutoLoopback: cfg.AutoLoopbackAddress}
 	if cfg.DomainEnabled && cfg.Alias != "" {
