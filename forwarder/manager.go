@@ -29,9 +29,15 @@ type Manager struct {
 
 	relayOnce sync.Once    // fixes the relay options' defaults (the owner session) once
 	relayOpts RelayOptions // opts.Relay with defaults; see relayOptions
+
+	// waitLoaded waits for another forward's load of a cluster. A field
+	// so that a test can hold a waiter at that point; it is
+	// func(ce) { <-ce.loaded } otherwise.
+	waitLoaded func(*clusterEntry)
 }
 
 type clusterEntry struct {
+	key       string        // kube.Source.String(), its key in Manager.clusters
 	loaded    chan struct{} // closed when cluster or err is set
 	cluster   *kube.Cluster
 	err       error
@@ -46,14 +52,15 @@ type nsEntry struct {
 
 type managed struct {
 	fwd    *Forward
-	src    kube.Source
+	ce     *clusterEntry // the cluster it holds a reference to
 	ns     string
 	onStop func() // after fwd.Stop: relay forwards delete their relay
 }
 
 // NewManager returns a Manager; opts apply to every forward it starts.
 func NewManager(opts Options) *Manager {
-	return &Manager{opts: opts.withDefaults(), pool: newConnPool(), clusters: map[string]*clusterEntry{}, forwards: map[int64]*managed{}}
+	return &Manager{opts: opts.withDefaults(), pool: newConnPool(), clusters: map[string]*clusterEntry{}, forwards: map[int64]*managed{},
+		waitLoaded: func(ce *clusterEntry) { <-ce.loaded }}
 }
 
 // Spec turns a kftray config into what to resolve and what to bind, for a
@@ -145,7 +152,7 @@ func (m *Manager) startOne(ctx context.Context, cfg store.Config) error {
 	m.forwards[cfg.ID] = nil // reserve the id while starting
 	m.mu.Unlock()
 
-	fwd, err := m.build(cfg, spec, bind, src)
+	fwd, ce, err := m.build(cfg, spec, bind, src)
 	if err == nil {
 		err = fwd.start(ctx)
 	}
@@ -155,38 +162,49 @@ func (m *Manager) startOne(ctx context.Context, cfg store.Config) error {
 		delete(m.forwards, cfg.ID)
 		if fwd != nil {
 			fwd.resolver.Close()
-			m.releaseLocked(src, spec.Namespace)
+			m.releaseLocked(ce, spec.Namespace)
 		} else {
 			m.report(cfg, err)
 		}
 		return err
 	}
-	m.forwards[cfg.ID] = &managed{fwd: fwd, src: src, ns: spec.Namespace}
+	m.forwards[cfg.ID] = &managed{fwd: fwd, ce: ce, ns: spec.Namespace}
 	return nil
 }
 
 // build loads (or reuses) the cluster client and namespace watches. The
 // first forward to a cluster loads it; concurrent ones wait for that load.
-func (m *Manager) build(cfg store.Config, spec target.Spec, bind BindRequest, src kube.Source) (*Forward, error) {
+// It returns the cache entry the forward holds a reference to.
+func (m *Manager) build(cfg store.Config, spec target.Spec, bind BindRequest, src kube.Source) (*Forward, *clusterEntry, error) {
+	key := src.String()
 	m.mu.Lock()
-	ce := m.clusters[src.String()]
+	ce := m.clusters[key]
+	// The reference is taken before the load, by the loader and by every
+	// waiter alike, so the entry cannot be dropped (and replaced by a
+	// new one under the same key) while someone still waits for it.
 	if ce == nil {
-		ce = &clusterEntry{informers: map[string]*nsEntry{}, loaded: make(chan struct{})}
-		m.clusters[src.String()] = ce
+		ce = &clusterEntry{key: key, informers: map[string]*nsEntry{}, loaded: make(chan struct{}), refs: 1}
+		m.clusters[key] = ce
 		m.mu.Unlock()
-		ce.cluster, ce.err = m.opts.LoadCluster(src)
-		close(ce.loaded)
+		cl, err := m.opts.LoadCluster(src)
 		m.mu.Lock()
+		ce.cluster, ce.err = cl, err
+		if err != nil && m.clusters[key] == ce {
+			// A failed load is forgotten at once, so the next start
+			// retries it; the waiters still see this entry's error.
+			delete(m.clusters, key)
+		}
+		close(ce.loaded)
 	} else {
+		ce.refs++
 		m.mu.Unlock()
-		<-ce.loaded
+		m.waitLoaded(ce)
 		m.mu.Lock()
 	}
-	ce.refs++
 	if ce.err != nil {
-		m.releaseLocked(src, "")
+		m.releaseLocked(ce, "")
 		m.mu.Unlock()
-		return nil, ce.err
+		return nil, nil, ce.err
 	}
 	ne := ce.informers[spec.Namespace]
 	if ne == nil {
@@ -198,20 +216,17 @@ func (m *Manager) build(cfg store.Config, spec target.Spec, bind BindRequest, sr
 	res, err := target.NewResolver(ne.inf, spec)
 	if err != nil {
 		m.mu.Lock()
-		m.releaseLocked(src, spec.Namespace)
+		m.releaseLocked(ce, spec.Namespace)
 		m.mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
-	return newForward(cfg.ID, cfg.Alias, spec, bind, ce.cluster, res, m.pool, m.opts), nil
+	return newForward(cfg.ID, cfg.Alias, spec, bind, ce.cluster, res, m.pool, m.opts), ce, nil
 }
 
-// releaseLocked drops one forward's references to a cluster and, when ns
-// is set, to that namespace's watches.
-func (m *Manager) releaseLocked(src kube.Source, ns string) {
-	ce := m.clusters[src.String()]
-	if ce == nil {
-		return
-	}
+// releaseLocked drops one forward's references to the cluster entry ce
+// and, when ns is set, to that namespace's watches. It touches ce only:
+// the cache may hold a newer entry for the same cluster.
+func (m *Manager) releaseLocked(ce *clusterEntry, ns string) {
 	if ne := ce.informers[ns]; ns != "" && ne != nil {
 		ne.refs--
 		if ne.refs <= 0 {
@@ -220,9 +235,8 @@ func (m *Manager) releaseLocked(src kube.Source, ns string) {
 		}
 	}
 	ce.refs--
-	if ce.refs <= 0 {
-		// A failed load is forgotten too, so the next start retries it.
-		delete(m.clusters, src.String())
+	if ce.refs <= 0 && m.clusters[ce.key] == ce {
+		delete(m.clusters, ce.key)
 	}
 }
 
@@ -254,7 +268,7 @@ func (m *Manager) Stop(ids ...int64) {
 				mf.onStop()
 			}
 			m.mu.Lock()
-			m.releaseLocked(mf.src, mf.ns)
+			m.releaseLocked(mf.ce, mf.ns)
 			m.mu.Unlock()
 		}()
 	}

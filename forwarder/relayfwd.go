@@ -187,33 +187,33 @@ func (m *Manager) startRelay(ctx context.Context, cfg store.Config) error {
 	m.forwards[cfg.ID] = nil // reserve the id while starting
 	m.mu.Unlock()
 
-	rf, fwd, err := m.buildRelay(ctx, cfg, rs, spec, bind, src, ro)
+	rf, fwd, ce, err := m.buildRelay(ctx, cfg, rs, spec, bind, src, ro)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
 		delete(m.forwards, cfg.ID)
 		if fwd != nil {
 			fwd.resolver.Close()
-			m.releaseLocked(src, spec.Namespace)
+			m.releaseLocked(ce, spec.Namespace)
 		}
 		m.report(cfg, err)
 		return err
 	}
-	m.forwards[cfg.ID] = &managed{fwd: fwd, src: src, ns: spec.Namespace, onStop: rf.stop}
+	m.forwards[cfg.ID] = &managed{fwd: fwd, ce: ce, ns: spec.Namespace, onStop: rf.stop}
 	return nil
 }
 
-func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro RelayOptions) (*relayForward, *Forward, error) {
-	fwd, err := m.build(cfg, spec, bind, src)
+func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro RelayOptions) (*relayForward, *Forward, *clusterEntry, error) {
+	fwd, ce, err := m.build(cfg, spec, bind, src)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var podSel string
 	if strings.EqualFold(cfg.WorkloadType, "pod") {
 		podSel = cfg.Target
 		pod, ip, err := podIP(ctx, fwd.cluster.Client, fwd.cluster.Config.Host, cfg.Namespace, podSel)
 		if err != nil {
-			return nil, fwd, fmt.Errorf("%s: %w", fwd, err)
+			return nil, fwd, ce, fmt.Errorf("%s: %w", fwd, err)
 		}
 		rs.RemoteAddress = ip
 		m.opts.Logger.Info().Int64("forward", cfg.ID).Str("pod", pod).Str("ip", ip).Msg("relay targets pod")
@@ -228,16 +228,16 @@ func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spe
 	name = fmt.Sprintf("%s (%s relay to %s:%d)", name, rs.Mode, rs.RemoteAddress, rs.RemotePort)
 	r, err := d.Deploy(ctx, rs)
 	if err != nil {
-		return nil, fwd, fmt.Errorf("%s: %w", name, err)
+		return nil, fwd, ce, fmt.Errorf("%s: %w", name, err)
 	}
 	if r.Port != relayPort {
 		d.Delete(context.Background(), r)
-		return nil, fwd, fmt.Errorf("%s: the relay template sets the relay port to %d; keep it at %d", name, r.Port, relayPort)
+		return nil, fwd, ce, fmt.Errorf("%s: the relay template sets the relay port to %d; keep it at %d", name, r.Port, relayPort)
 	}
 	rf := &relayForward{d: d, r: r, spec: rs, podSel: podSel, fwd: fwd, every: ro.CheckEvery, done: make(chan struct{})}
-	fail := func(err error) (*relayForward, *Forward, error) {
+	fail := func(err error) (*relayForward, *Forward, *clusterEntry, error) {
 		d.Delete(context.Background(), r)
-		return nil, fwd, fmt.Errorf("%s: %w", name, err)
+		return nil, fwd, ce, fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := d.WaitReady(ctx, r, ro.ReadyTimeout); err != nil {
 		return fail(err)
@@ -250,7 +250,7 @@ func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spe
 		return fail(err)
 	}
 	go rf.keepDeployed()
-	return rf, fwd, nil
+	return rf, fwd, ce, nil
 }
 
 // relayForward is the relay part of a forward: the Deployment (kept
