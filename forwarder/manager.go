@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -51,10 +52,60 @@ type nsEntry struct {
 }
 
 type managed struct {
-	fwd    *Forward
+	fwd    *Forward      // nil while starting
 	ce     *clusterEntry // the cluster it holds a reference to
 	ns     string
 	onStop func() // after fwd.Stop: relay forwards delete their relay
+
+	// While starting: a Stop then cannot stop a forward that is not there
+	// yet, so it gives the start up and marks it, and the start's end
+	// hands the forward (if any) to that Stop instead of running it.
+	cancel  context.CancelFunc // gives up the start
+	started chan struct{}      // closed when the start is over
+	stopped bool               // a Stop came while starting
+}
+
+// reserve claims id for a start. It returns false when the id runs or is
+// starting already. ctx is the start's, ended by a Stop that comes first.
+func (m *Manager) reserve(ctx context.Context, id int64) (*managed, context.Context, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.forwards[id]; ok {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	mf := &managed{cancel: cancel, started: make(chan struct{})}
+	m.forwards[id] = mf
+	return mf, ctx, true
+}
+
+// finish ends the start of mf: with err, it gives back what the start
+// took; otherwise the forward runs, unless a Stop came meanwhile, which
+// then stops it. Either way a stopped start reports stopped, not failed.
+func (m *Manager) finish(cfg store.Config, mf *managed, fwd *Forward, ce *clusterEntry, ns string, onStop func(), err error, reportErr bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer close(mf.started)
+	defer mf.cancel()
+	if err != nil {
+		if m.forwards[cfg.ID] == mf {
+			delete(m.forwards, cfg.ID)
+		}
+		if fwd != nil {
+			fwd.resolver.Close()
+			m.releaseLocked(ce, ns)
+		}
+		if mf.stopped {
+			m.reportStopped(cfg)
+			return nil
+		}
+		if reportErr {
+			m.report(cfg, err)
+		}
+		return err
+	}
+	mf.fwd, mf.ce, mf.ns, mf.onStop = fwd, ce, ns, onStop
+	return nil
 }
 
 // NewManager returns a Manager; opts apply to every forward it starts.
@@ -144,32 +195,16 @@ func (m *Manager) startOne(ctx context.Context, cfg store.Config) error {
 	}
 	src := kube.Source{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context}
 
-	m.mu.Lock()
-	if _, ok := m.forwards[cfg.ID]; ok {
-		m.mu.Unlock()
+	mf, ctx, ok := m.reserve(ctx, cfg.ID)
+	if !ok {
 		return nil
 	}
-	m.forwards[cfg.ID] = nil // reserve the id while starting
-	m.mu.Unlock()
-
 	fwd, ce, err := m.build(cfg, spec, bind, src)
 	if err == nil {
 		err = fwd.start(ctx)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		delete(m.forwards, cfg.ID)
-		if fwd != nil {
-			fwd.resolver.Close()
-			m.releaseLocked(ce, spec.Namespace)
-		} else {
-			m.report(cfg, err)
-		}
-		return err
-	}
-	m.forwards[cfg.ID] = &managed{fwd: fwd, ce: ce, ns: spec.Namespace}
-	return nil
+	// A forward that failed to bind reported its failure itself.
+	return m.finish(cfg, mf, fwd, ce, spec.Namespace, nil, err, fwd == nil)
 }
 
 // build loads (or reuses) the cluster client and namespace watches. The
@@ -240,6 +275,13 @@ func (m *Manager) releaseLocked(ce *clusterEntry, ns string) {
 	}
 }
 
+// reportStopped tells the observer a config's start was given up by Stop.
+func (m *Manager) reportStopped(cfg store.Config) {
+	if m.opts.Observer != nil {
+		m.opts.Observer.ForwardState(State{ID: cfg.ID, Alias: cfg.Alias, Phase: Stopped, Since: time.Now()})
+	}
+}
+
 // report tells the observer about a config that could not start.
 func (m *Manager) report(cfg store.Config, err error) {
 	if m.opts.Observer != nil {
@@ -247,14 +289,20 @@ func (m *Manager) report(cfg store.Config, err error) {
 	}
 }
 
-// Stop stops the forwards with these config ids.
+// Stop stops the forwards with these config ids, those still starting
+// included: their start is given up, or what it started is stopped.
 func (m *Manager) Stop(ids ...int64) {
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		m.mu.Lock()
 		mf := m.forwards[id]
+		starting := false
 		if mf != nil {
 			delete(m.forwards, id)
+			if mf.fwd == nil {
+				starting, mf.stopped = true, true
+				mf.cancel()
+			}
 		}
 		m.mu.Unlock()
 		if mf == nil {
@@ -263,6 +311,12 @@ func (m *Manager) Stop(ids ...int64) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if starting {
+				<-mf.started
+				if mf.fwd == nil {
+					return // the start failed or gave up; nothing runs
+				}
+			}
 			mf.fwd.Stop()
 			if mf.onStop != nil {
 				mf.onStop()
@@ -275,8 +329,16 @@ func (m *Manager) Stop(ids ...int64) {
 	wg.Wait()
 }
 
-// StopAll stops every forward.
-func (m *Manager) StopAll() { m.Stop(m.IDs()...) }
+// StopAll stops every forward, those still starting included.
+func (m *Manager) StopAll() {
+	m.mu.Lock()
+	ids := make([]int64, 0, len(m.forwards))
+	for id := range m.forwards {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	m.Stop(ids...)
+}
 
 // IDs lists the running forwards' config ids, sorted.
 func (m *Manager) IDs() []int64 {
@@ -284,7 +346,7 @@ func (m *Manager) IDs() []int64 {
 	defer m.mu.Unlock()
 	ids := make([]int64, 0, len(m.forwards))
 	for id, mf := range m.forwards {
-		if mf != nil {
+		if mf.fwd != nil {
 			ids = append(ids, id)
 		}
 	}
@@ -297,7 +359,7 @@ func (m *Manager) Forward(id int64) *Forward {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if mf := m.forwards[id]; mf != nil {
-		return mf.fwd
+		return mf.fwd // nil while starting
 	}
 	return nil
 }

@@ -179,28 +179,16 @@ func (m *Manager) startRelay(ctx context.Context, cfg store.Config) error {
 	}
 	src := kube.Source{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context}
 
-	m.mu.Lock()
-	if _, ok := m.forwards[cfg.ID]; ok {
-		m.mu.Unlock()
+	mf, ctx, ok := m.reserve(ctx, cfg.ID)
+	if !ok {
 		return nil
 	}
-	m.forwards[cfg.ID] = nil // reserve the id while starting
-	m.mu.Unlock()
-
 	rf, fwd, ce, err := m.buildRelay(ctx, cfg, rs, spec, bind, src, ro)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		delete(m.forwards, cfg.ID)
-		if fwd != nil {
-			fwd.resolver.Close()
-			m.releaseLocked(ce, spec.Namespace)
-		}
-		m.report(cfg, err)
-		return err
+	var onStop func()
+	if rf != nil {
+		onStop = rf.stop
 	}
-	m.forwards[cfg.ID] = &managed{fwd: fwd, ce: ce, ns: spec.Namespace, onStop: rf.stop}
-	return nil
+	return m.finish(cfg, mf, fwd, ce, spec.Namespace, onStop, err, true)
 }
 
 func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro RelayOptions) (*relayForward, *Forward, *clusterEntry, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -28,6 +29,7 @@ const DesiredKey = "daemon.desired"
 type Engine interface {
 	Start(ctx context.Context, cfgs ...store.Config) error
 	Stop(ids ...int64)
+	StopAll()
 	Forward(id int64) *forwarder.Forward
 	States() []forwarder.State
 }
@@ -48,6 +50,7 @@ type Core struct {
 	live    map[int64]forwarder.State // latest state per forward
 	pending map[int64]bool            // states not yet written
 	written map[int64]forwarder.State // last state written, for counter changes
+	stops   map[int64]uint64          // Stop calls per config, so a start can tell one came while it ran
 	desMu   sync.Mutex                // serializes changes to the desired set
 	writeMu sync.Mutex                // one writer at a time
 	kick    chan struct{}
@@ -70,7 +73,7 @@ func NewCore(opts CoreOptions) *Core {
 	c := &Core{
 		st: opts.Store, pid: osPID(), log: opts.Log, hub: api.NewHub(), remember: opts.Remember,
 		cfgs: map[int64]store.Config{}, live: map[int64]forwarder.State{}, pending: map[int64]bool{},
-		written: map[int64]forwarder.State{}, kick: make(chan struct{}, 1),
+		written: map[int64]forwarder.State{}, stops: map[int64]uint64{}, kick: make(chan struct{}, 1),
 	}
 	eo := opts.Engine
 	if eo.Binder == nil {
@@ -452,8 +455,33 @@ func (c *Core) StartConfigs(ctx context.Context, cfgs ...store.Config) error {
 		c.log.Info().Ints64("configs", changed).Msg("restarting forwards whose config changed")
 		c.eng.Stop(changed...)
 	}
+	c.mu.Lock()
+	stops := make([]uint64, len(ids))
+	for i, id := range ids {
+		stops[i] = c.stops[id]
+	}
+	c.mu.Unlock()
 	if err := c.eng.Start(ctx, cfgs...); err != nil {
 		c.log.Info().Err(err).Msg("some forwards did not start")
+	}
+	// A stop that came before the engine had reserved the forward found
+	// nothing to stop; it is honoured now.
+	var late []int64
+	c.mu.Lock()
+	for i, id := range ids {
+		if c.stops[id] != stops[i] {
+			late = append(late, id)
+		}
+	}
+	c.mu.Unlock()
+	if len(late) > 0 && c.remember {
+		// Unless a start came again after that stop.
+		if desired, err := c.Desired(ctx); err == nil {
+			late = slices.DeleteFunc(late, func(id int64) bool { return desired[id] })
+		}
+	}
+	if len(late) > 0 {
+		c.eng.Stop(late...)
 	}
 	c.Flush(ctx)
 	return nil
@@ -469,6 +497,11 @@ func (c *Core) Stop(ctx context.Context, sel api.Selection) (api.Results, error)
 	for i, cfg := range cfgs {
 		ids[i] = cfg.ID
 	}
+	c.mu.Lock()
+	for _, id := range ids {
+		c.stops[id]++
+	}
+	c.mu.Unlock()
 	if err := c.changeDesired(ctx, ids, false); err != nil {
 		return api.Results{}, err
 	}
@@ -539,11 +572,8 @@ func (c *Core) DeleteConfig(ctx context.Context, ref string) (int64, error) {
 // StopAll stops every forward this process runs (they stay desired) and
 // writes their stopped states.
 func (c *Core) StopAll(ctx context.Context) {
-	ids := make([]int64, 0)
-	for _, s := range c.eng.States() {
-		ids = append(ids, s.ID)
-	}
-	c.eng.Stop(ids...)
+	// Those still starting too: a start in flight must not come up after.
+	c.eng.StopAll()
 	// Forwards that failed here are not in the engine but may still say
 	// failed with our pid: leave those, they are true.
 	c.Flush(ctx)
