@@ -40,7 +40,15 @@ type Options struct {
 	// Ready, if set, is called once the API is listening and the
 	// restore has been started.
 	Ready func(api.Status)
+	// ShutdownTimeout bounds how long requests in flight may take to
+	// finish when the daemon stops; default 5 s. Stopping the forwards
+	// and writing their states has time of its own after that.
+	ShutdownTimeout time.Duration
 }
+
+// stopTimeout bounds stopping every forward and writing their stopped
+// states at shutdown (relay deletions included).
+const stopTimeout = 45 * time.Second
 
 func osPID() int { return os.Getpid() }
 
@@ -51,6 +59,9 @@ func osPID() int { return os.Getpid() }
 func Run(ctx context.Context, opts Options) error {
 	if opts.CounterPeriod <= 0 {
 		opts.CounterPeriod = time.Second
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 5 * time.Second
 	}
 	log := opts.Log
 	p := PathsIn(opts.Dir)
@@ -179,17 +190,23 @@ wait:
 	}
 	// Stop serving first so no new forward starts while we stop them.
 	core.Hub().Close(&api.Event{Type: "shutdown"})
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := srv.Shutdown(hctx); err != nil {
 		log.Warn().Err(err).Msg("api shutdown")
 	}
+	// The HTTP server may have spent all of hctx: stopping the forwards
+	// and writing their stopped states get their own time.
+	sctx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancelStop()
 	stopOrphans()
 	<-orphansDone
-	<-restoreDone
-	core.StopAll(sctx)
+	// The state writer stops first, so the stopped states are written
+	// here, with sctx, and not by a writer racing the end of the process.
 	stopWriter()
 	wg.Wait()
+	core.StopAll(sctx) // gives up the restore's starts too
+	<-restoreDone
 	core.Flush(sctx)
 	if err := core.Close(); err != nil {
 		log.Warn().Err(err).Msg("closing the helper session")
