@@ -44,6 +44,10 @@ type RelayOptions struct {
 	PodAnnotations map[string]string
 	// ReadyTimeout bounds waiting for the relay pod at start; default 90 s.
 	ReadyTimeout time.Duration
+	// DeleteTimeout bounds deleting a relay when its forward stops or
+	// fails to start; default 30 s. A relay left behind is logged and
+	// found again by `kftray relay clean` and the daemon's sweep.
+	DeleteTimeout time.Duration
 	// CheckEvery is how often a running forward checks that its relay
 	// Deployment still exists (and redeploys it); default 10 s.
 	CheckEvery time.Duration
@@ -67,6 +71,9 @@ func (o RelayOptions) withDefaults() RelayOptions {
 	}
 	if o.CheckEvery <= 0 {
 		o.CheckEvery = 10 * time.Second
+	}
+	if o.DeleteTimeout <= 0 {
+		o.DeleteTimeout = 30 * time.Second
 	}
 	return o
 }
@@ -219,12 +226,12 @@ func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spe
 		return nil, fwd, ce, fmt.Errorf("%s: %w", name, err)
 	}
 	if r.Port != relayPort {
-		d.Delete(context.Background(), r)
+		deleteRelay(d, r, ro.DeleteTimeout)
 		return nil, fwd, ce, fmt.Errorf("%s: the relay template sets the relay port to %d; keep it at %d", name, r.Port, relayPort)
 	}
-	rf := &relayForward{d: d, r: r, spec: rs, podSel: podSel, fwd: fwd, every: ro.CheckEvery, done: make(chan struct{})}
+	rf := &relayForward{d: d, r: r, spec: rs, podSel: podSel, fwd: fwd, every: ro.CheckEvery, deleteTimeout: ro.DeleteTimeout, done: make(chan struct{})}
 	fail := func(err error) (*relayForward, *Forward, *clusterEntry, error) {
-		d.Delete(context.Background(), r)
+		deleteRelay(d, r, ro.DeleteTimeout)
 		return nil, fwd, ce, fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := d.WaitReady(ctx, r, ro.ReadyTimeout); err != nil {
@@ -251,6 +258,8 @@ type relayForward struct {
 	podSel string // workload pod: the relay targets a ready pod's IP, re-picked when it goes
 	fwd    *Forward
 	every  time.Duration
+	// deleteTimeout bounds deleting the relay at stop.
+	deleteTimeout time.Duration
 
 	stopOnce  sync.Once
 	done      chan struct{}
@@ -383,12 +392,22 @@ func (rf *relayForward) stop() {
 				rf.d.Log.Warn().Err(err).Msg("releasing the UDP socket's address and hosts entries")
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := rf.d.Delete(ctx, rf.r); err != nil {
-			rf.d.Log.Warn().Err(err).Str("relay", rf.r.Namespace+"/"+rf.r.Name).Msg("could not delete the relay; `kftray relay clean` will find it")
-		}
+		deleteRelay(rf.d, rf.r, rf.deleteTimeout)
 	})
+}
+
+// deleteRelay deletes r, waiting at most timeout (an API server that does
+// not answer must not hold up a stop or a failed start), and logs a
+// failure: the relay is then left for `kftray relay clean`.
+func deleteRelay(d *relay.Deployer, r *relay.Relay, timeout time.Duration) {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := d.Delete(ctx, r); err != nil {
+		d.Log.Warn().Err(err).Str("relay", r.Namespace+"/"+r.Name).Msg("could not delete the relay; `kftray relay clean` will find it")
+	}
 }
 
 // pipeListener is an in-memory listener: dial hands one end of a net.Pipe
