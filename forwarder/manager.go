@@ -66,13 +66,23 @@ type managed struct {
 }
 
 // reserve claims id for a start. It returns false when the id runs or is
-// starting already. ctx is the start's, ended by a Stop that comes first.
+// starting already; then, if it is starting, it first waits (bounded by
+// ctx) for that start to end, so that every Start returns once the forward
+// listens or has failed. The context returned is the start's, ended by a
+// Stop that comes first.
 func (m *Manager) reserve(ctx context.Context, id int64) (*managed, context.Context, bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.forwards[id]; ok {
+	if cur, ok := m.forwards[id]; ok {
+		m.mu.Unlock()
+		if cur.started != nil {
+			select {
+			case <-cur.started:
+			case <-ctx.Done():
+			}
+		}
 		return nil, nil, false
 	}
+	defer m.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	mf := &managed{cancel: cancel, started: make(chan struct{})}
 	m.forwards[id] = mf

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/internal/proc"
 	"github.com/kftray-go/kftray/ipc/helperbind"
 	"github.com/kftray-go/kftray/store"
 )
@@ -43,6 +44,10 @@ type Core struct {
 	log      zerolog.Logger
 	hub      *api.Hub
 	remember bool               // keep the desired set in the store (the daemon does; run does not)
+	// deadDaemon is the pid the previous daemon of this config directory
+	// recorded. Holding the daemon lock proves that process gone, even if
+	// its pid is taken by another process now (or it is a zombie).
+	deadDaemon int
 	binder   *helperbind.Binder // ours to close, when the caller gave none
 
 	mu      sync.Mutex
@@ -66,12 +71,16 @@ type CoreOptions struct {
 	// Remember keeps the set of forwards that should run in the store, so
 	// the next daemon restores it.
 	Remember bool
+	// DeadDaemon is the pid recorded by the previous daemon of this config
+	// directory, when the caller holds the daemon lock (so that process is
+	// gone): rows it owns are stale whatever runs under its pid now.
+	DeadDaemon int
 }
 
 // NewCore returns a core whose engine is a forwarder.Manager.
 func NewCore(opts CoreOptions) *Core {
 	c := &Core{
-		st: opts.Store, pid: osPID(), log: opts.Log, hub: api.NewHub(), remember: opts.Remember,
+		st: opts.Store, pid: osPID(), log: opts.Log, hub: api.NewHub(), remember: opts.Remember, deadDaemon: opts.DeadDaemon,
 		cfgs: map[int64]store.Config{}, live: map[int64]forwarder.State{}, pending: map[int64]bool{},
 		written: map[int64]forwarder.State{}, stops: map[int64]uint64{}, kick: make(chan struct{}, 1),
 	}
@@ -536,7 +545,7 @@ func (c *Core) settle(ctx context.Context, id int64) error {
 	if st.Status == store.StatusStopped {
 		return nil
 	}
-	if st.PID != c.pid && processAlive(st.PID) {
+	if st.PID != c.pid && c.ownerAlive(st.PID) {
 		return fmt.Errorf("config %d is forwarded by another kftray process (pid %d, probably 'kftray run'); stop it there (Ctrl-C)", id, st.PID)
 	}
 	st.Status, st.PID, st.Attempt, st.NextRetry, st.Pod, st.ActiveConns = store.StatusStopped, c.pid, 0, time.Time{}, "", 0
@@ -673,7 +682,9 @@ func (c *Core) ClearStale(ctx context.Context) (int, error) {
 		if st.PID == 0 || done[st.PID] || (st.Status != store.StatusRunning && st.Status != store.StatusRetrying) {
 			continue
 		}
-		if st.PID != c.pid && processAlive(st.PID) {
+		// Rows with our own pid are stale too: nothing has started yet,
+		// so they are an earlier process's whose pid we were given.
+		if st.PID != c.pid && c.ownerAlive(st.PID) {
 			continue
 		}
 		done[st.PID] = true
@@ -712,7 +723,7 @@ func StoredForwards(ctx context.Context, st *store.Store) ([]api.Forward, error)
 	for _, cfg := range cfgs {
 		s := byID[cfg.ID]
 		f := storedView(cfg, s, desired[cfg.ID])
-		if s != nil && (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && !processAlive(s.PID) {
+		if s != nil && (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && !proc.Alive(s.PID) {
 			f = storedView(cfg, nil, desired[cfg.ID])
 			f.LastError = fmt.Sprintf("was %s in process %d, which is gone", s.Status, s.PID)
 		}
@@ -732,7 +743,7 @@ func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) e
 		if err != nil {
 			return err
 		}
-		if st.Status != store.StatusStopped && st.Status != store.StatusFailed && st.PID != c.pid && processAlive(st.PID) {
+		if st.Status != store.StatusStopped && st.Status != store.StatusFailed && st.PID != c.pid && c.ownerAlive(st.PID) {
 			if PathsIn(filepath.Dir(c.st.Path())).ReadPID() == st.PID {
 				return fmt.Errorf("%s is already forwarded by the kftray daemon (pid %d, %s); stop it there first with 'kftray stop %s'",
 					cfg.Name(), st.PID, st.Status, ref(cfg))
@@ -742,6 +753,20 @@ func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) e
 		}
 	}
 	return nil
+}
+
+// ownerAlive reports whether the process pid, which owns a state row, still
+// runs: this process does; the previous daemon does not (we hold its lock);
+// any other must exist and not be a zombie (a killed daemon or `kftray run`
+// whose parent has not reaped it yet).
+func (c *Core) ownerAlive(pid int) bool {
+	switch {
+	case pid == c.pid:
+		return true
+	case pid <= 0 || pid == c.deadDaemon:
+		return false
+	}
+	return proc.Alive(pid)
 }
 
 // ref is how a user names cfg on the command line.

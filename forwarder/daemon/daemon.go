@@ -76,6 +76,11 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer lk.release()
+	// The lock is ours: whoever wrote the pid file before is gone.
+	prev := p.ReadPID()
+	if prev == os.Getpid() {
+		prev = 0
+	}
 	if err := writeFile0600(p.PID, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
 		return fmt.Errorf("writing %s: %w", p.PID, err)
 	}
@@ -91,7 +96,7 @@ func Run(ctx context.Context, opts Options) error {
 		// The user's relay-deployment.yaml.tmpl, if any, lives here.
 		opts.Engine.Relay.TemplateDir = p.Dir
 	}
-	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true})
+	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true, DeadDaemon: prev})
 	if n, err := core.ClearStale(ctx); err != nil {
 		return fmt.Errorf("clearing stale forward states: %w", err)
 	} else if n > 0 {

@@ -5,10 +5,8 @@ package relaycmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
+	"github.com/kftray-go/kftray/internal/proc"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -160,19 +159,9 @@ func (o *options) livePods(ctx context.Context) (map[int64]string, error) {
 	}
 	out := map[int64]string{}
 	for _, s := range states {
-		if (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && alive(s.PID) {
+		if (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && proc.Alive(s.PID) {
 			out[s.ConfigID] = s.Pod
 		}
 	}
 	return out, nil
-}
-
-// alive reports whether process pid exists (signal 0 checks without
-// sending anything).
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
