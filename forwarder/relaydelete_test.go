@@ -30,7 +30,9 @@ func (a hangingApps) Deployments(ns string) appsv1client.DeploymentInterface {
 	return hangingDeployments{a.AppsV1Interface.Deployments(ns)}
 }
 
-type hangingDeployments struct{ appsv1client.DeploymentInterface }
+type hangingDeployments struct {
+	appsv1client.DeploymentInterface
+}
 
 func (hangingDeployments) Delete(ctx context.Context, _ string, _ metav1.DeleteOptions) error {
 	<-ctx.Done()

@@ -43,12 +43,12 @@ type Core struct {
 	pid      int
 	log      zerolog.Logger
 	hub      *api.Hub
-	remember bool               // keep the desired set in the store (the daemon does; run does not)
+	remember bool // keep the desired set in the store (the daemon does; run does not)
 	// deadDaemon is the pid the previous daemon of this config directory
 	// recorded. Holding the daemon lock proves that process gone, even if
 	// its pid is taken by another process now (or it is a zombie).
 	deadDaemon int
-	binder   *helperbind.Binder // ours to close, when the caller gave none
+	binder     *helperbind.Binder // ours to close, when the caller gave none
 
 	mu      sync.Mutex
 	cfgs    map[int64]store.Config    // configs this process started

@@ -106,4 +106,3 @@ func TestZombieOwnerIsNotBlamed(t *testing.T) {
 		t.Fatalf("stored view: %+v %v; want stopped (its owner is gone)", fs, err)
 	}
 }
-
