@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/kftray-go/kftray/forwarder/tunnel"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // Benchmarks of the forwarding path through the in-process API server and
@@ -153,7 +153,7 @@ func BenchmarkStart100(b *testing.B) {
 	w := newWorld(b)
 	w.addPod("web-1")
 	w.endpoints("web-1")
-	cfgs := make([]store.Config, 100)
+	cfgs := make([]fwdconfig.Config, 100)
 	for i := range cfgs {
 		cfgs[i] = webConfig(int64(i + 1))
 	}

@@ -11,7 +11,7 @@
 //			st.PutState(ctx, ptr(s.StoreState(os.Getpid())))
 //		}),
 //	})
-//	err := m.Start(ctx, cfgs...) // store.Config values; returns once each listens or failed
+//	err := m.Start(ctx, cfgs...) // fwdconfig.Config values; returns once each listens or failed
 //	m.States()                   // snapshots with counters (poll, e.g. once a second)
 //	m.Stop(id...); m.StopAll()   // close listeners and connections, wait for them
 //
@@ -65,7 +65,7 @@
 // are that pod forward's connections. See relayfwd.go.
 //
 // Low ports, allocated loopback addresses and hostnames come from the
-// Binder: ipc/helperbind asks the root helper for them, for UDP forwards
+// Binder: forwarder/helperbind asks the root helper for them, for UDP forwards
 // too when the Binder is a PacketBinder.
 //
 // Not here yet: the expose workload, HTTP logs.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 func startWeb(t *testing.T, w *world, opts Options) (*Manager, *Forward) {
@@ -271,7 +271,7 @@ func TestPodWorkload(t *testing.T) {
 	w.addPod("web-1")
 	m := NewManager(w.options())
 	defer m.StopAll()
-	cfg := store.Config{ID: 7, Namespace: ns, WorkloadType: "pod", Target: "app=web", RemotePort: 8080}
+	cfg := fwdconfig.Config{ID: 7, Namespace: ns, WorkloadType: "pod", Target: "app=web", RemotePort: 8080}
 	if err := m.Start(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestStartErrors(t *testing.T) {
 	expose.WorkloadType = "expose"
 	for _, tc := range []struct {
 		name string
-		cfg  store.Config
+		cfg  fwdconfig.Config
 		want string
 		skip bool
 	}{
@@ -359,7 +359,7 @@ func TestManagerSharesClientAndWatches(t *testing.T) {
 	}
 	m := NewManager(opts)
 	defer m.StopAll()
-	var cfgs []store.Config
+	var cfgs []fwdconfig.Config
 	for i := int64(1); i <= 100; i++ {
 		cfgs = append(cfgs, webConfig(i))
 	}

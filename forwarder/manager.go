@@ -14,7 +14,7 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/target"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // Manager owns many forwards. Forwards to the same cluster share one
@@ -92,7 +92,7 @@ func (m *Manager) reserve(ctx context.Context, id int64) (*managed, context.Cont
 // finish ends the start of mf: with err, it gives back what the start
 // took; otherwise the forward runs, unless a Stop came meanwhile, which
 // then stops it. Either way a stopped start reports stopped, not failed.
-func (m *Manager) finish(cfg store.Config, mf *managed, fwd *Forward, ce *clusterEntry, ns string, onStop func(), err error, reportErr bool) error {
+func (m *Manager) finish(cfg fwdconfig.Config, mf *managed, fwd *Forward, ce *clusterEntry, ns string, onStop func(), err error, reportErr bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer close(mf.started)
@@ -127,7 +127,7 @@ func NewManager(opts Options) *Manager {
 // Spec turns a kftray config into what to resolve and what to bind, for a
 // direct port-forward. Configs that go through the in-cluster relay
 // (NeedsRelay) are RelaySpec's.
-func Spec(cfg store.Config) (target.Spec, BindRequest, error) {
+func Spec(cfg fwdconfig.Config) (target.Spec, BindRequest, error) {
 	name := cfg.Alias
 	if name == "" {
 		name = "config " + strconv.FormatInt(cfg.ID, 10)
@@ -173,7 +173,7 @@ func Spec(cfg store.Config) (target.Spec, BindRequest, error) {
 // Start starts forwards for cfgs (already running ones are left alone) and
 // returns once each is listening or has failed. Errors are joined, one per
 // config; the others still start.
-func (m *Manager) Start(ctx context.Context, cfgs ...store.Config) error {
+func (m *Manager) Start(ctx context.Context, cfgs ...fwdconfig.Config) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -194,7 +194,7 @@ func (m *Manager) Start(ctx context.Context, cfgs ...store.Config) error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) startOne(ctx context.Context, cfg store.Config) error {
+func (m *Manager) startOne(ctx context.Context, cfg fwdconfig.Config) error {
 	if NeedsRelay(cfg) {
 		return m.startRelay(ctx, cfg)
 	}
@@ -220,7 +220,7 @@ func (m *Manager) startOne(ctx context.Context, cfg store.Config) error {
 // build loads (or reuses) the cluster client and namespace watches. The
 // first forward to a cluster loads it; concurrent ones wait for that load.
 // It returns the cache entry the forward holds a reference to.
-func (m *Manager) build(cfg store.Config, spec target.Spec, bind BindRequest, src kube.Source) (*Forward, *clusterEntry, error) {
+func (m *Manager) build(cfg fwdconfig.Config, spec target.Spec, bind BindRequest, src kube.Source) (*Forward, *clusterEntry, error) {
 	key := src.String()
 	m.mu.Lock()
 	ce := m.clusters[key]
@@ -286,14 +286,14 @@ func (m *Manager) releaseLocked(ce *clusterEntry, ns string) {
 }
 
 // reportStopped tells the observer a config's start was given up by Stop.
-func (m *Manager) reportStopped(cfg store.Config) {
+func (m *Manager) reportStopped(cfg fwdconfig.Config) {
 	if m.opts.Observer != nil {
 		m.opts.Observer.ForwardState(State{ID: cfg.ID, Alias: cfg.Alias, Phase: Stopped, Since: time.Now()})
 	}
 }
 
 // report tells the observer about a config that could not start.
-func (m *Manager) report(cfg store.Config, err error) {
+func (m *Manager) report(cfg fwdconfig.Config, err error) {
 	if m.opts.Observer != nil {
 		m.opts.Observer.ForwardState(State{ID: cfg.ID, Alias: cfg.Alias, Phase: Failed, LastError: err.Error()})
 	}

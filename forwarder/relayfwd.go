@@ -23,8 +23,8 @@ import (
 	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/forwarder/target"
 	"github.com/kftray-go/kftray/forwarder/udprelay"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/packaging/kftray-server/manifest"
-	"github.com/kftray-go/kftray/store"
 )
 
 // RelayOptions configure forwards that go through a kftray-server relay in
@@ -82,14 +82,14 @@ func (o RelayOptions) withDefaults() RelayOptions {
 const relayPort = 8080
 
 // NeedsRelay reports whether cfg is forwarded through a relay.
-func NeedsRelay(cfg store.Config) bool {
+func NeedsRelay(cfg fwdconfig.Config) bool {
 	return strings.EqualFold(cfg.Protocol, "udp") || strings.EqualFold(cfg.WorkloadType, "proxy")
 }
 
 // RelaySpec says what the relay for cfg must reach: for a UDP service, the
 // Service's cluster DNS name and port (kube-proxy routes it to a ready
 // endpoint); for proxy, remote_address and remote_port.
-func RelaySpec(cfg store.Config) (relay.Spec, error) {
+func RelaySpec(cfg fwdconfig.Config) (relay.Spec, error) {
 	name := cfg.Alias
 	if name == "" {
 		name = "config " + strconv.FormatInt(cfg.ID, 10)
@@ -170,7 +170,7 @@ func (m *Manager) RelayOwner() relay.Owner { return m.relayOptions().Owner }
 // replacement, reconnection and state are the engine's own). A UDP forward
 // feeds that pod forward through an in-memory listener: each relay stream is
 // one "connection" of it.
-func (m *Manager) startRelay(ctx context.Context, cfg store.Config) error {
+func (m *Manager) startRelay(ctx context.Context, cfg fwdconfig.Config) error {
 	rs, err := RelaySpec(cfg)
 	if err != nil {
 		m.report(cfg, err)
@@ -198,7 +198,7 @@ func (m *Manager) startRelay(ctx context.Context, cfg store.Config) error {
 	return m.finish(cfg, mf, fwd, ce, spec.Namespace, onStop, err, true)
 }
 
-func (m *Manager) buildRelay(ctx context.Context, cfg store.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro RelayOptions) (*relayForward, *Forward, *clusterEntry, error) {
+func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro RelayOptions) (*relayForward, *Forward, *clusterEntry, error) {
 	fwd, ce, err := m.build(cfg, spec, bind, src)
 	if err != nil {
 		return nil, nil, nil, err

@@ -17,27 +17,27 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kftray-go/kftray/forwarder/relay"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 func TestRelaySpec(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     store.Config
+		cfg     fwdconfig.Config
 		relay   bool
 		want    string // remote host:port and mode, or error substring
 		wantErr bool
 	}{
-		{"udp service", store.Config{ID: 1, Namespace: "dev", Service: "dns", Protocol: "udp", RemotePort: 53}, true, "udp dns.dev.svc.cluster.local:53", false},
-		{"tcp proxy", store.Config{ID: 2, Namespace: "dev", WorkloadType: "proxy", RemoteAddress: "db.vpc", RemotePort: 5432}, true, "tcp db.vpc:5432", false},
-		{"udp proxy", store.Config{ID: 3, Namespace: "dev", WorkloadType: "Proxy", Protocol: "UDP", RemoteAddress: "10.0.0.2", RemotePort: 514}, true, "udp 10.0.0.2:514", false},
-		{"tcp service is not relayed", store.Config{Namespace: "dev", Service: "web", Protocol: "tcp", RemotePort: 80}, false, "", false},
-		{"proxy without address", store.Config{Alias: "db", Namespace: "dev", WorkloadType: "proxy", RemotePort: 5432}, true, "db: workload_type proxy needs remote_address", true},
-		{"udp pod", store.Config{Namespace: "dev", WorkloadType: "pod", Target: "app=dns", Protocol: "udp", RemotePort: 53}, true, "udp :53", false},
-		{"udp pod without selector", store.Config{Namespace: "dev", WorkloadType: "pod", Protocol: "udp", RemotePort: 53}, true, "needs a label selector", true},
-		{"udp pod bad selector", store.Config{Namespace: "dev", WorkloadType: "pod", Target: "app in (", Protocol: "udp", RemotePort: 53}, true, "invalid label selector", true},
-		{"no namespace", store.Config{Service: "dns", Protocol: "udp", RemotePort: 53}, true, "namespace is empty", true},
-		{"bad port", store.Config{Namespace: "dev", Service: "dns", Protocol: "udp"}, true, "remote_port 0", true},
+		{"udp service", fwdconfig.Config{ID: 1, Namespace: "dev", Service: "dns", Protocol: "udp", RemotePort: 53}, true, "udp dns.dev.svc.cluster.local:53", false},
+		{"tcp proxy", fwdconfig.Config{ID: 2, Namespace: "dev", WorkloadType: "proxy", RemoteAddress: "db.vpc", RemotePort: 5432}, true, "tcp db.vpc:5432", false},
+		{"udp proxy", fwdconfig.Config{ID: 3, Namespace: "dev", WorkloadType: "Proxy", Protocol: "UDP", RemoteAddress: "10.0.0.2", RemotePort: 514}, true, "udp 10.0.0.2:514", false},
+		{"tcp service is not relayed", fwdconfig.Config{Namespace: "dev", Service: "web", Protocol: "tcp", RemotePort: 80}, false, "", false},
+		{"proxy without address", fwdconfig.Config{Alias: "db", Namespace: "dev", WorkloadType: "proxy", RemotePort: 5432}, true, "db: workload_type proxy needs remote_address", true},
+		{"udp pod", fwdconfig.Config{Namespace: "dev", WorkloadType: "pod", Target: "app=dns", Protocol: "udp", RemotePort: 53}, true, "udp :53", false},
+		{"udp pod without selector", fwdconfig.Config{Namespace: "dev", WorkloadType: "pod", Protocol: "udp", RemotePort: 53}, true, "needs a label selector", true},
+		{"udp pod bad selector", fwdconfig.Config{Namespace: "dev", WorkloadType: "pod", Target: "app in (", Protocol: "udp", RemotePort: 53}, true, "invalid label selector", true},
+		{"no namespace", fwdconfig.Config{Service: "dns", Protocol: "udp", RemotePort: 53}, true, "namespace is empty", true},
+		{"bad port", fwdconfig.Config{Namespace: "dev", Service: "dns", Protocol: "udp"}, true, "remote_port 0", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,9 @@
 package forwarder
 
-import "github.com/kftray-go/kftray/store"
+import (
+	"github.com/kftray-go/kftray/fwdconfig"
+	"github.com/kftray-go/kftray/store"
+)
 
 // StoreState converts s to the store's runtime-state row for the daemon
 // with process id pid. BytesIn is what came from the pod (to local
@@ -14,13 +17,13 @@ func (s State) StoreState(pid int) store.State {
 	}
 	switch s.Phase {
 	case Running:
-		st.Status = store.StatusRunning
+		st.Status = fwdconfig.StatusRunning
 	case Retrying, Starting:
-		st.Status = store.StatusRetrying
+		st.Status = fwdconfig.StatusRetrying
 	case Failed:
-		st.Status = store.StatusFailed
+		st.Status = fwdconfig.StatusFailed
 	default:
-		st.Status = store.StatusStopped
+		st.Status = fwdconfig.StatusStopped
 	}
 	return st
 }

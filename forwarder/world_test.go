@@ -18,8 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/kubelettest"
-	"github.com/kftray-go/kftray/store"
 )
 
 // world is the in-process cluster for forwarder tests: the real kubelet and
@@ -128,8 +128,8 @@ func (w *world) endpoints(ready ...string) {
 	}
 }
 
-func webConfig(id int64) store.Config {
-	return store.Config{ID: id, Alias: fmt.Sprintf("web-%d", id), Namespace: ns, WorkloadType: "service",
+func webConfig(id int64) fwdconfig.Config {
+	return fwdconfig.Config{ID: id, Alias: fmt.Sprintf("web-%d", id), Namespace: ns, WorkloadType: "service",
 		Protocol: "tcp", Service: "web", RemotePort: 80}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 func benchStore(b *testing.B, n int) (*Store, []int64) {
@@ -30,7 +32,7 @@ func benchStore(b *testing.B, n int) (*Store, []int64) {
 func BenchmarkPutState(b *testing.B) {
 	s, ids := benchStore(b, 100)
 	ctx := context.Background()
-	st := State{Status: StatusRunning, PID: os.Getpid()}
+	st := State{Status: fwdconfig.StatusRunning, PID: os.Getpid()}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		st.ConfigID = ids[i%len(ids)]
@@ -46,7 +48,7 @@ func BenchmarkGetStates100(b *testing.B) {
 	s, ids := benchStore(b, 100)
 	ctx := context.Background()
 	for _, id := range ids {
-		if err := s.PutState(ctx, &State{ConfigID: id, Status: StatusRunning}); err != nil {
+		if err := s.PutState(ctx, &State{ConfigID: id, Status: fwdconfig.StatusRunning}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -71,7 +73,7 @@ func BenchmarkModifyConfig(b *testing.B) {
 	s, ids := benchStore(b, 1)
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := s.ModifyConfig(ctx, ids[0], func(c *Config) error { c.LocalPort = (c.LocalPort + 1) % 60000; return nil }); err != nil {
+		if _, err := s.ModifyConfig(ctx, ids[0], func(c *fwdconfig.Config) error { c.LocalPort = (c.LocalPort + 1) % 60000; return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 const configColumns = `c.id, c.alias, c.context, c.kubeconfig, c.namespace, c.workload_type, c.protocol,
@@ -28,8 +30,8 @@ type querier interface {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanConfig(r scanner) (Config, error) {
-	var c Config
+func scanConfig(r scanner) (fwdconfig.Config, error) {
+	var c fwdconfig.Config
 	var annotations string
 	err := r.Scan(&c.ID, &c.Alias, &c.Context, &c.Kubeconfig, &c.Namespace, &c.WorkloadType, &c.Protocol,
 		&c.Service, &c.Target, &c.RemoteAddress, &c.RemotePort, &c.LocalAddress, &c.LocalPort,
@@ -48,13 +50,13 @@ func scanConfig(r scanner) (Config, error) {
 	return c, nil
 }
 
-func listConfigs(ctx context.Context, q querier, where string, args ...any) ([]Config, error) {
+func listConfigs(ctx context.Context, q querier, where string, args ...any) ([]fwdconfig.Config, error) {
 	rows, err := q.QueryContext(ctx, selectConfigs+" "+where+" ORDER BY c.id", args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Config
+	var out []fwdconfig.Config
 	for rows.Next() {
 		c, err := scanConfig(rows)
 		if err != nil {
@@ -66,8 +68,8 @@ func listConfigs(ctx context.Context, q querier, where string, args ...any) ([]C
 }
 
 // ListConfigs returns every config, by id.
-func (s *Store) ListConfigs(ctx context.Context) ([]Config, error) {
-	var out []Config
+func (s *Store) ListConfigs(ctx context.Context) ([]fwdconfig.Config, error) {
+	var out []fwdconfig.Config
 	err := s.retry(ctx, func() (err error) {
 		out, err = listConfigs(ctx, s.db, "")
 		return err
@@ -79,8 +81,8 @@ func (s *Store) ListConfigs(ctx context.Context) ([]Config, error) {
 }
 
 // GetConfig returns the config with this id, or an error wrapping ErrNotFound.
-func (s *Store) GetConfig(ctx context.Context, id int64) (Config, error) {
-	var c Config
+func (s *Store) GetConfig(ctx context.Context, id int64) (fwdconfig.Config, error) {
+	var c fwdconfig.Config
 	err := s.retry(ctx, func() (err error) {
 		c, err = getConfig(ctx, s.db, id)
 		return err
@@ -88,48 +90,48 @@ func (s *Store) GetConfig(ctx context.Context, id int64) (Config, error) {
 	return c, err
 }
 
-func getConfig(ctx context.Context, q querier, id int64) (Config, error) {
+func getConfig(ctx context.Context, q querier, id int64) (fwdconfig.Config, error) {
 	c, err := scanConfig(q.QueryRowContext(ctx, selectConfigs+" WHERE c.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("config %d: %w", id, ErrNotFound)
+		return c, fmt.Errorf("config %d: %w", id, fwdconfig.ErrNotFound)
 	}
 	return c, err
 }
 
 // LookupConfig finds a config by alias (case-insensitive) or by id. Aliases
 // cannot be all digits, so the two never collide.
-func (s *Store) LookupConfig(ctx context.Context, ref string) (Config, error) {
+func (s *Store) LookupConfig(ctx context.Context, ref string) (fwdconfig.Config, error) {
 	ref = strings.TrimSpace(ref)
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		c, err := s.GetConfig(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return c, fmt.Errorf("no config with id %d: %w", id, ErrNotFound)
+		if errors.Is(err, fwdconfig.ErrNotFound) {
+			return c, fmt.Errorf("no config with id %d: %w", id, fwdconfig.ErrNotFound)
 		}
 		return c, err
 	}
-	var found []Config
+	var found []fwdconfig.Config
 	err := s.retry(ctx, func() (err error) {
 		found, err = listConfigs(ctx, s.db, "WHERE c.alias = ? COLLATE NOCASE", ref)
 		return err
 	})
 	switch {
 	case err != nil:
-		return Config{}, err
+		return fwdconfig.Config{}, err
 	case len(found) == 0:
-		return Config{}, fmt.Errorf("no config named %q: %w", ref, ErrNotFound)
+		return fwdconfig.Config{}, fmt.Errorf("no config named %q: %w", ref, fwdconfig.ErrNotFound)
 	case len(found) > 1:
 		ids := make([]string, len(found))
 		for i, c := range found {
 			ids[i] = strconv.FormatInt(c.ID, 10)
 		}
-		return Config{}, fmt.Errorf("%d configs are named %q (ids %s); use an id", len(found), ref, strings.Join(ids, ", "))
+		return fwdconfig.Config{}, fmt.Errorf("%d configs are named %q (ids %s); use an id", len(found), ref, strings.Join(ids, ", "))
 	}
 	return found[0], nil
 }
 
 // AddConfig validates c and stores it as a new config, setting c.ID and
 // c.Revision.
-func (s *Store) AddConfig(ctx context.Context, c *Config) error {
+func (s *Store) AddConfig(ctx context.Context, c *fwdconfig.Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -144,7 +146,7 @@ func (s *Store) AddConfig(ctx context.Context, c *Config) error {
 // UpdateConfig validates c and overwrites the stored config c.ID. When
 // c.Revision is not zero it must match the stored revision, else the error
 // wraps ErrConflict and nothing is written.
-func (s *Store) UpdateConfig(ctx context.Context, c *Config) error {
+func (s *Store) UpdateConfig(ctx context.Context, c *fwdconfig.Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -155,7 +157,7 @@ func (s *Store) UpdateConfig(ctx context.Context, c *Config) error {
 		}
 		if c.Revision != 0 && c.Revision != cur.Revision {
 			return fmt.Errorf("config %d (%s) is at revision %d, the edit was made to revision %d: %w",
-				c.ID, cur.Name(), cur.Revision, c.Revision, ErrConflict)
+				c.ID, cur.Name(), cur.Revision, c.Revision, fwdconfig.ErrConflict)
 		}
 		if err := checkAliasFree(ctx, tx, c.Alias, c.ID); err != nil {
 			return err
@@ -168,8 +170,8 @@ func (s *Store) UpdateConfig(ctx context.Context, c *Config) error {
 // ModifyConfig applies f to the stored config id and writes the result, in
 // one transaction: concurrent modifications from any process serialize and
 // none is lost. f may run more than once if the database is busy.
-func (s *Store) ModifyConfig(ctx context.Context, id int64, f func(c *Config) error) (Config, error) {
-	var out Config
+func (s *Store) ModifyConfig(ctx context.Context, id int64, f func(c *fwdconfig.Config) error) (fwdconfig.Config, error) {
+	var out fwdconfig.Config
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		c, err := getConfig(ctx, tx, id)
 		if err != nil {
@@ -214,7 +216,7 @@ func (s *Store) DeleteConfigs(ctx context.Context, ids ...int64) error {
 			}
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("config %s: %w; nothing was deleted", strings.Join(missing, ", "), ErrNotFound)
+			return fmt.Errorf("config %s: %w; nothing was deleted", strings.Join(missing, ", "), fwdconfig.ErrNotFound)
 		}
 		return nil
 	})
@@ -232,13 +234,13 @@ func checkAliasFree(ctx context.Context, q querier, alias string, self int64) er
 	if err != nil {
 		return err
 	}
-	return &ValidationError{Name: alias, Problems: []FieldError{{
+	return &fwdconfig.ValidationError{Name: alias, Problems: []fwdconfig.FieldError{{
 		Field: "alias",
 		Msg:   fmt.Sprintf("%q is already used by config %d; choose another alias or edit that config", alias, other),
 	}}}
 }
 
-func configArgs(c *Config) ([]any, error) {
+func configArgs(c *fwdconfig.Config) ([]any, error) {
 	var annotations string
 	if len(c.IngressAnnotations) > 0 {
 		b, err := json.Marshal(c.IngressAnnotations)
@@ -260,7 +262,7 @@ const configSetCols = `alias, context, kubeconfig, namespace, workload_type, pro
 	exposure_type, cert_manager_enabled, cert_issuer, cert_issuer_kind, ingress_class,
 	ingress_annotations`
 
-func insertConfig(ctx context.Context, tx *sql.Tx, c *Config) error {
+func insertConfig(ctx context.Context, tx *sql.Tx, c *fwdconfig.Config) error {
 	args, err := configArgs(c)
 	if err != nil {
 		return err
@@ -277,7 +279,7 @@ func insertConfig(ctx context.Context, tx *sql.Tx, c *Config) error {
 	return putHTTPLogs(ctx, tx, c)
 }
 
-func updateConfig(ctx context.Context, tx *sql.Tx, c *Config) error {
+func updateConfig(ctx context.Context, tx *sql.Tx, c *fwdconfig.Config) error {
 	args, err := configArgs(c)
 	if err != nil {
 		return err
@@ -292,7 +294,7 @@ func updateConfig(ctx context.Context, tx *sql.Tx, c *Config) error {
 	return putHTTPLogs(ctx, tx, c)
 }
 
-func putHTTPLogs(ctx context.Context, tx *sql.Tx, c *Config) error {
+func putHTTPLogs(ctx context.Context, tx *sql.Tx, c *fwdconfig.Config) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO http_logs_config (config_id, enabled, max_file_size, retention_days, auto_cleanup)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (config_id) DO UPDATE SET enabled = excluded.enabled, max_file_size = excluded.max_file_size,

@@ -8,19 +8,22 @@
 // transactions with a busy timeout and retries, so callers never see
 // "database is locked" unless their ctx ends first.
 //
-// Configs (Config, kftray's JSON fields):
+// Configs (fwdconfig.Config: the model, its JSON and validation live in
+// package fwdconfig, which this package persists):
 //   - ListConfigs, GetConfig(id), LookupConfig("alias or id")
 //   - AddConfig, UpdateConfig (refuses a stale Revision with ErrConflict),
 //     ModifyConfig(id, func) for atomic read-modify-write, DeleteConfigs
-//   - ImportConfigs (kftray files, merged by identity, all or nothing),
-//     ExportConfigs, and ParseConfigs/FormatConfigs without a store
+//   - ImportConfigs (kftray files, merged by fwdconfig.SameForward, all or
+//     nothing), ExportConfigs (fwdconfig.ParseConfigs/FormatConfigs work
+//     without a store)
 //
 // Runtime state (State, one row per config, written by the owning daemon):
 // PutState, GetState, GetStates, DeleteState, ClearStates(pid).
 //
 // Settings (key/value): GetSetting, SetSetting, DeleteSetting, Settings.
 //
-// Errors: ErrNotFound and ErrConflict (errors.Is); *ValidationError and
-// *ImportError list every problem; *NewerSchemaError and *KftrayAppDBError
-// explain files this build must not touch.
+// Errors: fwdconfig.ErrNotFound and fwdconfig.ErrConflict (errors.Is);
+// *fwdconfig.ValidationError and *fwdconfig.ImportError list every problem;
+// *NewerSchemaError and *KftrayAppDBError explain files this build must
+// not touch.
 package store

@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -22,14 +23,14 @@ func Example() {
 	}
 	defer s.Close()
 
-	web := &store.Config{Alias: "web.dev.test", DomainEnabled: true, Namespace: "dev",
-		WorkloadType: store.WorkloadService, Service: "web", RemotePort: 80, LocalPort: 80}
+	web := &fwdconfig.Config{Alias: "web.dev.test", DomainEnabled: true, Namespace: "dev",
+		WorkloadType: fwdconfig.WorkloadService, Service: "web", RemotePort: 80, LocalPort: 80}
 	if err := s.AddConfig(ctx, web); err != nil {
 		log.Fatal(err)
 	}
 
 	pid := os.Getpid()
-	err = s.PutState(ctx, &store.State{ConfigID: web.ID, Status: store.StatusRunning, PID: pid,
+	err = s.PutState(ctx, &store.State{ConfigID: web.ID, Status: fwdconfig.StatusRunning, PID: pid,
 		LocalAddr: "127.0.0.2:80", Pod: "web-7d9f-abcde"})
 	if err != nil {
 		log.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // FuzzImport feeds arbitrary bytes to the importer. Properties: it never
@@ -19,19 +21,19 @@ func FuzzImport(f *testing.F) {
 	f.Cleanup(func() { s.Close() })
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		configs, err := ParseConfigs(data)
-		var ie *ImportError
+		configs, err := fwdconfig.ParseConfigs(data)
+		var ie *fwdconfig.ImportError
 		if err != nil {
 			if !errors.As(err, &ie) || err.Error() == "" {
-				t.Fatalf("ParseConfigs error is %T %v, want *ImportError", err, err)
+				t.Fatalf("fwdconfig.ParseConfigs error is %T %v, want *fwdconfig.ImportError", err, err)
 			}
 			return
 		}
-		out, err := FormatConfigs(configs)
+		out, err := fwdconfig.FormatConfigs(configs)
 		if err != nil {
 			t.Fatalf("FormatConfigs: %v", err)
 		}
-		back, err := ParseConfigs(out)
+		back, err := fwdconfig.ParseConfigs(out)
 		if err != nil {
 			t.Fatalf("exported JSON does not import: %v\n%s", err, out)
 		}
@@ -39,7 +41,7 @@ func FuzzImport(f *testing.F) {
 			t.Fatalf("%d configs exported, %d came back", len(configs), len(back))
 		}
 		for i := range configs {
-			if !sameContent(configs[i], back[i]) {
+			if !fwdconfig.SameContent(configs[i], back[i]) {
 				t.Fatalf("config %d changed in export/import:\n got %+v\nwant %+v", i+1, back[i], configs[i])
 			}
 		}

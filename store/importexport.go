@@ -4,64 +4,23 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"reflect"
 	"strings"
+
+	"github.com/kftray-go/kftray/fwdconfig"
 )
-
-// ImportResult says what an import did, by config id.
-type ImportResult struct {
-	Added     []int64 `json:"added"`
-	Updated   []int64 `json:"updated"`
-	Unchanged []int64 `json:"unchanged"`
-}
-
-// sameIdentity is kftray's rule for "this imported entry is that stored
-// config": same context, namespace, workload type and protocol, plus the
-// service (and both ports, when both sides give an explicit local port),
-// the pod selector, or the proxied address.
-func sameIdentity(a, b *Config) bool {
-	if a.Context != b.Context || a.Namespace != b.Namespace ||
-		a.WorkloadType != b.WorkloadType || a.Protocol != b.Protocol {
-		return false
-	}
-	switch a.WorkloadType {
-	case WorkloadService:
-		if a.Service != b.Service {
-			return false
-		}
-		if a.LocalPort != 0 && b.LocalPort != 0 {
-			return a.LocalPort == b.LocalPort && a.RemotePort == b.RemotePort
-		}
-		return true
-	case WorkloadPod:
-		return a.Target == b.Target
-	case WorkloadProxy:
-		return a.RemoteAddress == b.RemoteAddress
-	default:
-		return a.Service == b.Service && a.Target == b.Target && a.RemoteAddress == b.RemoteAddress &&
-			a.Alias == b.Alias
-	}
-}
-
-func sameContent(a, b Config) bool {
-	a.ID, b.ID, a.Revision, b.Revision = 0, 0, 0, 0
-	a.normalize()
-	b.normalize()
-	return reflect.DeepEqual(a, b)
-}
 
 // ImportConfigs imports a kftray config file (see ParseConfigs), merging
 // each entry into the config it is the same forward as (kftray's identity
 // rule) instead of duplicating it. It is all or nothing: on any problem it
 // writes nothing and returns an *ImportError listing every problem.
-func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, error) {
-	incoming, err := ParseConfigs(data)
+func (s *Store) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.ImportResult, error) {
+	incoming, err := fwdconfig.ParseConfigs(data)
 	if err != nil {
-		return ImportResult{}, err
+		return fwdconfig.ImportResult{}, err
 	}
-	var res ImportResult
+	var res fwdconfig.ImportResult
 	err = s.withTx(ctx, func(tx *sql.Tx) error {
-		res = ImportResult{}
+		res = fwdconfig.ImportResult{}
 		existing, err := listConfigs(ctx, tx, "")
 		if err != nil {
 			return err
@@ -85,7 +44,7 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, e
 			in.ID, in.Revision = 0, 0
 			j := -1
 			for k := range all {
-				if sameIdentity(&all[k], &in) {
+				if fwdconfig.SameForward(&all[k], &in) {
 					j = k
 					break
 				}
@@ -114,13 +73,13 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, e
 				continue
 			}
 			kind := update
-			if sameContent(cur, in) {
+			if fwdconfig.SameContent(cur, in) {
 				kind = unchanged
 			}
 			ops = append(ops, op{entry: i + 1, at: j, kind: kind})
 		}
 
-		ie := &ImportError{}
+		ie := &fwdconfig.ImportError{}
 		for _, o := range ops {
 			c := all[o.at]
 			if o.kind == unchanged || c.Alias == "" {
@@ -134,7 +93,7 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (ImportResult, e
 				if other.ID != 0 {
 					who = fmt.Sprintf("config %d", other.ID)
 				}
-				ie.Entries = append(ie.Entries, EntryError{Index: o.entry, Name: c.Name(), Problems: []FieldError{{
+				ie.Entries = append(ie.Entries, fwdconfig.EntryError{Index: o.entry, Name: c.Name(), Problems: []fwdconfig.FieldError{{
 					Field: "alias",
 					Msg:   fmt.Sprintf("%q is already used by %s; aliases must be unique", c.Alias, who),
 				}}})
@@ -175,7 +134,7 @@ func (s *Store) ExportConfigs(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if configs == nil {
-		configs = []Config{}
+		configs = []fwdconfig.Config{}
 	}
-	return FormatConfigs(configs)
+	return fwdconfig.FormatConfigs(configs)
 }

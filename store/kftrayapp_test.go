@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // kftrayAppSchema is the schema the kftray desktop app (Rust) creates
@@ -85,10 +87,10 @@ func TestImportFromKftrayAppDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Alias: "app-pod", Namespace: "default", WorkloadType: "pod", Protocol: "tcp", Target: "app=nginx",
+	want := fwdconfig.Config{Alias: "app-pod", Namespace: "default", WorkloadType: "pod", Protocol: "tcp", Target: "app=nginx",
 		RemotePort: 80, LocalPort: 8080, AutoLoopbackAddress: true, DomainEnabled: true, HTTPLogsEnabled: true,
 		HTTPLogsMaxFileSize: 1 << 20, HTTPLogsRetentionDays: 3}
-	if !sameContent(pod, want) {
+	if !fwdconfig.SameContent(pod, want) {
 		t.Errorf("imported\n got %+v\nwant %+v", pod, want)
 	}
 

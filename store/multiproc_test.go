@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/privtest"
 )
 
@@ -146,10 +147,10 @@ func runWriter(dir string, id, ops int, counterID int64) error {
 		if err := s.AddConfig(ctx, c); err != nil {
 			return fmt.Errorf("add %d: %w", i, err)
 		}
-		if _, err := s.ModifyConfig(ctx, counterID, func(c *Config) error { c.LocalPort++; return nil }); err != nil {
+		if _, err := s.ModifyConfig(ctx, counterID, func(c *fwdconfig.Config) error { c.LocalPort++; return nil }); err != nil {
 			return fmt.Errorf("modify %d: %w", i, err)
 		}
-		if err := s.PutState(ctx, &State{ConfigID: c.ID, Status: StatusRunning, PID: os.Getpid(), TotalConns: int64(i)}); err != nil {
+		if err := s.PutState(ctx, &State{ConfigID: c.ID, Status: fwdconfig.StatusRunning, PID: os.Getpid(), TotalConns: int64(i)}); err != nil {
 			return fmt.Errorf("put state %d: %w", i, err)
 		}
 		if err := s.SetSetting(ctx, fmt.Sprint("writer-", id), fmt.Sprint(i)); err != nil {

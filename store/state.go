@@ -6,49 +6,33 @@ import (
 	"errors"
 	"fmt"
 	"time"
-)
 
-// Status is where a forward stands.
-type Status string
-
-const (
-	StatusRunning  Status = "running"  // listening and forwarding
-	StatusRetrying Status = "retrying" // lost its upstream, reconnecting with backoff
-	StatusStopped  Status = "stopped"  // stopped on purpose
-	StatusFailed   Status = "failed"   // gave up; LastError says why
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // State is the runtime state of one config's forward, written by the
 // daemon that owns it and read by every interface.
 type State struct {
-	ConfigID    int64     `json:"config_id"`
-	Status      Status    `json:"status"`
-	PID         int       `json:"pid"`     // the owning daemon
-	Attempt     int       `json:"attempt"` // reconnect attempt, 0 when healthy
-	LastError   string    `json:"last_error,omitempty"`
-	NextRetry   time.Time `json:"next_retry,omitzero"`
-	LocalAddr   string    `json:"local_addr,omitempty"` // address actually bound, host:port
-	Pod         string    `json:"pod,omitempty"`        // pod currently forwarded to
-	ActiveConns int64     `json:"active_conns"`
-	TotalConns  int64     `json:"total_conns"`
-	BytesIn     int64     `json:"bytes_in"`
-	BytesOut    int64     `json:"bytes_out"`
-	Reconnects  int64     `json:"reconnects"`
-	UpdatedAt   time.Time `json:"updated_at"` // set by PutState
-}
-
-func (st Status) valid() bool {
-	switch st {
-	case StatusRunning, StatusRetrying, StatusStopped, StatusFailed:
-		return true
-	}
-	return false
+	ConfigID    int64            `json:"config_id"`
+	Status      fwdconfig.Status `json:"status"`
+	PID         int              `json:"pid"`     // the owning daemon
+	Attempt     int              `json:"attempt"` // reconnect attempt, 0 when healthy
+	LastError   string           `json:"last_error,omitempty"`
+	NextRetry   time.Time        `json:"next_retry,omitzero"`
+	LocalAddr   string           `json:"local_addr,omitempty"` // address actually bound, host:port
+	Pod         string           `json:"pod,omitempty"`        // pod currently forwarded to
+	ActiveConns int64            `json:"active_conns"`
+	TotalConns  int64            `json:"total_conns"`
+	BytesIn     int64            `json:"bytes_in"`
+	BytesOut    int64            `json:"bytes_out"`
+	Reconnects  int64            `json:"reconnects"`
+	UpdatedAt   time.Time        `json:"updated_at"` // set by PutState
 }
 
 // PutState records st (replacing the config's previous state) and sets
 // st.UpdatedAt. The config must exist; the error wraps ErrNotFound if not.
 func (s *Store) PutState(ctx context.Context, st *State) error {
-	if !st.Status.valid() {
+	if !st.Status.Valid() {
 		return fmt.Errorf("state of config %d: status %q is not one of running, retrying, stopped, failed", st.ConfigID, st.Status)
 	}
 	now := time.Now()
@@ -71,7 +55,7 @@ func (s *Store) PutState(ctx context.Context, st *State) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("state for config %d: %w", st.ConfigID, ErrNotFound)
+			return fmt.Errorf("state for config %d: %w", st.ConfigID, fwdconfig.ErrNotFound)
 		}
 		return nil
 	})
@@ -91,7 +75,7 @@ func scanState(r scanner) (State, error) {
 	var next, updated int64
 	err := r.Scan(&st.ConfigID, &status, &st.PID, &st.Attempt, &st.LastError, &next, &st.LocalAddr, &st.Pod,
 		&st.ActiveConns, &st.TotalConns, &st.BytesIn, &st.BytesOut, &st.Reconnects, &updated)
-	st.Status = Status(status)
+	st.Status = fwdconfig.Status(status)
 	if next != 0 {
 		st.NextRetry = time.UnixMilli(next)
 	}
@@ -133,7 +117,7 @@ func (s *Store) GetState(ctx context.Context, configID int64) (State, error) {
 		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return st, fmt.Errorf("state for config %d: %w", configID, ErrNotFound)
+		return st, fmt.Errorf("state for config %d: %w", configID, fwdconfig.ErrNotFound)
 	}
 	return st, err
 }

@@ -23,12 +23,6 @@ const FileName = "configs.db"
 // lock before giving up; withTx retries beyond that until ctx ends.
 const busyTimeout = 10 * time.Second
 
-// Sentinel errors, for errors.Is.
-var (
-	ErrNotFound = errors.New("no such config")
-	ErrConflict = errors.New("config was changed by someone else")
-)
-
 // Store is the open database. It is safe for concurrent use, and several
 // processes may open the same file.
 type Store struct {

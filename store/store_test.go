@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -36,8 +38,8 @@ func schemaVersion(t *testing.T, s *Store) int {
 	return v
 }
 
-func svc(alias, service string, remote int) *Config {
-	return &Config{Alias: alias, Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: service, RemotePort: remote}
+func svc(alias, service string, remote int) *fwdconfig.Config {
+	return &fwdconfig.Config{Alias: alias, Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: service, RemotePort: remote}
 }
 
 func TestOpenFresh(t *testing.T) {
@@ -98,24 +100,24 @@ func TestMigrateFromV1Fixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{ID: 1, Alias: "web", Context: "dev", Namespace: "default", WorkloadType: "service", Protocol: "tcp",
+	want := fwdconfig.Config{ID: 1, Alias: "web", Context: "dev", Namespace: "default", WorkloadType: "service", Protocol: "tcp",
 		Service: "web", RemotePort: 80, LocalPort: 8080, HTTPLogsEnabled: true, HTTPLogsMaxFileSize: 20 << 20,
 		HTTPLogsRetentionDays: 14, HTTPLogsAutoCleanup: false, Revision: 1}
-	if !sameContent(web, want) || web.ID != 1 {
+	if !fwdconfig.SameContent(web, want) || web.ID != 1 {
 		t.Errorf("migrated web config:\n got %+v\nwant %+v", web, want)
 	}
 	pod, err := s.LookupConfig(ctx, "API-POD")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !pod.DomainEnabled || pod.IngressAnnotations["a"] != "b" || pod.HTTPLogsMaxFileSize != DefaultHTTPLogsMaxFileSize || !pod.HTTPLogsAutoCleanup {
+	if !pod.DomainEnabled || pod.IngressAnnotations["a"] != "b" || pod.HTTPLogsMaxFileSize != fwdconfig.DefaultHTTPLogsMaxFileSize || !pod.HTTPLogsAutoCleanup {
 		t.Errorf("migrated pod config: %+v", pod)
 	}
 	if v, ok, err := s.GetSetting(ctx, "theme"); v != "dark" || !ok || err != nil {
 		t.Errorf("setting theme = %q %v %v", v, ok, err)
 	}
 	// The new tables work on the migrated file.
-	if err := s.PutState(ctx, &State{ConfigID: 1, Status: StatusRunning, PID: 7}); err != nil {
+	if err := s.PutState(ctx, &State{ConfigID: 1, Status: fwdconfig.StatusRunning, PID: 7}); err != nil {
 		t.Fatal(err)
 	}
 	// A new config gets a fresh id, never a reused one.
@@ -240,18 +242,18 @@ func TestConfigCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Context != "" || got.Kubeconfig != "" || got.HTTPLogsMaxFileSize != DefaultHTTPLogsMaxFileSize || got.IngressAnnotations["k"] != "v" {
+	if got.Context != "" || got.Kubeconfig != "" || got.HTTPLogsMaxFileSize != fwdconfig.DefaultHTTPLogsMaxFileSize || got.IngressAnnotations["k"] != "v" {
 		t.Errorf("stored config not normalized: %+v", got)
 	}
 
 	// Duplicate alias, case-insensitively.
 	err = s.AddConfig(ctx, svc("WEB", "other", 81))
-	var ve *ValidationError
+	var ve *fwdconfig.ValidationError
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "already used by config") {
 		t.Errorf("duplicate alias: %v", err)
 	}
 	// Invalid configs are rejected with every problem.
-	err = s.AddConfig(ctx, &Config{WorkloadType: "service", Protocol: "sctp", RemotePort: 70000})
+	err = s.AddConfig(ctx, &fwdconfig.Config{WorkloadType: "service", Protocol: "sctp", RemotePort: 70000})
 	if !errors.As(err, &ve) || len(ve.Problems) < 4 {
 		t.Errorf("invalid config: %v", err)
 	}
@@ -261,11 +263,11 @@ func TestConfigCRUD(t *testing.T) {
 			t.Errorf("LookupConfig(%q) = %d, %v", ref, c.ID, err)
 		}
 	}
-	if _, err := s.LookupConfig(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("LookupConfig(nope) = %v, want ErrNotFound", err)
+	if _, err := s.LookupConfig(ctx, "nope"); !errors.Is(err, fwdconfig.ErrNotFound) {
+		t.Errorf("LookupConfig(nope) = %v, want fwdconfig.ErrNotFound", err)
 	}
-	if _, err := s.LookupConfig(ctx, "42"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("LookupConfig(42) = %v, want ErrNotFound", err)
+	if _, err := s.LookupConfig(ctx, "42"); !errors.Is(err, fwdconfig.ErrNotFound) {
+		t.Errorf("LookupConfig(42) = %v, want fwdconfig.ErrNotFound", err)
 	}
 
 	// Update with the right revision works; a stale one conflicts.
@@ -278,18 +280,18 @@ func TestConfigCRUD(t *testing.T) {
 		t.Errorf("revision after update %d, want 2", got.Revision)
 	}
 	stale.RemotePort = 9999
-	if err := s.UpdateConfig(ctx, &stale); !errors.Is(err, ErrConflict) {
-		t.Errorf("stale update: %v, want ErrConflict", err)
+	if err := s.UpdateConfig(ctx, &stale); !errors.Is(err, fwdconfig.ErrConflict) {
+		t.Errorf("stale update: %v, want fwdconfig.ErrConflict", err)
 	}
 	if c, _ := s.GetConfig(ctx, web.ID); c.RemotePort != 8080 {
 		t.Errorf("remote port %d after stale update, want 8080", c.RemotePort)
 	}
 
-	mod, err := s.ModifyConfig(ctx, web.ID, func(c *Config) error { c.LocalPort = 18080; return nil })
+	mod, err := s.ModifyConfig(ctx, web.ID, func(c *fwdconfig.Config) error { c.LocalPort = 18080; return nil })
 	if err != nil || mod.LocalPort != 18080 || mod.Revision != 3 {
 		t.Errorf("ModifyConfig = %+v, %v", mod, err)
 	}
-	if _, err := s.ModifyConfig(ctx, web.ID, func(c *Config) error { c.Namespace = ""; return nil }); err == nil {
+	if _, err := s.ModifyConfig(ctx, web.ID, func(c *fwdconfig.Config) error { c.Namespace = ""; return nil }); err == nil {
 		t.Error("ModifyConfig accepted an invalid result")
 	}
 
@@ -302,11 +304,11 @@ func TestConfigCRUD(t *testing.T) {
 		t.Fatalf("ListConfigs = %+v, %v", list, err)
 	}
 
-	if err := s.PutState(ctx, &State{ConfigID: web.ID, Status: StatusRunning, PID: 1}); err != nil {
+	if err := s.PutState(ctx, &State{ConfigID: web.ID, Status: fwdconfig.StatusRunning, PID: 1}); err != nil {
 		t.Fatal(err)
 	}
 	// Deleting with one unknown id deletes nothing.
-	if err := s.DeleteConfigs(ctx, web.ID, 999); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteConfigs(ctx, web.ID, 999); !errors.Is(err, fwdconfig.ErrNotFound) {
 		t.Errorf("DeleteConfigs with unknown id: %v", err)
 	}
 	if list, _ := s.ListConfigs(ctx); len(list) != 2 {
@@ -315,7 +317,7 @@ func TestConfigCRUD(t *testing.T) {
 	if err := s.DeleteConfigs(ctx, web.ID, web.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetState(ctx, web.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.GetState(ctx, web.ID); !errors.Is(err, fwdconfig.ErrNotFound) {
 		t.Errorf("state survived its config: %v", err)
 	}
 	// Ids are not reused.
@@ -332,13 +334,13 @@ func TestStates(t *testing.T) {
 	ctx := testCtx(t)
 	s := openTest(t)
 	a, b := svc("a", "a", 1), svc("b", "b", 2)
-	for _, c := range []*Config{a, b} {
+	for _, c := range []*fwdconfig.Config{a, b} {
 		if err := s.AddConfig(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	next := time.Now().Add(time.Minute).Truncate(time.Millisecond)
-	sa := State{ConfigID: a.ID, Status: StatusRetrying, PID: 100, Attempt: 3, LastError: "pod gone",
+	sa := State{ConfigID: a.ID, Status: fwdconfig.StatusRetrying, PID: 100, Attempt: 3, LastError: "pod gone",
 		NextRetry: next, LocalAddr: "127.0.0.1:8080", Pod: "web-1", ActiveConns: 2, TotalConns: 10,
 		BytesIn: 1 << 40, BytesOut: 5, Reconnects: 4}
 	if err := s.PutState(ctx, &sa); err != nil {
@@ -347,28 +349,28 @@ func TestStates(t *testing.T) {
 	if sa.UpdatedAt.IsZero() {
 		t.Error("PutState did not set UpdatedAt")
 	}
-	if err := s.PutState(ctx, &State{ConfigID: b.ID, Status: StatusRunning, PID: 200}); err != nil {
+	if err := s.PutState(ctx, &State{ConfigID: b.ID, Status: fwdconfig.StatusRunning, PID: 200}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetState(ctx, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.NextRetry.Equal(next) || got != (State{ConfigID: a.ID, Status: StatusRetrying, PID: 100, Attempt: 3,
+	if !got.NextRetry.Equal(next) || got != (State{ConfigID: a.ID, Status: fwdconfig.StatusRetrying, PID: 100, Attempt: 3,
 		LastError: "pod gone", NextRetry: got.NextRetry, LocalAddr: "127.0.0.1:8080", Pod: "web-1", ActiveConns: 2,
 		TotalConns: 10, BytesIn: 1 << 40, BytesOut: 5, Reconnects: 4, UpdatedAt: got.UpdatedAt}) {
 		t.Errorf("GetState = %+v", got)
 	}
 	// Replacing keeps one row per config.
-	sa.Status, sa.Attempt = StatusRunning, 0
+	sa.Status, sa.Attempt = fwdconfig.StatusRunning, 0
 	if err := s.PutState(ctx, &sa); err != nil {
 		t.Fatal(err)
 	}
 	all, err := s.GetStates(ctx)
-	if err != nil || len(all) != 2 || all[0].Status != StatusRunning {
+	if err != nil || len(all) != 2 || all[0].Status != fwdconfig.StatusRunning {
 		t.Fatalf("GetStates = %+v, %v", all, err)
 	}
-	if err := s.PutState(ctx, &State{ConfigID: 999, Status: StatusRunning}); !errors.Is(err, ErrNotFound) {
+	if err := s.PutState(ctx, &State{ConfigID: 999, Status: fwdconfig.StatusRunning}); !errors.Is(err, fwdconfig.ErrNotFound) {
 		t.Errorf("state for unknown config: %v", err)
 	}
 	if err := s.PutState(ctx, &State{ConfigID: a.ID, Status: "dancing"}); err == nil {

@@ -149,7 +149,8 @@ func TestDependencies(t *testing.T) {
 	}
 	allowed := []string{
 		"github.com/kftray-go/kftray/cmd/kftray-server",
-		"github.com/kftray-go/kftray/server",
+		"github.com/kftray-go/kftray/relayserver",
+		"github.com/kftray-go/kftray/relaywire",
 		"github.com/kftray-go/kftray/internal/envknob",
 		"github.com/kftray-go/kftray/internal/buildinfo",
 		"github.com/rs/zerolog",
@@ -163,7 +164,7 @@ func TestDependencies(t *testing.T) {
 			ok = ok || dep == a || strings.HasPrefix(dep, a+"/")
 		}
 		if !ok {
-			t.Errorf("kftray-server links %s; keep the relay binary to the standard library, zerolog and our server packages", dep)
+			t.Errorf("kftray-server links %s; keep the relay binary to the standard library, zerolog and our relay packages", dep)
 		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // childArg makes the test binary a forwarder process (see TestMain).
@@ -25,7 +25,7 @@ const childArg = "fault-forwarder-child"
 
 // childSpec is what the parent sends the child on stdin.
 type childSpec struct {
-	Config     store.Config     `json:"config"`
+	Config     fwdconfig.Config `json:"config"`
 	Transport  tunnel.Transport `json:"transport"`
 	PingPeriod time.Duration    `json:"ping_period"`
 	DeadAfter  time.Duration    `json:"dead_after"`

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
-	"github.com/kftray-go/kftray/forwarder/api"
 	"github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -49,12 +49,12 @@ func TestDaemonSIGKILLRestores(t *testing.T) {
 	}
 
 	a := startDaemon(t, bin, dir)
-	cl := api.NewUnixClient(daemon.PathsIn(dir).Socket)
-	if _, err := cl.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+	cl := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
+	if _, err := cl.Start(ctx, localapi.Selection{Refs: []string{"web"}}); err != nil {
 		t.Fatal(err)
 	}
-	f := waitForwardStatus(t, cl, "web running in the first daemon", func(f api.Forward) bool {
-		return f.Status == api.StatusRunning && f.PID == a.pid()
+	f := waitForwardStatus(t, cl, "web running in the first daemon", func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.PID == a.pid()
 	})
 	if name, err := whoami(ctx, nil, f.Address); err != nil || name != pods[0] {
 		t.Fatalf("through the first daemon: %q %v", name, err)
@@ -70,14 +70,14 @@ func TestDaemonSIGKILLRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sf := range fs {
-		if sf.Status == api.StatusRunning {
+		if sf.Status == localapi.StatusRunning {
 			t.Errorf("after SIGKILL the store still shows %s running: %+v", sf.Name, sf)
 		}
 	}
 
 	b := startDaemon(t, bin, dir)
-	f2 := waitForwardStatus(t, cl, "web restored in the second daemon", func(f api.Forward) bool {
-		return f.Status == api.StatusRunning && f.PID == b.pid()
+	f2 := waitForwardStatus(t, cl, "web restored in the second daemon", func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.PID == b.pid()
 	})
 	name, took := eventually(t, nil, f2.Address, pods[0], 30*time.Second)
 	t.Logf("restored by the second daemon on %s (was %s), serving %s, first request OK after %v", f2.Address, f.Address, name, took.Round(time.Millisecond))
@@ -140,7 +140,7 @@ func startDaemon(t *testing.T, bin, dir string) *daemonProc {
 		_ = cmd.Process.Kill()
 		<-d.done
 	})
-	cl := api.NewUnixClient(daemon.PathsIn(dir).Socket)
+	cl := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -184,7 +184,7 @@ func (d *daemonProc) term(t *testing.T) {
 }
 
 // waitForwardStatus polls the daemon for the forward "web" (bounded).
-func waitForwardStatus(t *testing.T, cl *api.Client, what string, cond func(api.Forward) bool) api.Forward {
+func waitForwardStatus(t *testing.T, cl *localapi.Client, what string, cond func(localapi.Forward) bool) localapi.Forward {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

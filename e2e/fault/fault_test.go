@@ -17,7 +17,7 @@ import (
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 func TestMain(m *testing.M) {
@@ -43,13 +43,13 @@ func deploy(t *testing.T, c *cluster.Cluster, ns string, replicas int32) []strin
 	return pods
 }
 
-func webConfig(c *cluster.Cluster, ns string, id int64, port int) store.Config {
-	return store.Config{ID: id, Alias: fmt.Sprintf("web-%d", id), Kubeconfig: c.Kubeconfig, Context: c.Context,
+func webConfig(c *cluster.Cluster, ns string, id int64, port int) fwdconfig.Config {
+	return fwdconfig.Config{ID: id, Alias: fmt.Sprintf("web-%d", id), Kubeconfig: c.Kubeconfig, Context: c.Context,
 		Namespace: ns, WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: port}
 }
 
 // startForward runs a forward in this process and waits for it to run.
-func startForward(t *testing.T, opts forwarder.Options, cfgs ...store.Config) *forwarder.Manager {
+func startForward(t *testing.T, opts forwarder.Options, cfgs ...fwdconfig.Config) *forwarder.Manager {
 	t.Helper()
 	m := forwarder.NewManager(opts)
 	t.Cleanup(m.StopAll)

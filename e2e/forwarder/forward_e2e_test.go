@@ -31,7 +31,7 @@ import (
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 func TestMain(m *testing.M) { os.Exit(cluster.Main(m)) }
@@ -64,7 +64,7 @@ func forward(t *testing.T, c *cluster.Cluster, ns string, tr tunnel.Transport, o
 	t.Helper()
 	m := forwarder.NewManager(forwarder.Options{Transport: tr, Observer: obs})
 	t.Cleanup(m.StopAll)
-	cfg := store.Config{ID: 1, Alias: "web", Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: ns,
+	cfg := fwdconfig.Config{ID: 1, Alias: "web", Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: ns,
 		WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
 	if err := m.Start(context.Background(), cfg); err != nil {
 		t.Fatal(err)
@@ -346,9 +346,9 @@ func Test100Forwards(t *testing.T) {
 
 	m := forwarder.NewManager(forwarder.Options{})
 	defer m.StopAll()
-	cfgs := make([]store.Config, 100)
+	cfgs := make([]fwdconfig.Config, 100)
 	for i := range cfgs {
-		cfgs[i] = store.Config{ID: int64(i + 1), Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: ns,
+		cfgs[i] = fwdconfig.Config{ID: int64(i + 1), Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: ns,
 			WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
 	}
 	start := time.Now()
@@ -387,7 +387,7 @@ func TestPodWorkload(t *testing.T) {
 	pods := deploy(t, c, ns, 1)
 	m := forwarder.NewManager(forwarder.Options{})
 	defer m.StopAll()
-	cfg := store.Config{ID: 1, Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: ns,
+	cfg := fwdconfig.Config{ID: 1, Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: ns,
 		WorkloadType: "pod", Protocol: "tcp", Target: "app=web", RemotePort: 8080}
 	if err := m.Start(context.Background(), cfg); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // limitedKubeconfig writes a kubeconfig for a service account of ns that
@@ -91,7 +91,7 @@ func TestRBACErrors(t *testing.T) {
 			kc := limitedKubeconfig(t, c, ns, sa, tc.rules)
 			m := forwarder.NewManager(forwarder.Options{Transport: tc.tr})
 			defer m.StopAll()
-			cfg := store.Config{ID: 1, Kubeconfig: kc, Namespace: ns, WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
+			cfg := fwdconfig.Config{ID: 1, Kubeconfig: kc, Namespace: ns, WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
 			if err := m.Start(context.Background(), cfg); err != nil {
 				t.Fatal(err)
 			}

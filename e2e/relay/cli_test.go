@@ -14,6 +14,7 @@ import (
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder/relay"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/store"
@@ -47,7 +48,7 @@ func TestRelayCLI(t *testing.T) {
 	}
 	var ids []int64
 	for _, name := range []string{"a", "b", "c"} {
-		cfg := store.Config{Alias: name, Namespace: ns, WorkloadType: "proxy", Protocol: "udp", RemoteAddress: "10.0.0.10", RemotePort: 53}
+		cfg := fwdconfig.Config{Alias: name, Namespace: ns, WorkloadType: "proxy", Protocol: "udp", RemoteAddress: "10.0.0.10", RemotePort: 53}
 		if err := st.AddConfig(ctx, &cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +57,7 @@ func TestRelayCLI(t *testing.T) {
 	live := deploy(relay.Owner{User: me.User, Host: me.Host, Session: "live"}, ids[0])
 	left := deploy(relay.Owner{User: me.User, Host: me.Host, Session: "killed"}, ids[1])
 	theirs := deploy(relay.Owner{User: "someone-else", Host: "elsewhere", Session: "x"}, ids[2])
-	err = st.PutState(ctx, &store.State{ConfigID: ids[0], Status: store.StatusRunning, PID: os.Getpid(), Pod: live.Name + "-5d7cb76886-rhjpd"})
+	err = st.PutState(ctx, &store.State{ConfigID: ids[0], Status: fwdconfig.StatusRunning, PID: os.Getpid(), Pod: live.Name + "-5d7cb76886-rhjpd"})
 	st.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -20,8 +20,8 @@ import (
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/relay"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/packaging/kftray-server/manifest"
-	"github.com/kftray-go/kftray/store"
 )
 
 // The engine runs relay forwards from kftray configs: the same Manager the
@@ -47,7 +47,7 @@ func TestManagerUDPServiceForward(t *testing.T) {
 	dnsPod, dnsAddr := c.UDPEcho(t, ns)
 	m := newManager(t, c, startServer(t, "udp", dnsAddr))
 	kc, kctx := kubeconfig(c)
-	cfg := store.Config{ID: 21, Alias: "dns", Kubeconfig: kc, Context: kctx, Namespace: ns,
+	cfg := fwdconfig.Config{ID: 21, Alias: "dns", Kubeconfig: kc, Context: kctx, Namespace: ns,
 		WorkloadType: "service", Service: "dns", Protocol: "udp", RemotePort: 53}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -110,7 +110,7 @@ func TestManagerTCPProxyForward(t *testing.T) {
 	}()
 	m := newManager(t, c, startServer(t, "tcp", db.Addr().String()))
 	kc, kctx := kubeconfig(c)
-	cfg := store.Config{ID: 22, Alias: "db", Kubeconfig: kc, Context: kctx, Namespace: ns,
+	cfg := fwdconfig.Config{ID: 22, Alias: "db", Kubeconfig: kc, Context: kctx, Namespace: ns,
 		WorkloadType: "proxy", Protocol: "tcp", RemoteAddress: "db.vpc.internal", RemotePort: 5432}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -156,7 +156,7 @@ func TestManagerRelayNeverReady(t *testing.T) {
 	if _, err := c.Client.CoreV1().ResourceQuotas(ns).Create(ctx, noPodsQuota(), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := store.Config{ID: 23, Kubeconfig: kc, Context: kctx, Namespace: ns,
+	cfg := fwdconfig.Config{ID: 23, Kubeconfig: kc, Context: kctx, Namespace: ns,
 		WorkloadType: "proxy", Protocol: "udp", RemoteAddress: "10.0.0.53", RemotePort: 53}
 	err := m.Start(ctx, cfg)
 	if err == nil || !strings.Contains(err.Error(), "not ready after 3s") || !strings.Contains(err.Error(), "quota") {
@@ -187,7 +187,7 @@ func TestManagerRedeploysVanishedRelay(t *testing.T) {
 	})
 	defer m.StopAll()
 	kc, kctx := kubeconfig(c)
-	cfg := store.Config{ID: 24, Kubeconfig: kc, Context: kctx, Namespace: ns,
+	cfg := fwdconfig.Config{ID: 24, Kubeconfig: kc, Context: kctx, Namespace: ns,
 		WorkloadType: "service", Service: "dns", Protocol: "udp", RemotePort: 53}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -254,7 +254,7 @@ func TestManagerUDPPodWorkloadFollowsPodIP(t *testing.T) {
 	})
 	defer m.StopAll()
 	kc, kctx := kubeconfig(c)
-	cfg := store.Config{ID: 25, Kubeconfig: kc, Context: kctx, Namespace: ns,
+	cfg := fwdconfig.Config{ID: 25, Kubeconfig: kc, Context: kctx, Namespace: ns,
 		WorkloadType: "pod", Target: "app=dns", Protocol: "udp", RemotePort: 5353}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()

@@ -9,8 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/kftray-go/kftray/forwarder/api"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
+	"github.com/kftray-go/kftray/localapi"
 )
 
 // BenchmarkAPIStatus is one request/answer over the unix socket, peer
@@ -33,7 +33,7 @@ func BenchmarkAPIForwards100(b *testing.B) {
 	dir := shortDir(b)
 	st := openStore(b, dir)
 	for i := range 100 {
-		cfg := store.Config{Alias: fmt.Sprintf("svc-%d", i), Namespace: "default", WorkloadType: "service",
+		cfg := fwdconfig.Config{Alias: fmt.Sprintf("svc-%d", i), Namespace: "default", WorkloadType: "service",
 			Protocol: "tcp", Service: "web", RemotePort: 80}
 		if err := st.AddConfig(context.Background(), &cfg); err != nil {
 			b.Fatal(err)
@@ -58,7 +58,7 @@ func BenchmarkStartToRunningStop(b *testing.B) {
 	addWeb(b, dir)
 	c, _ := benchDaemon(b, dir)
 	ctx := context.Background()
-	sel := api.Selection{Refs: []string{"web"}}
+	sel := localapi.Selection{Refs: []string{"web"}}
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := c.Start(ctx, sel); err != nil {
@@ -69,7 +69,7 @@ func BenchmarkStartToRunningStop(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if f.Status == api.StatusRunning {
+			if f.Status == localapi.StatusRunning {
 				break
 			}
 			time.Sleep(time.Millisecond)
@@ -86,7 +86,7 @@ func BenchmarkDaemonColdStart(b *testing.B) {
 	dir := shortDir(b)
 	for b.Loop() {
 		cmd, out := startChild(b, dir)
-		c := api.NewUnixClient(PathsIn(dir).Socket)
+		c := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 		for {
 			if st, err := c.Status(context.Background()); err == nil && st.PID == cmd.Process.Pid {
 				break
@@ -103,22 +103,22 @@ func BenchmarkDaemonColdStart(b *testing.B) {
 	}
 }
 
-func benchDaemon(b *testing.B, dir string) (*api.Client, api.Status) {
+func benchDaemon(b *testing.B, dir string) (*localapi.Client, localapi.Status) {
 	b.Helper()
 	w := testWorld(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	ready := make(chan api.Status, 1)
+	ready := make(chan localapi.Status, 1)
 	go func() {
-		done <- Run(ctx, Options{Dir: dir, Log: zerolog.Nop(), Engine: w.engine(), Ready: func(s api.Status) { ready <- s }})
+		done <- Run(ctx, Options{Dir: dir, Log: zerolog.Nop(), Engine: w.engine(), Ready: func(s localapi.Status) { ready <- s }})
 	}()
-	var st api.Status
+	var st localapi.Status
 	select {
 	case st = <-ready:
 	case err := <-done:
 		b.Fatal(err)
 	}
-	c := api.NewUnixClient(st.Socket)
+	c := localapi.NewUnixClient(st.Socket)
 	b.Cleanup(func() { c.Close(); cancel(); <-done })
 	return c, st
 }

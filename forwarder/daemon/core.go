@@ -15,9 +15,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder"
-	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/forwarder/helperbind"
+	"github.com/kftray-go/kftray/forwarder/httpapi"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/proc"
-	"github.com/kftray-go/kftray/ipc/helperbind"
+	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -28,7 +30,7 @@ const DesiredKey = "daemon.desired"
 // Engine is what the core needs from the forwarding engine;
 // *forwarder.Manager implements it.
 type Engine interface {
-	Start(ctx context.Context, cfgs ...store.Config) error
+	Start(ctx context.Context, cfgs ...fwdconfig.Config) error
 	Stop(ids ...int64)
 	StopAll()
 	Forward(id int64) *forwarder.Forward
@@ -42,7 +44,7 @@ type Core struct {
 	eng      Engine
 	pid      int
 	log      zerolog.Logger
-	hub      *api.Hub
+	hub      *httpapi.Hub
 	remember bool // keep the desired set in the store (the daemon does; run does not)
 	// deadDaemon is the pid the previous daemon of this config directory
 	// recorded. Holding the daemon lock proves that process gone, even if
@@ -51,13 +53,13 @@ type Core struct {
 	binder     *helperbind.Binder // ours to close, when the caller gave none
 
 	mu      sync.Mutex
-	cfgs    map[int64]store.Config    // configs this process started
-	live    map[int64]forwarder.State // latest state per forward
-	pending map[int64]bool            // states not yet written
-	written map[int64]forwarder.State // last state written, for counter changes
-	stops   map[int64]uint64          // Stop calls per config, so a start can tell one came while it ran
-	desMu   sync.Mutex                // serializes changes to the desired set
-	writeMu sync.Mutex                // one writer at a time
+	cfgs    map[int64]fwdconfig.Config // configs this process started
+	live    map[int64]forwarder.State  // latest state per forward
+	pending map[int64]bool             // states not yet written
+	written map[int64]forwarder.State  // last state written, for counter changes
+	stops   map[int64]uint64           // Stop calls per config, so a start can tell one came while it ran
+	desMu   sync.Mutex                 // serializes changes to the desired set
+	writeMu sync.Mutex                 // one writer at a time
 	kick    chan struct{}
 }
 
@@ -80,8 +82,8 @@ type CoreOptions struct {
 // NewCore returns a core whose engine is a forwarder.Manager.
 func NewCore(opts CoreOptions) *Core {
 	c := &Core{
-		st: opts.Store, pid: osPID(), log: opts.Log, hub: api.NewHub(), remember: opts.Remember, deadDaemon: opts.DeadDaemon,
-		cfgs: map[int64]store.Config{}, live: map[int64]forwarder.State{}, pending: map[int64]bool{},
+		st: opts.Store, pid: osPID(), log: opts.Log, hub: httpapi.NewHub(), remember: opts.Remember, deadDaemon: opts.DeadDaemon,
+		cfgs: map[int64]fwdconfig.Config{}, live: map[int64]forwarder.State{}, pending: map[int64]bool{},
 		written: map[int64]forwarder.State{}, stops: map[int64]uint64{}, kick: make(chan struct{}, 1),
 	}
 	eo := opts.Engine
@@ -109,7 +111,7 @@ func (c *Core) Close() error {
 }
 
 // Hub is where state-change events are published.
-func (c *Core) Hub() *api.Hub { return c.hub }
+func (c *Core) Hub() *httpapi.Hub { return c.hub }
 
 // observe is the engine's callback: it must not block the forward, so it
 // only records the change for the writer.
@@ -224,7 +226,7 @@ func (c *Core) Flush(ctx context.Context) {
 		if err := c.st.PutState(ctx, &st); err != nil {
 			// A config deleted while it ran has no row to write to.
 			lvl := zerolog.WarnLevel
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, fwdconfig.ErrNotFound) {
 				lvl = zerolog.DebugLevel
 			}
 			c.log.WithLevel(lvl).Err(err).Int64("config", s.ID).Msg("writing forward state")
@@ -234,10 +236,10 @@ func (c *Core) Flush(ctx context.Context) {
 		cfg, ok := c.cfgs[s.ID]
 		c.mu.Unlock()
 		if !ok {
-			cfg = store.Config{ID: s.ID, Alias: s.Alias}
+			cfg = fwdconfig.Config{ID: s.ID, Alias: s.Alias}
 		}
 		f := c.view(cfg, s, true)
-		c.hub.Publish(api.Event{Type: "forward", Forward: &f})
+		c.hub.Publish(localapi.Event{Type: "forward", Forward: &f})
 		c.log.Debug().Int64("config", s.ID).Str("status", f.Status).Str("pod", s.Pod).Str("error", s.LastError).Msg("forward state")
 	}
 }
@@ -248,22 +250,22 @@ func toStore(s forwarder.State, pid int) store.State {
 		BytesIn: s.BytesFromPod, BytesOut: s.BytesToPod, Reconnects: s.Reconnects}
 	switch s.Phase {
 	case forwarder.Running:
-		st.Status = store.StatusRunning
+		st.Status = fwdconfig.StatusRunning
 	case forwarder.Retrying, forwarder.Starting:
-		st.Status = store.StatusRetrying
+		st.Status = fwdconfig.StatusRetrying
 	case forwarder.Failed:
-		st.Status = store.StatusFailed
+		st.Status = fwdconfig.StatusFailed
 	default:
 		// Stopped on purpose: what it was bound to and why it last
 		// failed no longer describe anything.
-		st.Status, st.LocalAddr, st.LastError = store.StatusStopped, "", ""
+		st.Status, st.LocalAddr, st.LastError = fwdconfig.StatusStopped, "", ""
 	}
 	return st
 }
 
 // view builds the API's picture of a forward this process runs.
-func (c *Core) view(cfg store.Config, s forwarder.State, desired bool) api.Forward {
-	f := api.Forward{ID: cfg.ID, Name: cfg.Name(), Config: cfg, Status: string(s.Phase), Desired: desired,
+func (c *Core) view(cfg fwdconfig.Config, s forwarder.State, desired bool) localapi.Forward {
+	f := localapi.Forward{ID: cfg.ID, Name: cfg.Name(), Config: cfg, Status: string(s.Phase), Desired: desired,
 		Address: s.Address, Pod: s.Pod, Transport: s.Transport, Attempt: s.Attempt, LastError: s.LastError,
 		NextTry: s.NextTry, Since: s.Since, UpdatedAt: time.Now(),
 		ActiveConns: s.ActiveConns, TotalConns: s.TotalConns, BytesToPod: s.BytesToPod,
@@ -280,8 +282,8 @@ func (c *Core) view(cfg store.Config, s forwarder.State, desired bool) api.Forwa
 
 // storedView builds the picture of a forward this process does not run,
 // from the store.
-func storedView(cfg store.Config, st *store.State, desired bool) api.Forward {
-	f := api.Forward{ID: cfg.ID, Name: cfg.Name(), Config: cfg, Status: api.StatusStopped, Desired: desired}
+func storedView(cfg fwdconfig.Config, st *store.State, desired bool) localapi.Forward {
+	f := localapi.Forward{ID: cfg.ID, Name: cfg.Name(), Config: cfg, Status: localapi.StatusStopped, Desired: desired}
 	if st == nil {
 		return f
 	}
@@ -289,7 +291,7 @@ func storedView(cfg store.Config, st *store.State, desired bool) api.Forward {
 	f.LastError, f.Attempt, f.NextTry, f.UpdatedAt = st.LastError, st.Attempt, st.NextRetry, st.UpdatedAt
 	f.ActiveConns, f.TotalConns, f.BytesToPod, f.BytesFromPod, f.Reconnects =
 		st.ActiveConns, st.TotalConns, st.BytesOut, st.BytesIn, st.Reconnects
-	if st.Status != store.StatusStopped {
+	if st.Status != fwdconfig.StatusStopped {
 		f.PID, f.Address, f.Pod = st.PID, st.LocalAddr, st.Pod
 	}
 	return f
@@ -305,7 +307,7 @@ func (c *Core) running(id int64) (forwarder.State, bool) {
 
 // Forwards lists every config with its state: live for the forwards this
 // process runs, from the store for the others.
-func (c *Core) Forwards(ctx context.Context) ([]api.Forward, error) {
+func (c *Core) Forwards(ctx context.Context) ([]localapi.Forward, error) {
 	cfgs, err := c.st.ListConfigs(ctx)
 	if err != nil {
 		return nil, err
@@ -322,14 +324,14 @@ func (c *Core) Forwards(ctx context.Context) ([]api.Forward, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]api.Forward, 0, len(cfgs))
+	out := make([]localapi.Forward, 0, len(cfgs))
 	for _, cfg := range cfgs {
 		out = append(out, c.forwardView(cfg, byID[cfg.ID], desired[cfg.ID]))
 	}
 	return out, nil
 }
 
-func (c *Core) forwardView(cfg store.Config, st *store.State, desired bool) api.Forward {
+func (c *Core) forwardView(cfg fwdconfig.Config, st *store.State, desired bool) localapi.Forward {
 	if s, ok := c.running(cfg.ID); ok {
 		return c.view(cfg, s, desired)
 	}
@@ -344,33 +346,33 @@ func (c *Core) forwardView(cfg store.Config, st *store.State, desired bool) api.
 }
 
 // Forward returns one config (alias or id) with its state.
-func (c *Core) Forward(ctx context.Context, ref string) (api.Forward, error) {
+func (c *Core) Forward(ctx context.Context, ref string) (localapi.Forward, error) {
 	cfg, err := c.st.LookupConfig(ctx, ref)
 	if err != nil {
-		return api.Forward{}, err
+		return localapi.Forward{}, err
 	}
 	return c.one(ctx, cfg)
 }
 
-func (c *Core) one(ctx context.Context, cfg store.Config) (api.Forward, error) {
+func (c *Core) one(ctx context.Context, cfg fwdconfig.Config) (localapi.Forward, error) {
 	st, err := c.st.GetState(ctx, cfg.ID)
 	var sp *store.State
 	switch {
 	case err == nil:
 		sp = &st
-	case !errors.Is(err, store.ErrNotFound):
-		return api.Forward{}, err
+	case !errors.Is(err, fwdconfig.ErrNotFound):
+		return localapi.Forward{}, err
 	}
 	desired, err := c.Desired(ctx)
 	if err != nil {
-		return api.Forward{}, err
+		return localapi.Forward{}, err
 	}
 	return c.forwardView(cfg, sp, desired[cfg.ID]), nil
 }
 
 // selected resolves a selection to configs; refs that name nothing get a
 // Result with the error.
-func (c *Core) selected(ctx context.Context, sel api.Selection) ([]store.Config, []string, []api.Result, error) {
+func (c *Core) selected(ctx context.Context, sel localapi.Selection) ([]fwdconfig.Config, []string, []localapi.Result, error) {
 	if sel.All {
 		cfgs, err := c.st.ListConfigs(ctx)
 		if err != nil {
@@ -383,15 +385,15 @@ func (c *Core) selected(ctx context.Context, sel api.Selection) ([]store.Config,
 		return cfgs, refs, nil, nil
 	}
 	var (
-		cfgs []store.Config
+		cfgs []fwdconfig.Config
 		refs []string
-		bad  []api.Result
+		bad  []localapi.Result
 		seen = map[int64]bool{}
 	)
 	for _, ref := range sel.Refs {
 		cfg, err := c.st.LookupConfig(ctx, ref)
 		if err != nil {
-			bad = append(bad, api.Result{Ref: ref, Error: err.Error()})
+			bad = append(bad, localapi.Result{Ref: ref, Error: err.Error()})
 			continue
 		}
 		if !seen[cfg.ID] {
@@ -405,41 +407,41 @@ func (c *Core) selected(ctx context.Context, sel api.Selection) ([]store.Config,
 
 // Start starts the selected forwards (those already running are left
 // alone) and returns once each is listening or has failed.
-func (c *Core) Start(ctx context.Context, sel api.Selection) (api.Results, error) {
+func (c *Core) Start(ctx context.Context, sel localapi.Selection) (localapi.Results, error) {
 	all, allRefs, res, err := c.selected(ctx, sel)
 	if err != nil {
-		return api.Results{}, err
+		return localapi.Results{}, err
 	}
 	// A config another live process forwards (`kftray run`) is its to stop.
-	var cfgs []store.Config
+	var cfgs []fwdconfig.Config
 	var refs []string
 	for i, cfg := range all {
 		if err := c.CheckNotRunElsewhere(ctx, cfg); err != nil {
 			f, _ := c.one(ctx, cfg)
-			res = append(res, api.Result{Ref: allRefs[i], Forward: &f, Error: err.Error()})
+			res = append(res, localapi.Result{Ref: allRefs[i], Forward: &f, Error: err.Error()})
 			continue
 		}
 		cfgs, refs = append(cfgs, cfg), append(refs, allRefs[i])
 	}
 	if err := c.StartConfigs(ctx, cfgs...); err != nil {
-		return api.Results{}, err
+		return localapi.Results{}, err
 	}
 	for i, cfg := range cfgs {
 		f, err := c.one(ctx, cfg)
-		r := api.Result{Ref: refs[i], Forward: &f}
+		r := localapi.Result{Ref: refs[i], Forward: &f}
 		if err != nil {
 			r.Error = err.Error()
-		} else if f.Status == api.StatusFailed {
+		} else if f.Status == localapi.StatusFailed {
 			r.Error = f.LastError
 		}
 		res = append(res, r)
 	}
-	return api.Results{Results: res}, nil
+	return localapi.Results{Results: res}, nil
 }
 
 // StartConfigs starts forwards for cfgs and remembers them as desired.
 // Per-forward failures are in their states, not in the error.
-func (c *Core) StartConfigs(ctx context.Context, cfgs ...store.Config) error {
+func (c *Core) StartConfigs(ctx context.Context, cfgs ...fwdconfig.Config) error {
 	if len(cfgs) == 0 {
 		return nil
 	}
@@ -497,10 +499,10 @@ func (c *Core) StartConfigs(ctx context.Context, cfgs ...store.Config) error {
 }
 
 // Stop stops the selected forwards and forgets them as desired.
-func (c *Core) Stop(ctx context.Context, sel api.Selection) (api.Results, error) {
+func (c *Core) Stop(ctx context.Context, sel localapi.Selection) (localapi.Results, error) {
 	cfgs, refs, res, err := c.selected(ctx, sel)
 	if err != nil {
-		return api.Results{}, err
+		return localapi.Results{}, err
 	}
 	ids := make([]int64, len(cfgs))
 	for i, cfg := range cfgs {
@@ -512,12 +514,12 @@ func (c *Core) Stop(ctx context.Context, sel api.Selection) (api.Results, error)
 	}
 	c.mu.Unlock()
 	if err := c.changeDesired(ctx, ids, false); err != nil {
-		return api.Results{}, err
+		return localapi.Results{}, err
 	}
 	c.eng.Stop(ids...)
 	c.Flush(ctx)
 	for i, cfg := range cfgs {
-		r := api.Result{Ref: refs[i]}
+		r := localapi.Result{Ref: refs[i]}
 		if err := c.settle(ctx, cfg.ID); err != nil {
 			r.Error = err.Error()
 		}
@@ -528,7 +530,7 @@ func (c *Core) Stop(ctx context.Context, sel api.Selection) (api.Results, error)
 		r.Forward = &f
 		res = append(res, r)
 	}
-	return api.Results{Results: res}, nil
+	return localapi.Results{Results: res}, nil
 }
 
 // settle makes a stopped forward's stored state say so: a forward that
@@ -536,19 +538,19 @@ func (c *Core) Stop(ctx context.Context, sel api.Selection) (api.Results, error)
 // live process runs (`kftray run`) is reported, not touched.
 func (c *Core) settle(ctx context.Context, id int64) error {
 	st, err := c.st.GetState(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, fwdconfig.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if st.Status == store.StatusStopped {
+	if st.Status == fwdconfig.StatusStopped {
 		return nil
 	}
 	if st.PID != c.pid && c.ownerAlive(st.PID) {
 		return fmt.Errorf("config %d is forwarded by another kftray process (pid %d, probably 'kftray run'); stop it there (Ctrl-C)", id, st.PID)
 	}
-	st.Status, st.PID, st.Attempt, st.NextRetry, st.Pod, st.ActiveConns = store.StatusStopped, c.pid, 0, time.Time{}, "", 0
+	st.Status, st.PID, st.Attempt, st.NextRetry, st.Pod, st.ActiveConns = fwdconfig.StatusStopped, c.pid, 0, time.Time{}, "", 0
 	c.mu.Lock()
 	delete(c.live, id)
 	c.mu.Unlock()
@@ -649,7 +651,7 @@ func (c *Core) Restore(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var start []store.Config
+	var start []fwdconfig.Config
 	for _, cfg := range cfgs {
 		if desired[cfg.ID] {
 			start = append(start, cfg)
@@ -679,7 +681,7 @@ func (c *Core) ClearStale(ctx context.Context) (int, error) {
 	for _, st := range states {
 		// Only states that claim something runs are stale; stopped and
 		// failed ones stay true after their owner is gone.
-		if st.PID == 0 || done[st.PID] || (st.Status != store.StatusRunning && st.Status != store.StatusRetrying) {
+		if st.PID == 0 || done[st.PID] || (st.Status != fwdconfig.StatusRunning && st.Status != fwdconfig.StatusRetrying) {
 			continue
 		}
 		// Rows with our own pid are stale too: nothing has started yet,
@@ -701,7 +703,7 @@ func (c *Core) ClearStale(ctx context.Context) (int, error) {
 // StoredForwards lists every config with its state as the store has it,
 // for when no daemon runs. A state whose owning process is gone is shown as
 // stopped, with a note, since nothing forwards it.
-func StoredForwards(ctx context.Context, st *store.Store) ([]api.Forward, error) {
+func StoredForwards(ctx context.Context, st *store.Store) ([]localapi.Forward, error) {
 	cfgs, err := st.ListConfigs(ctx)
 	if err != nil {
 		return nil, err
@@ -719,11 +721,11 @@ func StoredForwards(ctx context.Context, st *store.Store) ([]api.Forward, error)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]api.Forward, 0, len(cfgs))
+	out := make([]localapi.Forward, 0, len(cfgs))
 	for _, cfg := range cfgs {
 		s := byID[cfg.ID]
 		f := storedView(cfg, s, desired[cfg.ID])
-		if s != nil && (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && !proc.Alive(s.PID) {
+		if s != nil && (s.Status == fwdconfig.StatusRunning || s.Status == fwdconfig.StatusRetrying) && !proc.Alive(s.PID) {
 			f = storedView(cfg, nil, desired[cfg.ID])
 			f.LastError = fmt.Sprintf("was %s in process %d, which is gone", s.Status, s.PID)
 		}
@@ -734,17 +736,17 @@ func StoredForwards(ctx context.Context, st *store.Store) ([]api.Forward, error)
 
 // CheckNotRunElsewhere fails when another live kftray process (the daemon,
 // another `kftray run`) forwards one of cfgs, naming it and how to stop it.
-func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...store.Config) error {
+func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...fwdconfig.Config) error {
 	for _, cfg := range cfgs {
 		st, err := c.st.GetState(ctx, cfg.ID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, fwdconfig.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if st.Status != store.StatusStopped && st.Status != store.StatusFailed && st.PID != c.pid && c.ownerAlive(st.PID) {
-			if PathsIn(filepath.Dir(c.st.Path())).ReadPID() == st.PID {
+		if st.Status != fwdconfig.StatusStopped && st.Status != fwdconfig.StatusFailed && st.PID != c.pid && c.ownerAlive(st.PID) {
+			if localapi.PathsIn(filepath.Dir(c.st.Path())).ReadPID() == st.PID {
 				return fmt.Errorf("%s is already forwarded by the kftray daemon (pid %d, %s); stop it there first with 'kftray stop %s'",
 					cfg.Name(), st.PID, st.Status, ref(cfg))
 			}
@@ -770,7 +772,7 @@ func (c *Core) ownerAlive(pid int) bool {
 }
 
 // ref is how a user names cfg on the command line.
-func ref(cfg store.Config) string {
+func ref(cfg fwdconfig.Config) string {
 	if cfg.Alias != "" {
 		return cfg.Alias
 	}

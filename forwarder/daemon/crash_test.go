@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/proc"
+	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -59,15 +60,15 @@ func TestFirstStartAfterACrash(t *testing.T) {
 			// What the killed daemon left: its pid file and a row saying it
 			// runs web. (Not web as desired: the new daemon's restore would
 			// overwrite the row, and hide the bug, when it is quick.)
-			if err := os.WriteFile(PathsIn(dir).PID, []byte(strconv.Itoa(dead)+"\n"), 0o600); err != nil {
+			if err := os.WriteFile(localapi.PathsIn(dir).PID, []byte(strconv.Itoa(dead)+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			s := openStore(t, dir)
-			if err := s.PutState(ctx, &store.State{ConfigID: cfg.ID, Status: store.StatusRunning, PID: dead, LocalAddr: "127.0.0.1:1", Pod: "web-1"}); err != nil {
+			if err := s.PutState(ctx, &store.State{ConfigID: cfg.ID, Status: fwdconfig.StatusRunning, PID: dead, LocalAddr: "127.0.0.1:1", Pod: "web-1"}); err != nil {
 				t.Fatal(err)
 			}
 			c, _ := runInProcess(t, dir, testWorld(t), "")
-			res, err := c.Start(ctx, api.Selection{All: true})
+			res, err := c.Start(ctx, localapi.Selection{All: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,8 +80,8 @@ func TestFirstStartAfterACrash(t *testing.T) {
 					t.Fatalf("the error blames the dead process %d: %s", dead, r.Error)
 				}
 			}
-			f := waitForward(t, c, "web", "web running here", func(f api.Forward) bool {
-				return f.Status == api.StatusRunning && f.PID == os.Getpid()
+			f := waitForward(t, c, "web", "web running here", func(f localapi.Forward) bool {
+				return f.Status == localapi.StatusRunning && f.PID == os.Getpid()
 			})
 			echo(t, f.Address, "after the crash")
 		})
@@ -94,7 +95,7 @@ func TestZombieOwnerIsNotBlamed(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, dir)
 	dead := zombiePID(t)
-	if err := s.PutState(ctx, &store.State{ConfigID: cfg.ID, Status: store.StatusRunning, PID: dead}); err != nil {
+	if err := s.PutState(ctx, &store.State{ConfigID: cfg.ID, Status: fwdconfig.StatusRunning, PID: dead}); err != nil {
 		t.Fatal(err)
 	}
 	core := NewCore(CoreOptions{Store: s, Remember: true})
@@ -102,7 +103,7 @@ func TestZombieOwnerIsNotBlamed(t *testing.T) {
 		t.Fatalf("a zombie's row blocks the start: %v", err)
 	}
 	fs, err := StoredForwards(ctx, s)
-	if err != nil || len(fs) != 1 || fs[0].Status != api.StatusStopped {
+	if err != nil || len(fs) != 1 || fs[0].Status != localapi.StatusStopped {
 		t.Fatalf("stored view: %+v %v; want stopped (its owner is gone)", fs, err)
 	}
 }

@@ -15,10 +15,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder"
-	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/forwarder/httpapi"
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/buildinfo"
+	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -39,7 +41,7 @@ type Options struct {
 	CounterPeriod time.Duration
 	// Ready, if set, is called once the API is listening and the
 	// restore has been started.
-	Ready func(api.Status)
+	Ready func(localapi.Status)
 	// ShutdownTimeout bounds how long requests in flight may take to
 	// finish when the daemon stops; default 5 s. Stopping the forwards
 	// and writing their states has time of its own after that.
@@ -64,7 +66,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.ShutdownTimeout = 5 * time.Second
 	}
 	log := opts.Log
-	p := PathsIn(opts.Dir)
+	p := localapi.PathsIn(opts.Dir)
 	if len(p.Socket) > maxSocketPath {
 		return fmt.Errorf("the API socket path %s is %d bytes, longer than unix sockets allow (%d); use a shorter config directory (--config-dir or KFTRAY_CONFIG)", p.Socket, len(p.Socket), maxSocketPath)
 	}
@@ -129,7 +131,7 @@ func Run(ctx context.Context, opts Options) error {
 		lns, token, d.httpAddr = append(lns, tln), tok, tln.Addr().String()
 	}
 
-	srv := api.NewServer(d, api.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log})
+	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log})
 	var wg sync.WaitGroup
 	for _, ln := range lns {
 		wg.Add(1)
@@ -194,7 +196,7 @@ wait:
 		}
 	}
 	// Stop serving first so no new forward starts while we stop them.
-	core.Hub().Close(&api.Event{Type: "shutdown"})
+	core.Hub().Close(&localapi.Event{Type: "shutdown"})
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(hctx); err != nil {
@@ -220,7 +222,7 @@ wait:
 	return nil
 }
 
-func listenHTTP(p Paths, addr string) (net.Listener, string, error) {
+func listenHTTP(p localapi.Paths, addr string) (net.Listener, string, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("HTTP API address %q: %w; use 127.0.0.1:PORT", addr, err)
@@ -259,27 +261,29 @@ type daemon struct {
 	stop     chan struct{}
 }
 
-func (d *daemon) Status(context.Context) api.Status {
-	return api.Status{PID: os.Getpid(), Version: buildinfo.Get().Version, StartedAt: d.started, ConfigDir: d.dir,
+func (d *daemon) Status(context.Context) localapi.Status {
+	return localapi.Status{PID: os.Getpid(), Version: buildinfo.Get().Version, StartedAt: d.started, ConfigDir: d.dir,
 		Socket: d.socket, HTTPAddr: d.httpAddr, Forwards: d.core.Running()}
 }
 
-func (d *daemon) Forwards(ctx context.Context) ([]api.Forward, error) { return d.core.Forwards(ctx) }
-func (d *daemon) Forward(ctx context.Context, ref string) (api.Forward, error) {
+func (d *daemon) Forwards(ctx context.Context) ([]localapi.Forward, error) {
+	return d.core.Forwards(ctx)
+}
+func (d *daemon) Forward(ctx context.Context, ref string) (localapi.Forward, error) {
 	return d.core.Forward(ctx, ref)
 }
-func (d *daemon) Start(ctx context.Context, sel api.Selection) (api.Results, error) {
+func (d *daemon) Start(ctx context.Context, sel localapi.Selection) (localapi.Results, error) {
 	select {
 	case <-d.stop:
-		return api.Results{}, errors.New("the daemon is stopping")
+		return localapi.Results{}, errors.New("the daemon is stopping")
 	default:
 	}
 	return d.core.Start(ctx, sel)
 }
-func (d *daemon) Stop(ctx context.Context, sel api.Selection) (api.Results, error) {
+func (d *daemon) Stop(ctx context.Context, sel localapi.Selection) (localapi.Results, error) {
 	return d.core.Stop(ctx, sel)
 }
-func (d *daemon) ImportConfigs(ctx context.Context, data []byte) (store.ImportResult, error) {
+func (d *daemon) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.ImportResult, error) {
 	return d.core.st.ImportConfigs(ctx, data)
 }
 func (d *daemon) ExportConfigs(ctx context.Context) ([]byte, error) {
@@ -288,5 +292,5 @@ func (d *daemon) ExportConfigs(ctx context.Context) ([]byte, error) {
 func (d *daemon) DeleteConfig(ctx context.Context, ref string) (int64, error) {
 	return d.core.DeleteConfig(ctx, ref)
 }
-func (d *daemon) Subscribe() (<-chan api.Event, func()) { return d.core.Hub().Subscribe() }
-func (d *daemon) Shutdown()                             { d.stopOnce.Do(func() { close(d.stop) }) }
+func (d *daemon) Subscribe() (<-chan localapi.Event, func()) { return d.core.Hub().Subscribe() }
+func (d *daemon) Shutdown()                                  { d.stopOnce.Do(func() { close(d.stop) }) }

@@ -22,7 +22,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder"
-	"github.com/kftray-go/kftray/forwarder/api"
+	"github.com/kftray-go/kftray/fwdconfig"
+	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -71,9 +72,9 @@ func childDaemon(dir string) int {
 // childClient asks the daemon for its status and prints the HTTP code or
 // the error.
 func childClient(dir string) int {
-	c := api.NewUnixClient(PathsIn(dir).Socket)
+	c := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	_, err := c.Status(context.Background())
-	var se *api.StatusError
+	var se *localapi.StatusError
 	switch {
 	case err == nil:
 		fmt.Println("200")
@@ -97,10 +98,10 @@ func shortDir(t testing.TB) string {
 }
 
 // addWeb stores the config for Service web port 80 and returns it.
-func addWeb(t testing.TB, dir string) store.Config {
+func addWeb(t testing.TB, dir string) fwdconfig.Config {
 	t.Helper()
 	st := openStore(t, dir)
-	cfg := store.Config{Alias: "web", Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
+	cfg := fwdconfig.Config{Alias: "web", Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
 	if err := st.AddConfig(context.Background(), &cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +135,9 @@ func waitFor(t testing.TB, what string, cond func() (bool, string)) {
 	}
 }
 
-func waitForward(t testing.TB, c *api.Client, ref, what string, cond func(api.Forward) bool) api.Forward {
+func waitForward(t testing.TB, c *localapi.Client, ref, what string, cond func(localapi.Forward) bool) localapi.Forward {
 	t.Helper()
-	var last api.Forward
+	var last localapi.Forward
 	waitFor(t, what, func() (bool, string) {
 		f, err := c.Forward(context.Background(), ref)
 		if err != nil {
@@ -177,16 +178,16 @@ func echo(t testing.TB, addr, msg string) string {
 }
 
 // runInProcess runs a daemon in this process until the test ends.
-func runInProcess(t *testing.T, dir string, w *world, httpAddr string) (*api.Client, api.Status) {
+func runInProcess(t *testing.T, dir string, w *world, httpAddr string) (*localapi.Client, localapi.Status) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	ready := make(chan api.Status, 1)
+	ready := make(chan localapi.Status, 1)
 	go func() {
 		done <- Run(ctx, Options{Dir: dir, Log: zerolog.Nop(), HTTPAddr: httpAddr, Engine: w.engine(),
-			CounterPeriod: 20 * time.Millisecond, Ready: func(s api.Status) { ready <- s }})
+			CounterPeriod: 20 * time.Millisecond, Ready: func(s localapi.Status) { ready <- s }})
 	}()
-	var st api.Status
+	var st localapi.Status
 	select {
 	case st = <-ready:
 	case err := <-done:
@@ -194,7 +195,7 @@ func runInProcess(t *testing.T, dir string, w *world, httpAddr string) (*api.Cli
 	case <-time.After(15 * time.Second):
 		t.Fatal("daemon did not become ready within 15s")
 	}
-	c := api.NewUnixClient(st.Socket)
+	c := localapi.NewUnixClient(st.Socket)
 	t.Cleanup(func() {
 		c.Close()
 		cancel()
@@ -224,9 +225,9 @@ func TestDaemonStartStatusEventsStop(t *testing.T) {
 	// Watch the event stream from before the start.
 	evctx, stopEvents := context.WithCancel(ctx)
 	defer stopEvents()
-	sawRunning := make(chan api.Forward, 1)
-	go c.Events(evctx, func(ev api.Event) error {
-		if ev.Forward != nil && ev.Forward.ID == cfg.ID && ev.Forward.Status == api.StatusRunning {
+	sawRunning := make(chan localapi.Forward, 1)
+	go c.Events(evctx, func(ev localapi.Event) error {
+		if ev.Forward != nil && ev.Forward.ID == cfg.ID && ev.Forward.Status == localapi.StatusRunning {
 			select {
 			case sawRunning <- *ev.Forward:
 			default:
@@ -235,7 +236,7 @@ func TestDaemonStartStatusEventsStop(t *testing.T) {
 		return nil
 	})
 
-	res, err := c.Start(ctx, api.Selection{Refs: []string{"web", "nope"}})
+	res, err := c.Start(ctx, localapi.Selection{Refs: []string{"web", "nope"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestDaemonStartStatusEventsStop(t *testing.T) {
 			t.Errorf("nope: error %q, want it to say no config is named so", r.Error)
 		}
 	}
-	f := waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	f := waitForward(t, c, "web", "web running", func(f localapi.Forward) bool { return f.Status == localapi.StatusRunning })
 	if f.Pod != "web-1" || f.PID != os.Getpid() || !f.Desired || f.Address == "" {
 		t.Fatalf("running forward %+v: want pod web-1, our pid, desired, an address", f)
 	}
@@ -267,19 +268,19 @@ func TestDaemonStartStatusEventsStop(t *testing.T) {
 	s := openStore(t, dir)
 	waitFor(t, "counters in the store", func() (bool, string) {
 		st, err := s.GetState(ctx, cfg.ID)
-		return err == nil && st.Status == store.StatusRunning && st.TotalConns >= 1 && st.BytesIn > 0 && st.BytesOut > 0 &&
+		return err == nil && st.Status == fwdconfig.StatusRunning && st.TotalConns >= 1 && st.BytesIn > 0 && st.BytesOut > 0 &&
 			st.PID == os.Getpid() && st.Pod == "web-1", fmt.Sprintf("%+v %v", st, err)
 	})
 
-	res, err = c.Stop(ctx, api.Selection{Refs: []string{fmt.Sprint(cfg.ID)}})
+	res, err = c.Stop(ctx, localapi.Selection{Refs: []string{fmt.Sprint(cfg.ID)}})
 	if err != nil || res.Failed() != 0 {
 		t.Fatalf("stop: %+v %v", res, err)
 	}
-	if got := res.Results[0].Forward; got == nil || got.Status != api.StatusStopped || got.Desired {
+	if got := res.Results[0].Forward; got == nil || got.Status != localapi.StatusStopped || got.Desired {
 		t.Fatalf("after stop: %+v; want stopped and not desired", got)
 	}
 	sst, err := s.GetState(ctx, cfg.ID)
-	if err != nil || sst.Status != store.StatusStopped {
+	if err != nil || sst.Status != fwdconfig.StatusStopped {
 		t.Fatalf("stored state after stop: %+v %v", sst, err)
 	}
 	if _, err := net.DialTimeout("tcp", f.Address, time.Second); err == nil {
@@ -294,17 +295,17 @@ func TestAPIErrors(t *testing.T) {
 	ctx := context.Background()
 
 	_, err := c.Forward(ctx, "nope")
-	var se *api.StatusError
+	var se *localapi.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusNotFound || !strings.Contains(se.Msg, `no config named "nope"`) {
 		t.Errorf("GET unknown forward: %v; want 404 naming it", err)
 	}
-	_, err = c.Start(ctx, api.Selection{})
+	_, err = c.Start(ctx, localapi.Selection{})
 	if !errors.As(err, &se) || se.Code != http.StatusBadRequest {
 		t.Errorf("start with an empty selection: %v; want 400", err)
 	}
 
 	// The TCP API: token and loopback Host required.
-	p := PathsIn(dir)
+	p := localapi.PathsIn(dir)
 	addr, token, err := p.ReadHTTP()
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +327,7 @@ func TestAPIErrors(t *testing.T) {
 		{"localhost Host", token, "localhost", 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", "http://"+addr+api.Version+"/status", nil)
+			req, _ := http.NewRequest("GET", "http://"+addr+localapi.Version+"/status", nil)
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
@@ -344,7 +345,7 @@ func TestAPIErrors(t *testing.T) {
 			}
 		})
 	}
-	tc := api.NewTCPClient(addr, token)
+	tc := localapi.NewTCPClient(addr, token)
 	defer tc.Close()
 	fs, err := tc.Forwards(ctx)
 	if err != nil || len(fs) != 1 || fs[0].Name != "web" {
@@ -391,9 +392,9 @@ func startChild(t testing.TB, dir string) (*exec.Cmd, *syncBuffer) {
 }
 
 // waitChildUp waits until the child answers on the socket.
-func waitChildUp(t *testing.T, dir string, cmd *exec.Cmd, out *syncBuffer) *api.Client {
+func waitChildUp(t *testing.T, dir string, cmd *exec.Cmd, out *syncBuffer) *localapi.Client {
 	t.Helper()
-	c := api.NewUnixClient(PathsIn(dir).Socket)
+	c := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	t.Cleanup(c.Close)
 	waitFor(t, "the daemon's socket", func() (bool, string) {
 		st, err := c.Status(context.Background())
@@ -447,7 +448,7 @@ func TestSingleInstanceAcrossProcesses(t *testing.T) {
 	if code := waitExit(t, a, aout); code != 0 {
 		t.Fatalf("first daemon exited %d after SIGTERM; output:\n%s", code, aout)
 	}
-	for _, name := range []string{SocketName, PIDName} {
+	for _, name := range []string{localapi.SocketName, localapi.PIDName} {
 		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s left behind after a clean stop (%v)", name, err)
 		}
@@ -461,11 +462,11 @@ func TestSIGTERMWritesStoppedThenRestartRestores(t *testing.T) {
 
 	a, aout := startChild(t, dir)
 	c := waitChildUp(t, dir, a, aout)
-	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+	if _, err := c.Start(ctx, localapi.Selection{Refs: []string{"web"}}); err != nil {
 		t.Fatal(err)
 	}
-	f := waitForward(t, c, "web", "web running in the first daemon", func(f api.Forward) bool {
-		return f.Status == api.StatusRunning && f.PID == a.Process.Pid
+	f := waitForward(t, c, "web", "web running in the first daemon", func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.PID == a.Process.Pid
 	})
 	echo(t, f.Address, "x")
 
@@ -475,7 +476,7 @@ func TestSIGTERMWritesStoppedThenRestartRestores(t *testing.T) {
 	}
 	s := openStore(t, dir)
 	st, err := s.GetState(ctx, cfg.ID)
-	if err != nil || st.Status != store.StatusStopped {
+	if err != nil || st.Status != fwdconfig.StatusStopped {
 		t.Fatalf("state after SIGTERM: %+v %v; want stopped", st, err)
 	}
 	if _, err := net.DialTimeout("tcp", f.Address, time.Second); err == nil {
@@ -486,8 +487,8 @@ func TestSIGTERMWritesStoppedThenRestartRestores(t *testing.T) {
 	// restores it.
 	b, bout := startChild(t, dir)
 	c = waitChildUp(t, dir, b, bout)
-	f = waitForward(t, c, "web", "web restored in the second daemon", func(f api.Forward) bool {
-		return f.Status == api.StatusRunning && f.PID == b.Process.Pid
+	f = waitForward(t, c, "web", "web restored in the second daemon", func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.PID == b.Process.Pid
 	})
 	if pod := echo(t, f.Address, "restored"); pod != "web-1" {
 		t.Fatalf("restored forward answered by %q", pod)
@@ -503,14 +504,14 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 
 	a, aout := startChild(t, dir)
 	c := waitChildUp(t, dir, a, aout)
-	if _, err := c.Start(ctx, api.Selection{All: true}); err != nil {
+	if _, err := c.Start(ctx, localapi.Selection{All: true}); err != nil {
 		t.Fatal(err)
 	}
-	waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	waitForward(t, c, "web", "web running", func(f localapi.Forward) bool { return f.Status == localapi.StatusRunning })
 	s := openStore(t, dir)
 	waitFor(t, "the running state in the store", func() (bool, string) {
 		st, err := s.GetState(ctx, cfg.ID)
-		return err == nil && st.Status == store.StatusRunning, fmt.Sprintf("%+v %v", st, err)
+		return err == nil && st.Status == fwdconfig.StatusRunning, fmt.Sprintf("%+v %v", st, err)
 	})
 	a.Process.Kill()
 	if code := waitExit(t, a, aout); code != -int(syscall.SIGKILL) {
@@ -520,11 +521,11 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 	// The dead daemon's row still says running; readers without a daemon
 	// see through it.
 	st, err := s.GetState(ctx, cfg.ID)
-	if err != nil || st.Status != store.StatusRunning || st.PID != a.Process.Pid {
+	if err != nil || st.Status != fwdconfig.StatusRunning || st.PID != a.Process.Pid {
 		t.Fatalf("state after SIGKILL: %+v %v; want the dead daemon's running row", st, err)
 	}
 	fs, err := StoredForwards(ctx, s)
-	if err != nil || len(fs) != 1 || fs[0].Status != api.StatusStopped || !strings.Contains(fs[0].LastError, "gone") {
+	if err != nil || len(fs) != 1 || fs[0].Status != localapi.StatusStopped || !strings.Contains(fs[0].LastError, "gone") {
 		t.Fatalf("stored view after SIGKILL: %+v %v; want stopped with a note", fs, err)
 	}
 
@@ -535,11 +536,11 @@ func TestStaleStateAfterSIGKILL(t *testing.T) {
 	}
 	b, bout := startChild(t, dir)
 	c = waitChildUp(t, dir, b, bout)
-	if _, err := s.GetState(ctx, cfg.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetState(ctx, cfg.ID); !errors.Is(err, fwdconfig.ErrNotFound) {
 		t.Fatalf("the dead daemon's state survived a new daemon's start: %v", err)
 	}
 	f, err := c.Forward(ctx, "web")
-	if err != nil || f.Status != api.StatusStopped || f.PID != 0 {
+	if err != nil || f.Status != localapi.StatusStopped || f.PID != 0 {
 		t.Fatalf("web after cleanup: %+v %v; want stopped, no owner", f, err)
 	}
 	b.Process.Signal(syscall.SIGTERM)
@@ -556,17 +557,17 @@ func TestStopWithoutDaemonForgetsDesired(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := deadPID(t)
-	if err := s.PutState(ctx, &store.State{ConfigID: cfg.ID, Status: store.StatusRunning, PID: dead, LocalAddr: "127.0.0.1:1"}); err != nil {
+	if err := s.PutState(ctx, &store.State{ConfigID: cfg.ID, Status: fwdconfig.StatusRunning, PID: dead, LocalAddr: "127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
 	}
 	core := NewCore(CoreOptions{Store: s, Log: zerolog.Nop(), Remember: true})
-	res, err := core.Stop(ctx, api.Selection{Refs: []string{"web"}})
+	res, err := core.Stop(ctx, localapi.Selection{Refs: []string{"web"}})
 	if err != nil || res.Failed() != 0 {
 		t.Fatalf("stop: %+v %v", res, err)
 	}
 	st, _ := s.GetState(ctx, cfg.ID)
 	d, _ := core.Desired(ctx)
-	if st.Status != store.StatusStopped || d[cfg.ID] {
+	if st.Status != fwdconfig.StatusStopped || d[cfg.ID] {
 		t.Fatalf("after stop without daemon: state %+v, desired %v; want stopped and not desired", st, d)
 	}
 }
@@ -586,10 +587,10 @@ func TestStartAgainAppliesAnEditedConfig(t *testing.T) {
 	cfg := addWeb(t, dir)
 	c, _ := runInProcess(t, dir, testWorld(t), "")
 	ctx := context.Background()
-	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+	if _, err := c.Start(ctx, localapi.Selection{Refs: []string{"web"}}); err != nil {
 		t.Fatal(err)
 	}
-	before := waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	before := waitForward(t, c, "web", "web running", func(f localapi.Forward) bool { return f.Status == localapi.StatusRunning })
 
 	// Edit the local port (as `kftray config edit` would), then start again.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -599,16 +600,16 @@ func TestStartAgainAppliesAnEditedConfig(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	s := openStore(t, dir)
-	if _, err := s.ModifyConfig(ctx, cfg.ID, func(c *store.Config) error { c.LocalPort = port; return nil }); err != nil {
+	if _, err := s.ModifyConfig(ctx, cfg.ID, func(c *fwdconfig.Config) error { c.LocalPort = port; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Start(ctx, api.Selection{Refs: []string{"web"}})
+	res, err := c.Start(ctx, localapi.Selection{Refs: []string{"web"}})
 	if err != nil || res.Failed() != 0 {
 		t.Fatalf("start again: %+v %v", res, err)
 	}
 	want := fmt.Sprintf("127.0.0.1:%d", port)
-	after := waitForward(t, c, "web", "web running on "+want, func(f api.Forward) bool {
-		return f.Status == api.StatusRunning && f.Address == want
+	after := waitForward(t, c, "web", "web running on "+want, func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.Address == want
 	})
 	if after.Config.LocalPort != port {
 		t.Fatalf("forward shows config %+v, want local_port %d", after.Config, port)
@@ -619,10 +620,10 @@ func TestStartAgainAppliesAnEditedConfig(t *testing.T) {
 	echo(t, want, "edited")
 
 	// Starting it again unchanged leaves it alone.
-	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+	if _, err := c.Start(ctx, localapi.Selection{Refs: []string{"web"}}); err != nil {
 		t.Fatal(err)
 	}
-	if f, _ := c.Forward(ctx, "web"); f.Status != api.StatusRunning || f.Address != want || f.TotalConns < 1 {
+	if f, _ := c.Forward(ctx, "web"); f.Status != localapi.StatusRunning || f.Address != want || f.TotalConns < 1 {
 		t.Fatalf("after an unchanged start: %+v; want the same forward, still running", f)
 	}
 }
@@ -632,10 +633,10 @@ func TestDeletedConfigStopsItsForward(t *testing.T) {
 	cfg := addWeb(t, dir)
 	c, _ := runInProcess(t, dir, testWorld(t), "")
 	ctx := context.Background()
-	if _, err := c.Start(ctx, api.Selection{Refs: []string{"web"}}); err != nil {
+	if _, err := c.Start(ctx, localapi.Selection{Refs: []string{"web"}}); err != nil {
 		t.Fatal(err)
 	}
-	f := waitForward(t, c, "web", "web running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	f := waitForward(t, c, "web", "web running", func(f localapi.Forward) bool { return f.Status == localapi.StatusRunning })
 	s := openStore(t, dir)
 	if err := s.DeleteConfigs(ctx, cfg.ID); err != nil {
 		t.Fatal(err)
@@ -661,7 +662,7 @@ func TestConfigsImportExportDeleteThroughTheAPI(t *testing.T) {
 	// A bad file is refused whole, saying what is wrong where.
 	_, err = c.ImportConfigs(ctx, []byte(`[{"alias":"ok","namespace":"default","service":"web","workload_type":"service","protocol":"tcp","remote_port":80},
 		{"alias":"bad","service":"web","workload_type":"service","protocol":"tcp","remote_port":80}]`))
-	var se *api.StatusError
+	var se *localapi.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Msg, "entry 2") || !strings.Contains(se.Msg, "namespace") {
 		t.Fatalf("bad import: %v; want 400 naming entry 2's namespace", err)
 	}
@@ -673,10 +674,10 @@ func TestConfigsImportExportDeleteThroughTheAPI(t *testing.T) {
 		t.Fatalf("export: %s %v", exp, err)
 	}
 
-	if _, err := c.Start(ctx, api.Selection{Refs: []string{"api"}}); err != nil {
+	if _, err := c.Start(ctx, localapi.Selection{Refs: []string{"api"}}); err != nil {
 		t.Fatal(err)
 	}
-	f := waitForward(t, c, "api", "api running", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	f := waitForward(t, c, "api", "api running", func(f localapi.Forward) bool { return f.Status == localapi.StatusRunning })
 	id, err := c.DeleteConfig(ctx, "api")
 	if err != nil || id != f.ID {
 		t.Fatalf("delete: %d %v", id, err)
@@ -721,13 +722,13 @@ func TestShutdownWritesStoppedStatesAfterASlowRequest(t *testing.T) {
 	const n = 20
 	var refs []string
 	for i := range n {
-		cfg := store.Config{Alias: fmt.Sprintf("web%d", i), Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
+		cfg := fwdconfig.Config{Alias: fmt.Sprintf("web%d", i), Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
 		if err := s.AddConfig(ctx, &cfg); err != nil {
 			t.Fatal(err)
 		}
 		refs = append(refs, cfg.Alias)
 	}
-	slow := store.Config{Alias: "slow", Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
+	slow := fwdconfig.Config{Alias: "slow", Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
 	if err := s.AddConfig(ctx, &slow); err != nil {
 		t.Fatal(err)
 	}
@@ -738,22 +739,22 @@ func TestShutdownWritesStoppedStatesAfterASlowRequest(t *testing.T) {
 
 	dctx, stopDaemon := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	ready := make(chan api.Status, 1)
+	ready := make(chan localapi.Status, 1)
 	go func() {
 		done <- Run(dctx, Options{Dir: dir, Log: zerolog.Nop(), Engine: eng, CounterPeriod: 20 * time.Millisecond,
-			ShutdownTimeout: 200 * time.Millisecond, Ready: func(s api.Status) { ready <- s }})
+			ShutdownTimeout: 200 * time.Millisecond, Ready: func(s localapi.Status) { ready <- s }})
 	}()
 	st := <-ready
-	c := api.NewUnixClient(st.Socket)
+	c := localapi.NewUnixClient(st.Socket)
 	defer c.Close()
-	if _, err := c.Start(ctx, api.Selection{Refs: refs}); err != nil {
+	if _, err := c.Start(ctx, localapi.Selection{Refs: refs}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "every forward running in the store", func() (bool, string) {
 		states, err := s.GetStates(ctx)
 		running := 0
 		for _, st := range states {
-			if st.Status == store.StatusRunning {
+			if st.Status == fwdconfig.StatusRunning {
 				running++
 			}
 		}
@@ -765,9 +766,9 @@ func TestShutdownWritesStoppedStatesAfterASlowRequest(t *testing.T) {
 	slowDone := make(chan struct{})
 	go func() {
 		defer close(slowDone)
-		c2 := api.NewUnixClient(st.Socket)
+		c2 := localapi.NewUnixClient(st.Socket)
 		defer c2.Close()
-		c2.Start(reqCtx, api.Selection{Refs: []string{"slow"}})
+		c2.Start(reqCtx, localapi.Selection{Refs: []string{"slow"}})
 	}()
 	<-b.entered
 
@@ -787,7 +788,7 @@ func TestShutdownWritesStoppedStatesAfterASlowRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, st := range states {
-		if st.Status != store.StatusStopped {
+		if st.Status != fwdconfig.StatusStopped {
 			t.Errorf("config %d after the daemon stopped: %+v; want stopped", st.ConfigID, st)
 		}
 	}

@@ -8,58 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
+	"github.com/kftray-go/kftray/localapi"
 	"golang.org/x/sys/unix"
 )
-
-// Files the daemon keeps in the config directory.
-const (
-	SocketName = "kftray.sock" // the API, mode 0600
-	LockName   = "daemon.lock" // flock held while a daemon runs
-	PIDName    = "daemon.pid"
-	TokenName  = "api.token" // bearer token for the TCP API, mode 0600
-	AddrName   = "api.addr"  // host:port of the TCP API
-	LogName    = "daemon.log"
-)
-
-// Paths are the daemon's files in one config directory.
-type Paths struct {
-	Dir, Socket, Lock, PID, Token, Addr, Log string
-}
-
-// PathsIn returns the daemon's files in dir.
-func PathsIn(dir string) Paths {
-	j := func(n string) string { return filepath.Join(dir, n) }
-	return Paths{Dir: dir, Socket: j(SocketName), Lock: j(LockName), PID: j(PIDName),
-		Token: j(TokenName), Addr: j(AddrName), Log: j(LogName)}
-}
-
-// ReadPID returns the pid recorded by the last daemon, 0 if none.
-func (p Paths) ReadPID() int {
-	b, err := os.ReadFile(p.PID)
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
-
-// ReadHTTP returns the TCP API's address and token, for browsers and
-// other clients that cannot use the unix socket.
-func (p Paths) ReadHTTP() (addr, token string, err error) {
-	a, err := os.ReadFile(p.Addr)
-	if err != nil {
-		return "", "", fmt.Errorf("the daemon's HTTP address: %w (is the daemon running with its HTTP API on?)", err)
-	}
-	t, err := os.ReadFile(p.Token)
-	if err != nil {
-		return "", "", fmt.Errorf("the daemon's API token: %w", err)
-	}
-	return strings.TrimSpace(string(a)), strings.TrimSpace(string(t)), nil
-}
 
 // maxSocketPath is the longest unix socket path every platform accepts
 // (sun_path is 108 bytes on Linux, 104 on macOS, including the NUL).
@@ -73,7 +25,7 @@ var ErrRunning = errors.New("a kftray daemon is already running")
 // next one.
 type lock struct{ f *os.File }
 
-func acquireLock(p Paths) (*lock, error) {
+func acquireLock(p localapi.Paths) (*lock, error) {
 	f, err := os.OpenFile(p.Lock, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the daemon lock %s: %w", p.Lock, err)

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kftray-go/kftray/forwarder/relay"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/packaging/kftray-server/manifest"
 	"github.com/kftray-go/kftray/store"
 )
@@ -37,7 +38,7 @@ func TestReportOrphanRelays(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for _, cfg := range []store.Config{
+	for _, cfg := range []fwdconfig.Config{
 		{Alias: "dns", Namespace: "default", WorkloadType: "service", Service: "dns", Protocol: "udp", RemotePort: 53},
 		{Alias: "dns2", Namespace: "default", WorkloadType: "proxy", Protocol: "udp", RemoteAddress: "10.0.0.2", RemotePort: 53},
 		{Alias: "web", Namespace: "other", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}, // no relay: not looked at

@@ -14,7 +14,7 @@ import (
 	"github.com/kftray-go/kftray/forwarder/udprelay"
 	"github.com/kftray-go/kftray/forwarder/udprelay/udpbench"
 	"github.com/kftray-go/kftray/internal/kubelettest"
-	"github.com/kftray-go/kftray/server"
+	"github.com/kftray-go/kftray/relayserver"
 )
 
 // BenchmarkUDPForward measures a UDP forward end to end: local UDP socket ->
@@ -41,7 +41,7 @@ func BenchmarkUDPForward(b *testing.B) {
 			echo.WriteToUDPAddrPort(buf[:n], src)
 		}
 	}()
-	relaySrv, err := server.New(server.Config{Mode: server.ModeUDP, RemoteAddress: "127.0.0.1",
+	relaySrv, err := relayserver.New(relayserver.Config{Mode: relayserver.ModeUDP, RemoteAddress: "127.0.0.1",
 		RemotePort: echo.LocalAddr().(*net.UDPAddr).Port}, log)
 	if err != nil {
 		b.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/kftray-go/kftray/forwarder/tunnel"
 	"github.com/kftray-go/kftray/forwarder/udprelay"
 	"github.com/kftray-go/kftray/internal/kubelettest"
-	"github.com/kftray-go/kftray/server"
+	"github.com/kftray-go/kftray/relayserver"
 )
 
 // This test runs a UDP forward through everything real except the control
@@ -56,7 +56,7 @@ func TestUDPForwardThroughRelayPod(t *testing.T) {
 		}
 	}()
 	startRelayProcess := func() string {
-		s, err := server.New(server.Config{Mode: server.ModeUDP, RemoteAddress: "127.0.0.1",
+		s, err := relayserver.New(relayserver.Config{Mode: relayserver.ModeUDP, RemoteAddress: "127.0.0.1",
 			RemotePort: upstream.LocalAddr().(*net.UDPAddr).Port}, log)
 		if err != nil {
 			t.Fatal(err)
@@ -241,7 +241,7 @@ func TestTCPProxyForwardThroughRelayPod(t *testing.T) {
 		}
 	}()
 	dbPort := db.Addr().(*net.TCPAddr).Port
-	relaySrv, err := server.New(server.Config{Mode: server.ModeTCP, RemoteAddress: "127.0.0.1", RemotePort: dbPort}, log)
+	relaySrv, err := relayserver.New(relayserver.Config{Mode: relayserver.ModeTCP, RemoteAddress: "127.0.0.1", RemotePort: dbPort}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package udprelay is the forwarder's side of a UDP forward: a local UDP
 // socket whose peers become flows over one stream to a kftray-server relay
-// in udp mode (package server/udpwire is the wire format). Each local peer
+// in udp mode (package relaywire is the wire format). Each local peer
 // (source address) is its own flow, so replies go only to the peer that owns
 // the flow, and any number of them may come back. When the stream breaks, the
 // client reopens it with capped exponential backoff; the engine decides what
@@ -21,7 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/kftray-go/kftray/server/udpwire"
+	"github.com/kftray-go/kftray/relaywire"
 )
 
 // OpenStream opens a new byte stream to the relay's port. Closing the stream
@@ -212,9 +212,9 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	}
 	// io.ReadWriteCloser has no deadlines: bound the handshake by closing.
 	t := time.AfterFunc(c.opts.HandshakeTimeout, func() { rw.Close() })
-	err = udpwire.WriteStreamHeader(rw)
+	err = relaywire.WriteStreamHeader(rw)
 	if err == nil {
-		err = udpwire.ReadStreamHeader(rw)
+		err = relaywire.ReadStreamHeader(rw)
 	}
 	if !t.Stop() && err != nil {
 		err = fmt.Errorf("relay did not answer within %s (is the relay in udp mode?): %w", c.opts.HandshakeTimeout, err)
@@ -223,7 +223,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		rw.Close()
 		return nil, err
 	}
-	return &session{c: c, rw: rw, w: udpwire.NewWriter(rw),
+	return &session{c: c, rw: rw, w: relaywire.NewWriter(rw),
 		byPeer: make(map[netip.AddrPort]*flow), byID: make(map[uint32]*flow)}, nil
 }
 
@@ -231,8 +231,8 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 // stream as a frame of the peer's flow. It reads straight into the frame
 // buffer, so a datagram is never copied.
 func (c *Client) readLocal(ctx context.Context) error {
-	buf := make([]byte, udpwire.MaxFrameLen+1) // +1 detects datagrams over the limit
-	payload := buf[udpwire.HeaderLen:]
+	buf := make([]byte, relaywire.MaxFrameLen+1) // +1 detects datagrams over the limit
+	payload := buf[relaywire.HeaderLen:]
 	for {
 		var (
 			n    int
@@ -255,7 +255,7 @@ func (c *Client) readLocal(ctx context.Context) error {
 			return fmt.Errorf("read local UDP socket %s: %w", c.pc.LocalAddr(), err)
 		}
 		peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-		if n > udpwire.MaxPayload {
+		if n > relaywire.MaxPayload {
 			c.dropped.Add(1)
 			c.log.Warn().Stringer("peer", peer).Msg("local datagram over 65507 bytes dropped")
 			continue
@@ -290,7 +290,7 @@ func addrPort(a net.Addr) (netip.AddrPort, error) {
 type session struct {
 	c  *Client
 	rw io.ReadWriteCloser
-	w  *udpwire.Writer
+	w  *relaywire.Writer
 
 	mu     sync.Mutex
 	byPeer map[netip.AddrPort]*flow
@@ -340,12 +340,12 @@ func (s *session) serve(ctx context.Context) error {
 	defer close(done)
 	go s.expireIdle(done)
 
-	r := udpwire.NewReader(s.rw)
+	r := relaywire.NewReader(s.rw)
 	for {
 		fr, err := r.Next()
 		if err != nil {
 			s.fail(err)
-			if errors.Is(err, udpwire.ErrProtocol) {
+			if errors.Is(err, relaywire.ErrProtocol) {
 				s.c.log.Warn().Err(err).Msg("closing UDP relay stream: bad input from the relay")
 			}
 			if s.failErr != nil && !errors.Is(s.failErr, err) {
@@ -358,7 +358,7 @@ func (s *session) serve(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		f := s.byID[fr.Flow]
-		if f != nil && fr.Type == udpwire.FrameClose {
+		if f != nil && fr.Type == relaywire.FrameClose {
 			delete(s.byID, f.id)
 			delete(s.byPeer, f.peer)
 			f = nil
@@ -367,7 +367,7 @@ func (s *session) serve(ctx context.Context) error {
 			f.last = time.Now()
 		}
 		s.mu.Unlock()
-		if fr.Type != udpwire.FrameData {
+		if fr.Type != relaywire.FrameData {
 			continue
 		}
 		if f == nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/forwarder/udprelay"
-	"github.com/kftray-go/kftray/server"
+	"github.com/kftray-go/kftray/relayserver"
 )
 
 const wait = 10 * time.Second
@@ -27,7 +27,7 @@ const wait = 10 * time.Second
 // streams to the relay pod).
 type world struct {
 	t      *testing.T
-	relay  *server.Server
+	relay  *relayserver.Server
 	client *udprelay.Client
 	local  string // the client's local UDP address
 
@@ -39,7 +39,7 @@ type world struct {
 
 func newWorld(t testing.TB, reply func(req []byte) [][]byte, opts udprelay.Options, failFirst ...int) *world {
 	up := startUDPUpstream(t, reply)
-	relay, err := server.New(server.Config{Mode: server.ModeUDP, RemoteAddress: "127.0.0.1", RemotePort: up},
+	relay, err := relayserver.New(relayserver.Config{Mode: relayserver.ModeUDP, RemoteAddress: "127.0.0.1", RemotePort: up},
 		zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel))
 	if err != nil {
 		t.Fatal(err)
@@ -423,7 +423,7 @@ func TestWrongRelayVersionIsReported(t *testing.T) {
 // and copies, as tunnel.Conn.Forward does over a port-forward stream.
 func TestPipeStream(t *testing.T) {
 	up := startUDPUpstream(t, echo)
-	relay, _ := server.New(server.Config{Mode: server.ModeUDP, RemoteAddress: "127.0.0.1", RemotePort: up}, zerolog.Nop())
+	relay, _ := relayserver.New(relayserver.Config{Mode: relayserver.ModeUDP, RemoteAddress: "127.0.0.1", RemotePort: up}, zerolog.Nop())
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
-	"github.com/kftray-go/kftray/store"
+	"github.com/kftray-go/kftray/fwdconfig"
 )
 
 // Config ids in the engine child.
@@ -55,8 +55,8 @@ func (b *bench) close() {
 	}
 }
 
-func (b *bench) cfg(id int64, svc string, port int) store.Config {
-	return store.Config{ID: id, Alias: fmt.Sprintf("%s-%d", svc, id), Kubeconfig: b.c.Kubeconfig, Context: b.c.Context,
+func (b *bench) cfg(id int64, svc string, port int) fwdconfig.Config {
+	return fwdconfig.Config{ID: id, Alias: fmt.Sprintf("%s-%d", svc, id), Kubeconfig: b.c.Kubeconfig, Context: b.c.Context,
 		Namespace: b.ns, WorkloadType: "service", Protocol: "tcp", Service: svc, RemotePort: port}
 }
 
@@ -123,14 +123,14 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	groups := []engineGroup{
-		{Transport: tunnel.WebSocket, Configs: []store.Config{b.cfg(idWebHTTP, "web", 80), b.cfg(idWebEcho, "web", 9000), b.cfg(idRec, "rec", 80)}},
-		{Transport: tunnel.SPDY, Configs: []store.Config{b.cfg(idWebHTTP+10, "web", 80), b.cfg(idWebEcho+10, "web", 9000), b.cfg(idRec+10, "rec", 80)}},
+		{Transport: tunnel.WebSocket, Configs: []fwdconfig.Config{b.cfg(idWebHTTP, "web", 80), b.cfg(idWebEcho, "web", 9000), b.cfg(idRec, "rec", 80)}},
+		{Transport: tunnel.SPDY, Configs: []fwdconfig.Config{b.cfg(idWebHTTP+10, "web", 80), b.cfg(idWebEcho+10, "web", 9000), b.cfg(idRec+10, "rec", 80)}},
 	}
 	if b.helper != nil {
 		pe, ph := b.cfg(idPrivEcho, "web", 9000), b.cfg(idPrivHTTP, "web", 80)
 		pe.AutoLoopbackAddress, pe.LocalPort = true, 80
 		ph.AutoLoopbackAddress, ph.LocalPort = true, 80
-		groups = append(groups, engineGroup{Transport: tunnel.WebSocket, HelperSocket: b.helper.socket, Configs: []store.Config{pe, ph}})
+		groups = append(groups, engineGroup{Transport: tunnel.WebSocket, HelperSocket: b.helper.socket, Configs: []fwdconfig.Config{pe, ph}})
 	}
 	rep, err := b.eng.do(engineCmd{Cmd: "start", Groups: groups}, 3*time.Minute)
 	if err != nil {
@@ -518,7 +518,7 @@ func (b *bench) scale(ctx context.Context, rep int) error {
 		return err
 	}
 	rss0, _ := rssKiB(one.pid())
-	r1, err := one.do(engineCmd{Cmd: "start", Groups: []engineGroup{{Configs: []store.Config{b.cfg(1, "s-0", 80)}}}}, 2*time.Minute)
+	r1, err := one.do(engineCmd{Cmd: "start", Groups: []engineGroup{{Configs: []fwdconfig.Config{b.cfg(1, "s-0", 80)}}}}, 2*time.Minute)
 	if err != nil {
 		one.stop()
 		return fmt.Errorf("one forward: %w", err)
@@ -540,7 +540,7 @@ func (b *bench) scale(ctx context.Context, rep int) error {
 		return err
 	}
 	defer many.stop()
-	cfgs := make([]store.Config, n)
+	cfgs := make([]fwdconfig.Config, n)
 	for i := range cfgs {
 		cfgs[i] = b.cfg(int64(i+1), fmt.Sprintf("s-%d", i%b.p.scaleSvcs), 80)
 	}

@@ -19,8 +19,8 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/ipc/helperclient"
-	"github.com/kftray-go/kftray/store"
 )
 
 // The engine runs in a child process (`bench engine`), like kubectl does,
@@ -30,9 +30,9 @@ import (
 // engineGroup is one Manager: a transport, an optional helper socket for
 // privileged binds, and its configs.
 type engineGroup struct {
-	Transport    tunnel.Transport `json:"transport"`
-	HelperSocket string           `json:"helper_socket,omitempty"`
-	Configs      []store.Config   `json:"configs"`
+	Transport    tunnel.Transport   `json:"transport"`
+	HelperSocket string             `json:"helper_socket,omitempty"`
+	Configs      []fwdconfig.Config `json:"configs"`
 }
 
 // engineCmd is a message from the parent.

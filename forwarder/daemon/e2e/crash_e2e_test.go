@@ -14,8 +14,7 @@ import (
 	"time"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
-	"github.com/kftray-go/kftray/forwarder/api"
-	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/localapi"
 )
 
 // TestStartRightAfterDaemonSIGKILL: the daemon is killed with SIGKILL;
@@ -60,14 +59,14 @@ func startAfterKill(t *testing.T, zombie bool) {
 		t.Cleanup(func() { d.Process.Kill(); reap() })
 	}
 	k.run("start", "web", "--wait", "60s")
-	client := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
+	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	st, err := client.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitForward(t, client, "web running in the first daemon", func(f api.Forward) bool {
-		return f.Status == api.StatusRunning && f.PID == st.PID
+	waitForward(t, client, "web running in the first daemon", func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.PID == st.PID
 	})
 	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -93,8 +92,8 @@ func startAfterKill(t *testing.T, zombie bool) {
 	if err != nil || st2.PID == st.PID {
 		t.Fatalf("status after restart: %+v %v", st2, err)
 	}
-	f := waitForward(t, client, "web running in the new daemon", func(f api.Forward) bool {
-		return f.Status == api.StatusRunning && f.PID == st2.PID
+	f := waitForward(t, client, "web running in the new daemon", func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.PID == st2.PID
 	})
 	if got := get(t, f.Address); got != pods[0] {
 		t.Fatalf("answered by %q, want %s", got, pods[0])
@@ -152,7 +151,7 @@ func TestStartAfterKilledRunZombie(t *testing.T) {
 	}
 	t.Logf("kill -9 of kftray run %d (left a zombie) -> kftray start --all --wait exited 0 after %v: %s", run.Process.Pid, took.Round(time.Millisecond), strings.TrimSpace(out.String()))
 	fs := k.status()
-	if len(fs) != 1 || fs[0].Status != api.StatusRunning || fs[0].Pod != pods[0] {
+	if len(fs) != 1 || fs[0].Status != localapi.StatusRunning || fs[0].Pod != pods[0] {
 		t.Fatalf("status: %+v", fs)
 	}
 	if got := get(t, fs[0].Address); got != pods[0] {

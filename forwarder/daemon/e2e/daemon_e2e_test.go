@@ -24,10 +24,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
-	"github.com/kftray-go/kftray/forwarder/api"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/internal/cli"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
+	"github.com/kftray-go/kftray/localapi"
 )
 
 // TestMain: this binary, copied under the name kftray, is the kftray
@@ -83,16 +83,16 @@ func (k *kftray) run(args ...string) string {
 	return out.String()
 }
 
-func (k *kftray) status() []api.Forward {
+func (k *kftray) status() []localapi.Forward {
 	k.t.Helper()
-	var fs []api.Forward
+	var fs []localapi.Forward
 	if err := json.Unmarshal([]byte(k.run("status", "--json")), &fs); err != nil {
 		k.t.Fatal(err)
 	}
 	return fs
 }
 
-func waitForward(t *testing.T, c *api.Client, what string, cond func(api.Forward) bool) api.Forward {
+func waitForward(t *testing.T, c *localapi.Client, what string, cond func(localapi.Forward) bool) localapi.Forward {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -144,10 +144,10 @@ func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 	if !strings.HasPrefix(out, "web: running on 127.0.0.1:") || !strings.Contains(out, "-> pod "+pods[0]) {
 		t.Fatalf("kftray start web --wait said %q; want running on its pod %s", out, pods[0])
 	}
-	client := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
+	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
-	f := waitForward(t, client, "web running on "+pods[0], func(f api.Forward) bool {
-		return f.Status == api.StatusRunning && f.Pod == pods[0]
+	f := waitForward(t, client, "web running on "+pods[0], func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.Pod == pods[0]
 	})
 	if got := get(t, f.Address); got != pods[0] {
 		t.Fatalf("answered by %q, want %s", got, pods[0])
@@ -157,8 +157,8 @@ func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 	evctx, stopEvents := context.WithCancel(ctx)
 	defer stopEvents()
 	podEvents := make(chan string, 64)
-	go client.Events(evctx, func(ev api.Event) error {
-		if ev.Forward != nil && ev.Forward.Status == api.StatusRunning {
+	go client.Events(evctx, func(ev localapi.Event) error {
+		if ev.Forward != nil && ev.Forward.Status == localapi.StatusRunning {
 			select {
 			case podEvents <- ev.Forward.Pod:
 			default:
@@ -185,7 +185,7 @@ func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 		t.Fatalf("after the pod change answered by %q, want %s", got, repl[0])
 	}
 	fs := k.status()
-	if len(fs) != 1 || fs[0].Status != api.StatusRunning || fs[0].Pod != repl[0] || fs[0].TotalConns < 2 || fs[0].BytesFromPod == 0 {
+	if len(fs) != 1 || fs[0].Status != localapi.StatusRunning || fs[0].Pod != repl[0] || fs[0].TotalConns < 2 || fs[0].BytesFromPod == 0 {
 		t.Fatalf("kftray status --json: %+v; want web running on %s with counters", fs, repl[0])
 	}
 	if table := k.run("status"); !strings.Contains(table, repl[0]) || !strings.Contains(table, "running") {
@@ -195,11 +195,11 @@ func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 	// Stop the daemon: the forward stops and says so; the next daemon
 	// restores it.
 	k.run("daemon", "stop")
-	if fs := k.status(); fs[0].Status != api.StatusStopped || !fs[0].Desired {
+	if fs := k.status(); fs[0].Status != localapi.StatusStopped || !fs[0].Desired {
 		t.Fatalf("after daemon stop: %+v; want stopped and still desired", fs[0])
 	}
 	k.run("daemon", "start")
-	f = waitForward(t, client, "web restored", func(f api.Forward) bool { return f.Status == api.StatusRunning })
+	f = waitForward(t, client, "web restored", func(f localapi.Forward) bool { return f.Status == localapi.StatusRunning })
 	if got := get(t, f.Address); got != repl[0] {
 		t.Fatalf("restored forward answered by %q, want %s", got, repl[0])
 	}
@@ -207,7 +207,7 @@ func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 	if out := k.run("stop", "web"); out != "web: stopped\n" {
 		t.Fatalf("kftray stop web said %q", out)
 	}
-	if fs := k.status(); fs[0].Status != api.StatusStopped || fs[0].Desired {
+	if fs := k.status(); fs[0].Status != localapi.StatusStopped || fs[0].Desired {
 		t.Fatalf("after stop: %+v; want stopped, not desired", fs[0])
 	}
 	k.run("daemon", "stop")
@@ -251,7 +251,7 @@ func TestHundredForwardsThroughTheDaemon(t *testing.T) {
 			"--kubeconfig", c.Kubeconfig, "--context", c.Context)
 	}
 	k.run("daemon", "start")
-	client := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
+	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	st, err := client.Status(ctx)
 	if err != nil {
@@ -261,7 +261,7 @@ func TestHundredForwardsThroughTheDaemon(t *testing.T) {
 
 	start := time.Now()
 	k.run("start", "--all")
-	var fs []api.Forward
+	var fs []localapi.Forward
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		fs, err = client.Forwards(ctx)
@@ -270,7 +270,7 @@ func TestHundredForwardsThroughTheDaemon(t *testing.T) {
 		}
 		running := 0
 		for _, f := range fs {
-			if f.Status == api.StatusRunning {
+			if f.Status == localapi.StatusRunning {
 				running++
 			}
 		}
@@ -279,7 +279,7 @@ func TestHundredForwardsThroughTheDaemon(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			for i, f := range fs {
-				if f.Status != api.StatusRunning && i < 5 {
+				if f.Status != localapi.StatusRunning && i < 5 {
 					t.Logf("%s: %s pid %d addr %s err %q", f.Name, f.Status, f.PID, f.Address, f.LastError)
 				}
 			}

@@ -6,14 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
-	"github.com/kftray-go/kftray/store"
 )
 
 // AddOptions are the inputs of `kftray config add`.
 type AddOptions struct {
 	Factory     *cmdutil.Factory
-	Config      store.Config
+	Config      fwdconfig.Config
 	Annotations []string // key=value
 	JSON        bool
 }
@@ -61,8 +61,8 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(*cobra.Command, *AddOptions) error)
 	fl.BoolVar(&c.AutoLoopbackAddress, "auto-loopback-address", false, "listen on an allocated loopback address of its own")
 	fl.BoolVar(&c.DomainEnabled, "domain-enabled", false, "put the name in the hosts file as a hostname")
 	fl.BoolVar(&c.HTTPLogsEnabled, "http-logs-enabled", false, "log HTTP traffic")
-	fl.Int64Var(&c.HTTPLogsMaxFileSize, "http-logs-max-file-size", store.DefaultHTTPLogsMaxFileSize, "HTTP log file size limit in bytes (1..104857600)")
-	fl.IntVar(&c.HTTPLogsRetentionDays, "http-logs-retention-days", store.DefaultHTTPLogsRetentionDays, "days to keep HTTP logs (1..365)")
+	fl.Int64Var(&c.HTTPLogsMaxFileSize, "http-logs-max-file-size", fwdconfig.DefaultHTTPLogsMaxFileSize, "HTTP log file size limit in bytes (1..104857600)")
+	fl.IntVar(&c.HTTPLogsRetentionDays, "http-logs-retention-days", fwdconfig.DefaultHTTPLogsRetentionDays, "days to keep HTTP logs (1..365)")
 	fl.Bool("http-logs-auto-cleanup", true, "delete HTTP logs older than the retention")
 	fl.StringVar(&c.ExposureType, "exposure-type", "", "public or internal (workload type expose)")
 	fl.BoolVar(&c.CertManagerEnabled, "cert-manager-enabled", false, "request a certificate from cert-manager (expose)")
@@ -80,7 +80,7 @@ func runAdd(cmd *cobra.Command, opts *AddOptions) error {
 	if c.WorkloadType == "" {
 		var given []string
 		for _, fw := range []struct{ flag, wt string }{
-			{"service", store.WorkloadService}, {"target", store.WorkloadPod}, {"remote-address", store.WorkloadProxy},
+			{"service", fwdconfig.WorkloadService}, {"target", fwdconfig.WorkloadPod}, {"remote-address", fwdconfig.WorkloadProxy},
 		} {
 			if cmd.Flags().Changed(fw.flag) {
 				given = append(given, "--"+fw.flag)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/store"
 )
@@ -37,9 +38,9 @@ func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 }
 
 // lookup resolves NAME|ID to a config.
-func lookup(ctx context.Context, s *store.Store, ref string) (store.Config, error) {
+func lookup(ctx context.Context, s *store.Store, ref string) (fwdconfig.Config, error) {
 	c, err := s.LookupConfig(ctx, ref)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, fwdconfig.ErrNotFound) {
 		if _, numErr := strconv.ParseInt(ref, 10, 64); numErr == nil {
 			return c, fmt.Errorf("no config with id %s (see 'kftray config list')", ref)
 		}
@@ -50,7 +51,7 @@ func lookup(ctx context.Context, s *store.Store, ref string) (store.Config, erro
 
 func writeJSON(w io.Writer, v any) error { return cmdutil.WriteJSON(w, v) }
 
-func describe(c *store.Config) string {
+func describe(c *fwdconfig.Config) string {
 	if c.Alias != "" {
 		return fmt.Sprintf("config %d (%s)", c.ID, c.Alias)
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/envknob"
-	"github.com/kftray-go/kftray/store"
 )
 
 // EditOptions are the inputs of `kftray config edit`.
@@ -119,13 +119,13 @@ func runEdit(cmd *cobra.Command, opts *EditOptions) error {
 				return nil
 			}
 		}
-		if errors.Is(err, store.ErrConflict) {
+		if errors.Is(err, fwdconfig.ErrConflict) {
 			keep = true
 			return fmt.Errorf("%v\nsomeone changed it while you were editing, so nothing was saved; "+
 				"your edited copy is in %s. Run 'kftray config edit %s' again", err, path, opts.Ref)
 		}
-		var ve *store.ValidationError
-		var ie *store.ImportError
+		var ve *fwdconfig.ValidationError
+		var ie *fwdconfig.ImportError
 		if !errors.As(err, &ve) && !errors.As(err, &ie) {
 			keep = true
 			return fmt.Errorf("%w; your edited copy is in %s", err, path)
@@ -140,21 +140,21 @@ func runEdit(cmd *cobra.Command, opts *EditOptions) error {
 }
 
 // parseEdited reads the edited file: exactly one config.
-func parseEdited(data []byte) (store.Config, error) {
-	configs, err := store.ParseConfigs(data)
-	var ie *store.ImportError
+func parseEdited(data []byte) (fwdconfig.Config, error) {
+	configs, err := fwdconfig.ParseConfigs(data)
+	var ie *fwdconfig.ImportError
 	if errors.As(err, &ie) {
 		ie.Source = "the edited config"
 		if len(ie.Entries) == 1 {
 			// One config: say "invalid config", not "entry 1".
-			return store.Config{}, &store.ValidationError{Name: ie.Entries[0].Name, Problems: ie.Entries[0].Problems}
+			return fwdconfig.Config{}, &fwdconfig.ValidationError{Name: ie.Entries[0].Name, Problems: ie.Entries[0].Problems}
 		}
 	}
 	if err != nil {
-		return store.Config{}, err
+		return fwdconfig.Config{}, err
 	}
 	if len(configs) != 1 {
-		return store.Config{}, &store.ImportError{Source: "the edited config",
+		return fwdconfig.Config{}, &fwdconfig.ImportError{Source: "the edited config",
 			Err: fmt.Errorf("it holds %d configs; edit exactly one JSON object", len(configs))}
 	}
 	return configs[0], nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/store"
 )
@@ -24,7 +25,7 @@ func TestEditReprompts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := &store.Config{Alias: "web", Namespace: "dev", WorkloadType: "service", Service: "web", RemotePort: 80}
+	web := &fwdconfig.Config{Alias: "web", Namespace: "dev", WorkloadType: "service", Service: "web", RemotePort: 80}
 	if err := s.AddConfig(ctx, web); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestEditDeclineKeepsCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddConfig(ctx, &store.Config{Alias: "web", Namespace: "dev", WorkloadType: "service", Service: "web", RemotePort: 80}); err != nil {
+	if err := s.AddConfig(ctx, &fwdconfig.Config{Alias: "web", Namespace: "dev", WorkloadType: "service", Service: "web", RemotePort: 80}); err != nil {
 		t.Fatal(err)
 	}
 	cmd := &cobra.Command{}

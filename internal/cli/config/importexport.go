@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/store"
 )
@@ -71,7 +72,7 @@ func runImport(cmd *cobra.Command, opts *ImportOptions) error {
 		return err
 	}
 	res, err := s.ImportConfigs(ctx, data)
-	var ie *store.ImportError
+	var ie *fwdconfig.ImportError
 	if errors.As(err, &ie) {
 		ie.Source = name
 	}

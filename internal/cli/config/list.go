@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
-	"github.com/kftray-go/kftray/store"
 )
 
 // ListOptions are the inputs of `kftray config list`.
@@ -49,7 +49,7 @@ func runList(cmd *cobra.Command, opts *ListOptions) error {
 	io := opts.Factory.IO
 	if opts.JSON {
 		if configs == nil {
-			configs = []store.Config{}
+			configs = []fwdconfig.Config{}
 		}
 		return writeJSON(io.Out, configs)
 	}
@@ -66,19 +66,19 @@ func runList(cmd *cobra.Command, opts *ListOptions) error {
 	return tw.Flush()
 }
 
-func target(c *store.Config) string {
+func target(c *fwdconfig.Config) string {
 	switch c.WorkloadType {
-	case store.WorkloadService:
+	case fwdconfig.WorkloadService:
 		return "svc/" + c.Service
-	case store.WorkloadPod:
+	case fwdconfig.WorkloadPod:
 		return "pod/" + c.Target
-	case store.WorkloadProxy:
+	case fwdconfig.WorkloadProxy:
 		return c.RemoteAddress
 	}
 	return dash(c.ExposureType)
 }
 
-func local(c *store.Config) string {
+func local(c *fwdconfig.Config) string {
 	addr := c.LocalAddress
 	switch {
 	case addr == "" && c.AutoLoopbackAddress:

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
-	"github.com/kftray-go/kftray/store"
 )
 
 // RmOptions are the inputs of `kftray config rm`.
@@ -42,7 +42,7 @@ func runRm(cmd *cobra.Command, opts *RmOptions) error {
 		return err
 	}
 	var (
-		victims []store.Config
+		victims []fwdconfig.Config
 		ids     []int64
 		errs    []error
 		seen    = map[int64]bool{}

@@ -8,17 +8,16 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/kftray-go/kftray/forwarder/api"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/logging"
+	"github.com/kftray-go/kftray/localapi"
 )
 
 // RunOptions are the inputs of `kftray daemon`.
@@ -57,8 +56,8 @@ func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	p := fwdaemon.PathsIn(dir)
-	logf, err := fwdaemon.OpenLog(p)
+	p := localapi.PathsIn(dir)
+	logf, err := localapi.OpenLog(p)
 	if err != nil {
 		return err
 	}
@@ -69,7 +68,7 @@ func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 		addr = ""
 	}
 	err = fwdaemon.Run(cmd.Context(), fwdaemon.Options{Dir: dir, Log: log, HTTPAddr: addr,
-		Ready: func(st api.Status) {
+		Ready: func(st localapi.Status) {
 			if !opts.Detached {
 				fmt.Fprintf(f.IO.ErrOut, "kftray daemon running (pid %d) on %s; Ctrl-C stops it\n", st.PID, st.Socket)
 			}
@@ -102,25 +101,27 @@ func daemonLogger(file io.Writer, f *cmdutil.Factory, detached bool) zerolog.Log
 
 // EnsureDaemon returns a client of this user's daemon, starting it in the
 // background when none runs. Other commands (start) use it.
-func EnsureDaemon(cmd *cobra.Command, f *cmdutil.Factory) (*api.Client, error) {
+func EnsureDaemon(cmd *cobra.Command, f *cmdutil.Factory) (*localapi.Client, error) {
 	dir, err := f.ConfigDir()
 	if err != nil {
 		return nil, err
 	}
+	// This is kftray: it starts the daemon as itself (tests run it under
+	// another name, so FindKftray's name check would not do).
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding the kftray binary to start the daemon: %w; start it yourself with 'kftray daemon'", err)
 	}
-	args := []string{exe, "daemon", "--detached", "--config-dir", dir}
-	if f.Verbosity > 0 {
-		args = append(args, "-"+strings.Repeat("v", f.Verbosity))
+	args, err := localapi.DaemonCommand(exe, dir, f.Verbosity)
+	if err != nil {
+		return nil, err
 	}
-	c, started, err := fwdaemon.Ensure(cmd.Context(), fwdaemon.EnsureOptions{Dir: dir, Command: args})
+	c, started, err := localapi.Ensure(cmd.Context(), localapi.EnsureOptions{Dir: dir, Command: args})
 	if err != nil {
 		return nil, err
 	}
 	if started {
-		f.Logger().Info().Str("log", fwdaemon.PathsIn(dir).Log).Msg("started the kftray daemon")
+		f.Logger().Info().Str("log", localapi.PathsIn(dir).Log).Msg("started the kftray daemon")
 	} else if st, err := c.Status(cmd.Context()); err == nil && st.Version != buildinfo.Get().Version {
 		// After an upgrade the old daemon keeps running the old code.
 		f.Logger().Warn().Str("daemon", st.Version).Str("cli", buildinfo.Get().Version).
@@ -188,8 +189,8 @@ func newCmdStatus(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := fwdaemon.PathsIn(dir)
-			c := api.NewUnixClient(p.Socket)
+			p := localapi.PathsIn(dir)
+			c := localapi.NewUnixClient(p.Socket)
 			defer c.Close()
 			st, err := c.Status(cmd.Context())
 			if err != nil {
@@ -203,7 +204,7 @@ func newCmdStatus(f *cmdutil.Factory) *cobra.Command {
 			if asJSON {
 				return writeJSON(f.IO.Out, struct {
 					Running bool `json:"running"`
-					api.Status
+					localapi.Status
 				}{true, st})
 			}
 			fmt.Fprintf(f.IO.Out, "kftray daemon: running\n  pid:       %d\n  since:     %s\n  socket:    %s\n  http:      %s\n  forwards:  %s running\n  log:       %s\n",
@@ -219,7 +220,7 @@ func orOff(s string) string {
 	if s == "" {
 		return "off"
 	}
-	return s + " (token in " + fwdaemon.TokenName + ")"
+	return s + " (token in " + localapi.TokenName + ")"
 }
 
 func writeJSON(w io.Writer, v any) error {

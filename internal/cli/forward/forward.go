@@ -15,10 +15,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kftray-go/kftray/forwarder/api"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	clidaemon "github.com/kftray-go/kftray/internal/cli/daemon"
+	"github.com/kftray-go/kftray/localapi"
 )
 
 // SelectOptions are the inputs of start and stop.
@@ -29,7 +29,9 @@ type SelectOptions struct {
 	Refs    []string
 }
 
-func (o *SelectOptions) selection() api.Selection { return api.Selection{Refs: o.Refs, All: o.All} }
+func (o *SelectOptions) selection() localapi.Selection {
+	return localapi.Selection{Refs: o.Refs, All: o.All}
+}
 
 func selectArgs(opts *SelectOptions) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
@@ -86,7 +88,7 @@ func NewCmdStart(f *cmdutil.Factory) *cobra.Command {
 
 // waitRunning polls the started forwards until each is running or failed,
 // or wait passes; those still not running then carry an error saying so.
-func waitRunning(ctx context.Context, c *api.Client, res api.Results, wait time.Duration) (api.Results, error) {
+func waitRunning(ctx context.Context, c *localapi.Client, res localapi.Results, wait time.Duration) (localapi.Results, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		pending := 0
@@ -94,7 +96,7 @@ func waitRunning(ctx context.Context, c *api.Client, res api.Results, wait time.
 			if r.Error != "" || r.Forward == nil {
 				continue
 			}
-			if r.Forward.Status != api.StatusRunning && r.Forward.Status != api.StatusFailed {
+			if r.Forward.Status != localapi.StatusRunning && r.Forward.Status != localapi.StatusFailed {
 				fw, err := c.Forward(ctx, fmt.Sprint(r.Forward.ID))
 				if err != nil {
 					return res, err
@@ -102,8 +104,8 @@ func waitRunning(ctx context.Context, c *api.Client, res api.Results, wait time.
 				res.Results[i].Forward = &fw
 			}
 			switch res.Results[i].Forward.Status {
-			case api.StatusRunning:
-			case api.StatusFailed:
+			case localapi.StatusRunning:
+			case localapi.StatusFailed:
 				res.Results[i].Error = res.Results[i].Forward.LastError
 			default:
 				pending++
@@ -114,7 +116,7 @@ func waitRunning(ctx context.Context, c *api.Client, res api.Results, wait time.
 		}
 		if time.Now().After(deadline) {
 			for i, r := range res.Results {
-				if r.Error == "" && r.Forward != nil && r.Forward.Status != api.StatusRunning {
+				if r.Error == "" && r.Forward != nil && r.Forward.Status != localapi.StatusRunning {
 					res.Results[i].Error = fmt.Sprintf("not running after %s: %s", wait, describe(r.Forward))
 				}
 			}
@@ -145,10 +147,10 @@ func NewCmdStop(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
+			c := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 			defer c.Close()
 			res, err := c.Stop(ctx, opts.selection())
-			if errors.Is(err, api.ErrNotRunning) {
+			if errors.Is(err, localapi.ErrNotRunning) {
 				// No daemon: nothing runs in it, but the store may still
 				// remember these forwards as running (desired, or states
 				// of a process that died).
@@ -172,10 +174,10 @@ func NewCmdStop(f *cmdutil.Factory) *cobra.Command {
 }
 
 // report prints one line per result and fails (exit 1) if any failed.
-func report(f *cmdutil.Factory, res api.Results, asJSON bool, verb string) error {
+func report(f *cmdutil.Factory, res localapi.Results, asJSON bool, verb string) error {
 	if asJSON {
 		if res.Results == nil {
-			res.Results = []api.Result{}
+			res.Results = []localapi.Result{}
 		}
 		if err := writeJSON(f.IO.Out, res); err != nil {
 			return err
@@ -208,19 +210,19 @@ func report(f *cmdutil.Factory, res api.Results, asJSON bool, verb string) error
 }
 
 // describe says where a forward stands in one line.
-func describe(fw *api.Forward) string {
+func describe(fw *localapi.Forward) string {
 	var b strings.Builder
 	b.WriteString(fw.Status)
-	if fw.Address != "" && fw.Status != api.StatusStopped {
+	if fw.Address != "" && fw.Status != localapi.StatusStopped {
 		b.WriteString(" on " + fw.Address)
 	}
 	if fw.Pod != "" {
 		b.WriteString(" -> pod " + fw.Pod)
 	}
-	if fw.Status == api.StatusRetrying && fw.Attempt > 0 {
+	if fw.Status == localapi.StatusRetrying && fw.Attempt > 0 {
 		fmt.Fprintf(&b, " (attempt %d)", fw.Attempt)
 	}
-	if fw.LastError != "" && fw.Status != api.StatusRunning {
+	if fw.LastError != "" && fw.Status != localapi.StatusRunning {
 		b.WriteString(": " + fw.LastError)
 	}
 	return b.String()
@@ -241,10 +243,10 @@ func NewCmdStatus(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := api.NewUnixClient(fwdaemon.PathsIn(dir).Socket)
+			c := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 			defer c.Close()
 			fws, err := c.Forwards(ctx)
-			if errors.Is(err, api.ErrNotRunning) {
+			if errors.Is(err, localapi.ErrNotRunning) {
 				st, serr := f.Store(ctx)
 				if serr != nil {
 					return serr
@@ -260,7 +262,7 @@ func NewCmdStatus(f *cmdutil.Factory) *cobra.Command {
 			}
 			if asJSON {
 				if fws == nil {
-					fws = []api.Forward{}
+					fws = []localapi.Forward{}
 				}
 				return writeJSON(f.IO.Out, fws)
 			}
@@ -276,11 +278,11 @@ func NewCmdStatus(f *cmdutil.Factory) *cobra.Command {
 }
 
 // pick keeps the forwards named by refs (alias, case-insensitive, or id).
-func pick(fws []api.Forward, refs []string) ([]api.Forward, error) {
+func pick(fws []localapi.Forward, refs []string) ([]localapi.Forward, error) {
 	if len(refs) == 0 {
 		return fws, nil
 	}
-	var out []api.Forward
+	var out []localapi.Forward
 	for _, ref := range refs {
 		found := false
 		for _, fw := range fws {
@@ -296,16 +298,16 @@ func pick(fws []api.Forward, refs []string) ([]api.Forward, error) {
 	return out, nil
 }
 
-func table(w io.Writer, fws []api.Forward) error {
+func table(w io.Writer, fws []localapi.Forward) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tADDRESS\tPOD\tCONNS\tIN/OUT\tLAST ERROR")
 	for _, fw := range fws {
 		status := fw.Status
-		if fw.Status == api.StatusRetrying && fw.Attempt > 0 {
+		if fw.Status == localapi.StatusRetrying && fw.Attempt > 0 {
 			status = fmt.Sprintf("retrying(%d)", fw.Attempt)
 		}
 		addr, pod, conns := dash(fw.Address), dash(fw.Pod), "-"
-		if fw.Status != api.StatusStopped && fw.Status != api.StatusFailed {
+		if fw.Status != localapi.StatusStopped && fw.Status != localapi.StatusFailed {
 			conns = fmt.Sprintf("%d/%d", fw.ActiveConns, fw.TotalConns)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s/%s\t%s\n", fw.ID, fw.Name, status, addr, pod, conns,

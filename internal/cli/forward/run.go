@@ -7,9 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kftray-go/kftray/forwarder/api"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
+	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
 )
 
@@ -76,7 +77,7 @@ func runRun(cmd *cobra.Command, opts *SelectOptions) error {
 		}
 		line := describe(&fw)
 		last[fw.ID] = line
-		if fw.Status == api.StatusFailed {
+		if fw.Status == localapi.StatusFailed {
 			fmt.Fprintf(f.IO.ErrOut, "%s: %s\n", fw.Name, line)
 			continue
 		}
@@ -110,7 +111,7 @@ func runRun(cmd *cobra.Command, opts *SelectOptions) error {
 	}
 }
 
-func lookup(ctx context.Context, st *store.Store, opts *SelectOptions) ([]store.Config, error) {
+func lookup(ctx context.Context, st *store.Store, opts *SelectOptions) ([]fwdconfig.Config, error) {
 	if opts.All {
 		cfgs, err := st.ListConfigs(ctx)
 		if err == nil && len(cfgs) == 0 {
@@ -118,7 +119,7 @@ func lookup(ctx context.Context, st *store.Store, opts *SelectOptions) ([]store.
 		}
 		return cfgs, err
 	}
-	var out []store.Config
+	var out []fwdconfig.Config
 	for _, ref := range opts.Refs {
 		cfg, err := st.LookupConfig(ctx, ref)
 		if err != nil {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/proc"
-	"github.com/kftray-go/kftray/store"
 )
 
 type options struct {
@@ -159,7 +159,7 @@ func (o *options) livePods(ctx context.Context) (map[int64]string, error) {
 	}
 	out := map[int64]string{}
 	for _, s := range states {
-		if (s.Status == store.StatusRunning || s.Status == store.StatusRetrying) && proc.Alive(s.PID) {
+		if (s.Status == fwdconfig.StatusRunning || s.Status == fwdconfig.StatusRetrying) && proc.Alive(s.PID) {
 			out[s.ConfigID] = s.Pod
 		}
 	}

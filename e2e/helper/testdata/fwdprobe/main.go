@@ -12,9 +12,9 @@ import (
 	"os"
 
 	"github.com/kftray-go/kftray/forwarder"
-	"github.com/kftray-go/kftray/ipc/helperbind"
+	"github.com/kftray-go/kftray/forwarder/helperbind"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/ipc/helperclient"
-	"github.com/kftray-go/kftray/store"
 )
 
 func main() {
@@ -32,7 +32,7 @@ func run(a []string) error {
 	defer binder.Close()
 	m := forwarder.NewManager(forwarder.Options{Binder: binder})
 	defer m.StopAll()
-	cfg := store.Config{
+	cfg := fwdconfig.Config{
 		ID: 1, Kubeconfig: a[1], Context: a[2], Namespace: a[3], Service: a[4], Alias: a[5],
 		WorkloadType: "service", Protocol: "tcp", RemotePort: 80, LocalPort: 80,
 		AutoLoopbackAddress: true, DomainEnabled: true,

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/kftray-go/kftray/forwarder"
+	"github.com/kftray-go/kftray/forwarder/helperbind"
 	"github.com/kftray-go/kftray/forwarder/relay"
-	"github.com/kftray-go/kftray/ipc/helperbind"
+	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/ipc/helperclient"
-	"github.com/kftray-go/kftray/store"
 )
 
 func main() {
@@ -44,7 +44,7 @@ func run(a []string) error {
 		PodAnnotations: map[string]string{key: value},
 	}})
 	defer m.StopAll()
-	cfg := store.Config{
+	cfg := fwdconfig.Config{
 		ID: 1, Kubeconfig: a[1], Context: a[2], Namespace: a[3], Service: a[4], Alias: a[5],
 		WorkloadType: "service", Protocol: "udp", RemotePort: 53, LocalPort: 53,
 		AutoLoopbackAddress: true, DomainEnabled: true,

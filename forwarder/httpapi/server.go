@@ -1,0 +1,365 @@
+// Package httpapi serves the kftray daemon's local API (wire types in
+// localapi, documented in docs/api.md): on the unix socket, callers are
+// checked by the kernel's peer uid; on 127.0.0.1, by the bearer token and
+// a loopback Host header. Backend is what the daemon implements.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/kftray-go/kftray/fwdconfig"
+	"github.com/kftray-go/kftray/ipc/peercred"
+	"github.com/kftray-go/kftray/localapi"
+)
+
+// Backend is what the API serves: the daemon.
+type Backend interface {
+	Status(ctx context.Context) localapi.Status
+	Forwards(ctx context.Context) ([]localapi.Forward, error)
+	// Forward finds one config by alias or id; the error wraps
+	// fwdconfig.ErrNotFound when there is none.
+	Forward(ctx context.Context, ref string) (localapi.Forward, error)
+	Start(ctx context.Context, sel localapi.Selection) (localapi.Results, error)
+	Stop(ctx context.Context, sel localapi.Selection) (localapi.Results, error)
+	// Subscribe returns state-change events until cancel is called or the
+	// channel is closed (the daemon is stopping, or the reader fell behind).
+	Subscribe() (events <-chan localapi.Event, cancel func())
+	// ImportConfigs merges kftray JSON (an array or one object) into the
+	// configs, all or nothing; the error is a *fwdconfig.ImportError listing
+	// every problem when the input is bad.
+	ImportConfigs(ctx context.Context, data []byte) (fwdconfig.ImportResult, error)
+	// ExportConfigs returns every config as kftray JSON.
+	ExportConfigs(ctx context.Context) ([]byte, error)
+	// DeleteConfig stops the config's forward and deletes the config.
+	DeleteConfig(ctx context.Context, ref string) (int64, error)
+	// Shutdown asks the daemon to stop; it returns at once.
+	Shutdown()
+}
+
+// ServerOptions say who may call the API.
+type ServerOptions struct {
+	// UID is the only peer uid accepted on unix sockets (the daemon's own).
+	UID uint32
+	// Token is the bearer token TCP callers must present. Empty refuses
+	// every TCP request.
+	Token string
+	Log   zerolog.Logger
+	// KeepAlive is the period of SSE comments that keep idle event streams
+	// open through proxies; default 15 s.
+	KeepAlive time.Duration
+}
+
+// Server serves the API on unix and TCP listeners.
+type Server struct {
+	b    Backend
+	opts ServerOptions
+	mux  *http.ServeMux
+
+	mu      sync.Mutex
+	servers []*http.Server
+}
+
+// NewServer returns a server for b.
+func NewServer(b Backend, opts ServerOptions) *Server {
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = 15 * time.Second
+	}
+	s := &Server{b: b, opts: opts, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET "+localapi.Version+"/status", s.status)
+	s.mux.HandleFunc("GET "+localapi.Version+"/forwards", s.forwards)
+	s.mux.HandleFunc("GET "+localapi.Version+"/forwards/{ref}", s.forward)
+	s.mux.HandleFunc("POST "+localapi.Version+"/forwards/start", s.startStop(b.Start))
+	s.mux.HandleFunc("POST "+localapi.Version+"/forwards/stop", s.startStop(b.Stop))
+	s.mux.HandleFunc("GET "+localapi.Version+"/events", s.events)
+	s.mux.HandleFunc("POST "+localapi.Version+"/shutdown", s.shutdown)
+	s.mux.HandleFunc("POST "+localapi.Version+"/configs/import", s.importConfigs)
+	s.mux.HandleFunc("GET "+localapi.Version+"/configs/export", s.exportConfigs)
+	s.mux.HandleFunc("DELETE "+localapi.Version+"/configs/{ref}", s.deleteConfig)
+	return s
+}
+
+type credKey struct{}
+
+// credResult is the peer identity of a unix connection, or why it is unknown.
+type credResult struct {
+	cred peercred.Cred
+	err  error
+}
+
+// Serve answers requests on ln until Shutdown. Unix listeners check the
+// peer's uid from the kernel; TCP listeners check the bearer token and
+// that the request was addressed to a loopback host (no DNS rebinding).
+func (s *Server) Serve(ln net.Listener) error {
+	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	switch ln.(type) {
+	case *net.UnixListener:
+		hs.Handler = s.unixAuth(s.mux)
+		hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			var r credResult
+			if uc, ok := c.(*net.UnixConn); ok {
+				r.cred, r.err = peercred.Get(uc)
+			} else {
+				r.err = fmt.Errorf("connection is %T, not a unix socket", c)
+			}
+			return context.WithValue(ctx, credKey{}, r)
+		}
+	default:
+		hs.Handler = s.tokenAuth(s.mux)
+	}
+	s.mu.Lock()
+	s.servers = append(s.servers, hs)
+	s.mu.Unlock()
+	err := hs.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, ends event streams and waits (until ctx ends)
+// for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	var errs []error
+	for _, hs := range servers {
+		errs = append(errs, hs.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) unixAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cr, _ := r.Context().Value(credKey{}).(credResult)
+		if cr.err != nil {
+			s.opts.Log.Warn().Err(cr.err).Msg("api: refusing a caller whose identity is unknown")
+			writeError(w, http.StatusForbidden, fmt.Errorf("cannot read the caller's credentials: %w", cr.err))
+			return
+		}
+		if cr.cred.UID != s.opts.UID {
+			s.opts.Log.Warn().Uint32("peer_uid", cr.cred.UID).Int32("peer_pid", cr.cred.PID).Msg("api: refusing another user")
+			writeError(w, http.StatusForbidden, fmt.Errorf("this kftray daemon belongs to uid %d; uid %d may not use it (run your own: kftray daemon)", s.opts.UID, cr.cred.UID))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) tokenAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeError(w, http.StatusForbidden, fmt.Errorf("host %q is not a loopback address; use http://127.0.0.1:PORT", r.Host))
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok && r.Method == http.MethodGet && r.URL.Path == localapi.Version+"/events" {
+			// Browsers' EventSource cannot set headers.
+			got, ok = r.URL.Query().Get("access_token"), true
+		}
+		if !ok || s.opts.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kftray"`)
+			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token; it is in the file api.token in the kftray config directory"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header names this machine's loopback.
+func loopbackHost(host string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.Status(r.Context()))
+}
+
+func (s *Server) forwards(w http.ResponseWriter, r *http.Request) {
+	fs, err := s.b.Forwards(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if fs == nil {
+		fs = []localapi.Forward{}
+	}
+	writeJSON(w, http.StatusOK, fs)
+}
+
+func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
+	f, err := s.b.Forward(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *Server) startStop(do func(context.Context, localapi.Selection) (localapi.Results, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var sel localapi.Selection
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&sel); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w; send {\"refs\": [\"NAME\", ...]} or {\"all\": true}", err))
+			return
+		}
+		if sel.All == (len(sel.Refs) > 0) {
+			writeError(w, http.StatusBadRequest, errors.New("name forwards in \"refs\" or set \"all\": true (one of the two)"))
+			return
+		}
+		res, err := do(r.Context(), sel)
+		if err != nil {
+			writeError(w, errStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// events streams state changes as server-sent events: first the current
+// state of every forward, then each change.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, errors.New("streaming is not supported on this connection"))
+		return
+	}
+	ch, cancel := s.b.Subscribe()
+	defer cancel()
+	fs, err := s.b.Forwards(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	for i := range fs {
+		if writeEvent(w, localapi.Event{Type: "forward", Forward: &fs[i]}) != nil {
+			return
+		}
+	}
+	fl.Flush()
+	tick := time.NewTicker(s.opts.KeepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			if writeEvent(w, ev) != nil {
+				return
+			}
+		}
+		fl.Flush()
+	}
+}
+
+func writeEvent(w http.ResponseWriter, ev localapi.Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, b)
+	return err
+}
+
+func (s *Server) shutdown(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusAccepted, struct {
+		Status string `json:"status"`
+	}{"stopping"})
+	s.b.Shutdown()
+}
+
+func (s *Server) importConfigs(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImport))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w (at most %d MiB of kftray JSON)", err, maxImport>>20))
+		return
+	}
+	res, err := s.b.ImportConfigs(r.Context(), data)
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// maxImport bounds an imported file.
+const maxImport = 8 << 20
+
+func (s *Server) exportConfigs(w http.ResponseWriter, r *http.Request) {
+	data, err := s.b.ExportConfigs(r.Context())
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(data)
+}
+
+func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
+	id, err := s.b.DeleteConfig(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Deleted int64 `json:"deleted"`
+	}{id})
+}
+
+func errStatus(err error) int {
+	var ve *fwdconfig.ValidationError
+	var ie *fwdconfig.ImportError
+	switch {
+	case errors.Is(err, fwdconfig.ErrNotFound):
+		return http.StatusNotFound
+	case errors.As(err, &ve), errors.As(err, &ie):
+		return http.StatusBadRequest
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, localapi.Error{Error: err.Error()})
+}

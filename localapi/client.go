@@ -1,0 +1,218 @@
+package localapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/kftray-go/kftray/fwdconfig"
+)
+
+// ErrNotRunning means no daemon answers on the socket.
+var ErrNotRunning = errors.New("the kftray daemon is not running")
+
+// StatusError is a non-2xx answer.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string { return e.Msg }
+
+// Client talks to a daemon.
+type Client struct {
+	hc    *http.Client
+	base  string
+	token string
+	where string // for messages
+}
+
+// NewUnixClient returns a client for the daemon listening on socket.
+func NewUnixClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		MaxIdleConns: 4,
+	}
+	return &Client{hc: &http.Client{Transport: tr}, base: "http://kftray", where: socket}
+}
+
+// NewTCPClient returns a client for the daemon's loopback TCP address
+// (host:port), authenticating with token.
+func NewTCPClient(addr, token string) *Client {
+	return &Client{hc: &http.Client{}, base: "http://" + addr, token: token, where: addr}
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+// Status describes the daemon.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	return s, c.do(ctx, http.MethodGet, "/status", nil, &s)
+}
+
+// Forwards lists every config with its state.
+func (c *Client) Forwards(ctx context.Context) ([]Forward, error) {
+	var fs []Forward
+	return fs, c.do(ctx, http.MethodGet, "/forwards", nil, &fs)
+}
+
+// Forward returns one config (by alias or id) with its state.
+func (c *Client) Forward(ctx context.Context, ref string) (Forward, error) {
+	var f Forward
+	return f, c.do(ctx, http.MethodGet, "/forwards/"+url.PathEscape(ref), nil, &f)
+}
+
+// Start starts the selected forwards and returns once each runs or failed.
+func (c *Client) Start(ctx context.Context, sel Selection) (Results, error) {
+	var r Results
+	return r, c.do(ctx, http.MethodPost, "/forwards/start", sel, &r)
+}
+
+// Stop stops the selected forwards.
+func (c *Client) Stop(ctx context.Context, sel Selection) (Results, error) {
+	var r Results
+	return r, c.do(ctx, http.MethodPost, "/forwards/stop", sel, &r)
+}
+
+// ImportConfigs merges kftray JSON (an array or one object) into the
+// configs, all or nothing.
+func (c *Client) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.ImportResult, error) {
+	var r fwdconfig.ImportResult
+	if !json.Valid(data) {
+		return r, errors.New("the configs to import are not valid JSON")
+	}
+	return r, c.do(ctx, http.MethodPost, "/configs/import", json.RawMessage(data), &r)
+}
+
+// ExportConfigs returns every config as kftray JSON.
+func (c *Client) ExportConfigs(ctx context.Context) ([]byte, error) {
+	var raw json.RawMessage
+	return raw, c.do(ctx, http.MethodGet, "/configs/export", nil, &raw)
+}
+
+// DeleteConfig stops a config's forward and deletes the config; it
+// returns the deleted config's id.
+func (c *Client) DeleteConfig(ctx context.Context, ref string) (int64, error) {
+	var r struct {
+		Deleted int64 `json:"deleted"`
+	}
+	return r.Deleted, c.do(ctx, http.MethodDelete, "/configs/"+url.PathEscape(ref), nil, &r)
+}
+
+// Shutdown asks the daemon to stop. It returns once the daemon accepted;
+// the daemon then stops its forwards and exits.
+func (c *Client) Shutdown(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/shutdown", struct{}{}, nil)
+}
+
+// Events calls f for each event (first a snapshot of every forward, then
+// every change) until ctx ends, the daemon closes the stream, or f returns
+// an error, which Events returns.
+func (c *Client) Events(ctx context.Context, f func(Event) error) error {
+	resp, err := c.send(ctx, http.MethodGet, "/events", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var data []byte
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case len(line) == 0:
+			if len(data) == 0 {
+				continue
+			}
+			var ev Event
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return fmt.Errorf("event stream from %s: %w", c.where, err)
+			}
+			data = data[:0]
+			if err := f(ev); err != nil {
+				return err
+			}
+		case bytes.HasPrefix(line, []byte("data: ")):
+			data = append(data, line[len("data: "):]...)
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("event stream from %s: %w", c.where, err)
+	}
+	return nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("reading the daemon's answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+Version+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if isNotRunning(err) {
+			return nil, fmt.Errorf("%w (nothing listens on %s)", ErrNotRunning, c.where)
+		}
+		return nil, fmt.Errorf("talking to the kftray daemon at %s: %w", c.where, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		var e Error
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return nil, &StatusError{Code: resp.StatusCode, Msg: e.Error}
+	}
+	return resp, nil
+}
+
+func isNotRunning(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOENT)
+}
