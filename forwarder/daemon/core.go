@@ -51,6 +51,7 @@ type Core struct {
 	// its pid is taken by another process now (or it is a zombie).
 	deadDaemon int
 	binder     *helperbind.Binder // ours to close, when the caller gave none
+	kube       *kubeEnvs          // the kubeconfig each forward's client meant
 
 	mu      sync.Mutex
 	cfgs    map[int64]fwdconfig.Config // configs this process started
@@ -86,6 +87,7 @@ func NewCore(opts CoreOptions) *Core {
 		cfgs: map[int64]fwdconfig.Config{}, live: map[int64]forwarder.State{}, pending: map[int64]bool{},
 		written: map[int64]forwarder.State{}, stops: map[int64]uint64{}, kick: make(chan struct{}, 1),
 	}
+	c.kube = newKubeEnvs(opts.Store, opts.Remember, opts.Log)
 	eo := opts.Engine
 	if eo.Binder == nil {
 		// Direct binds when the user may; the root helper (dialed on first
@@ -176,6 +178,9 @@ func (c *Core) reapDeleted(ctx context.Context) {
 	c.eng.Stop(gone...)
 	if err := c.changeDesired(ctx, gone, false); err != nil {
 		c.log.Warn().Err(err).Msg("forgetting deleted configs")
+	}
+	if err := c.kube.set(ctx, gone, nil); err != nil {
+		c.log.Warn().Err(err).Msg("forgetting deleted configs' kubeconfigs")
 	}
 	c.mu.Lock()
 	for _, id := range gone {
@@ -269,7 +274,7 @@ func (c *Core) view(cfg fwdconfig.Config, s forwarder.State, desired bool) local
 		Address: s.Address, Pod: s.Pod, Transport: s.Transport, Attempt: s.Attempt, LastError: s.LastError,
 		NextTry: s.NextTry, Since: s.Since, UpdatedAt: time.Now(),
 		ActiveConns: s.ActiveConns, TotalConns: s.TotalConns, BytesToPod: s.BytesToPod,
-		BytesFromPod: s.BytesFromPod, Reconnects: s.Reconnects}
+		BytesFromPod: s.BytesFromPod, Reconnects: s.Reconnects, Kube: c.kube.get(cfg.ID)}
 	switch s.Phase {
 	case forwarder.Stopped:
 		f.Address, f.LastError = "", ""
@@ -324,9 +329,13 @@ func (c *Core) Forwards(ctx context.Context) ([]localapi.Forward, error) {
 	if err != nil {
 		return nil, err
 	}
+	envs, err := c.kube.recorded(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]localapi.Forward, 0, len(cfgs))
 	for _, cfg := range cfgs {
-		out = append(out, c.forwardView(cfg, byID[cfg.ID], desired[cfg.ID]))
+		out = append(out, withRecordedKube(c.forwardView(cfg, byID[cfg.ID], desired[cfg.ID]), envs))
 	}
 	return out, nil
 }
@@ -343,6 +352,15 @@ func (c *Core) forwardView(cfg fwdconfig.Config, st *store.State, desired bool) 
 		return c.view(cfg, s, desired)
 	}
 	return storedView(cfg, st, desired)
+}
+
+// withRecordedKube fills in, for a forward this process does not run, the
+// kubeconfig its next restore will use.
+func withRecordedKube(f localapi.Forward, envs map[int64]localapi.KubeEnv) localapi.Forward {
+	if e, ok := envs[f.ID]; ok && f.Kube == nil && usesDefaultKubeconfig(f.Config) {
+		f.Kube = &e
+	}
+	return f
 }
 
 // Forward returns one config (alias or id) with its state.
@@ -367,7 +385,11 @@ func (c *Core) one(ctx context.Context, cfg fwdconfig.Config) (localapi.Forward,
 	if err != nil {
 		return localapi.Forward{}, err
 	}
-	return c.forwardView(cfg, sp, desired[cfg.ID]), nil
+	envs, err := c.kube.recorded(ctx)
+	if err != nil {
+		return localapi.Forward{}, err
+	}
+	return withRecordedKube(c.forwardView(cfg, sp, desired[cfg.ID]), envs), nil
 }
 
 // selected resolves a selection to configs; refs that name nothing get a
@@ -423,7 +445,7 @@ func (c *Core) Start(ctx context.Context, sel localapi.Selection) (localapi.Resu
 		}
 		cfgs, refs = append(cfgs, cfg), append(refs, allRefs[i])
 	}
-	if err := c.StartConfigs(ctx, cfgs...); err != nil {
+	if err := c.startConfigs(ctx, func(int64) *localapi.KubeEnv { return sel.Kube }, cfgs...); err != nil {
 		return localapi.Results{}, err
 	}
 	for i, cfg := range cfgs {
@@ -440,12 +462,21 @@ func (c *Core) Start(ctx context.Context, sel localapi.Selection) (localapi.Resu
 }
 
 // StartConfigs starts forwards for cfgs and remembers them as desired.
-// Per-forward failures are in their states, not in the error.
+// Per-forward failures are in their states, not in the error. Configs that
+// name no kubeconfig use this process's environment.
 func (c *Core) StartConfigs(ctx context.Context, cfgs ...fwdconfig.Config) error {
+	return c.startConfigs(ctx, func(int64) *localapi.KubeEnv { return nil }, cfgs...)
+}
+
+// startConfigs is StartConfigs where env(id) is the kubeconfig a client
+// meant for config id, if it names none (nil: this process's environment).
+func (c *Core) startConfigs(ctx context.Context, env func(id int64) *localapi.KubeEnv, cfgs ...fwdconfig.Config) error {
 	if len(cfgs) == 0 {
 		return nil
 	}
 	ids := make([]int64, len(cfgs))
+	run := make([]fwdconfig.Config, len(cfgs)) // as the engine runs them
+	byEnv := map[localapi.KubeEnv][]int64{}    // configs to record with that env (zero: none)
 	var changed []int64
 	for i, cfg := range cfgs {
 		ids[i] = cfg.ID
@@ -455,8 +486,35 @@ func (c *Core) StartConfigs(ctx context.Context, cfgs ...fwdconfig.Config) error
 		c.mu.Unlock()
 		// Starting a running forward whose config was edited since
 		// applies the edit: it restarts with the new config.
-		if ok && old.Revision != cfg.Revision && c.eng.Forward(cfg.ID) != nil {
-			changed = append(changed, cfg.ID)
+		running := c.eng.Forward(cfg.ID) != nil
+		if ok && old.Revision != cfg.Revision && running {
+			changed, running = append(changed, cfg.ID), false
+		}
+		run[i] = cfg
+		if !usesDefaultKubeconfig(cfg) {
+			continue
+		}
+		e := env(cfg.ID)
+		if e != nil {
+			run[i] = withKube(cfg, *e)
+		}
+		// A running forward keeps the kubeconfig it runs with; the others
+		// run with, and are restored with, this one.
+		if !running {
+			var k localapi.KubeEnv
+			if e != nil {
+				k = *e
+			}
+			byEnv[k] = append(byEnv[k], cfg.ID)
+		}
+	}
+	for k, ids := range byEnv {
+		e := &k
+		if k == (localapi.KubeEnv{}) {
+			e = nil
+		}
+		if err := c.kube.set(ctx, ids, e); err != nil {
+			return err
 		}
 	}
 	if err := c.changeDesired(ctx, ids, true); err != nil {
@@ -472,7 +530,7 @@ func (c *Core) StartConfigs(ctx context.Context, cfgs ...fwdconfig.Config) error
 		stops[i] = c.stops[id]
 	}
 	c.mu.Unlock()
-	if err := c.eng.Start(ctx, cfgs...); err != nil {
+	if err := c.eng.Start(ctx, run...); err != nil {
 		c.log.Info().Err(err).Msg("some forwards did not start")
 	}
 	// A stop that came before the engine had reserved the forward found
@@ -514,6 +572,9 @@ func (c *Core) Stop(ctx context.Context, sel localapi.Selection) (localapi.Resul
 	}
 	c.mu.Unlock()
 	if err := c.changeDesired(ctx, ids, false); err != nil {
+		return localapi.Results{}, err
+	}
+	if err := c.kube.set(ctx, ids, nil); err != nil {
 		return localapi.Results{}, err
 	}
 	c.eng.Stop(ids...)
@@ -567,6 +628,9 @@ func (c *Core) DeleteConfig(ctx context.Context, ref string) (int64, error) {
 	c.eng.Stop(cfg.ID)
 	c.Flush(ctx)
 	if err := c.changeDesired(ctx, []int64{cfg.ID}, false); err != nil {
+		return 0, err
+	}
+	if err := c.kube.set(ctx, []int64{cfg.ID}, nil); err != nil {
 		return 0, err
 	}
 	if err := c.st.DeleteConfigs(ctx, cfg.ID); err != nil {
@@ -665,7 +729,20 @@ func (c *Core) Restore(ctx context.Context) (int, error) {
 	if err := c.changeDesired(ctx, gone, false); err != nil {
 		return 0, err
 	}
-	return len(start), c.StartConfigs(ctx, start...)
+	if err := c.kube.set(ctx, gone, nil); err != nil {
+		return 0, err
+	}
+	// Each with the kubeconfig its client meant when it was started.
+	envs, err := c.kube.recorded(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return len(start), c.startConfigs(ctx, func(id int64) *localapi.KubeEnv {
+		if e, ok := envs[id]; ok {
+			return &e
+		}
+		return nil
+	}, start...)
 }
 
 // ClearStale removes the states of forwards whose owning process is gone

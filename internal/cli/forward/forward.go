@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	clidaemon "github.com/kftray-go/kftray/internal/cli/daemon"
 	"github.com/kftray-go/kftray/localapi"
@@ -66,7 +67,12 @@ func NewCmdStart(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			res, err := c.Start(cmd.Context(), opts.selection())
+			// The daemon's own environment is whoever started it: send the
+			// kubeconfig this shell means, for configs that name none.
+			sel := opts.selection()
+			env := kube.Environment()
+			sel.Kube = &localapi.KubeEnv{Kubeconfig: env.Kubeconfig, Context: env.Context}
+			res, err := c.Start(cmd.Context(), sel)
 			if err != nil {
 				return err
 			}
