@@ -46,6 +46,9 @@ type Options struct {
 	// finish when the daemon stops; default 5 s. Stopping the forwards
 	// and writing their states has time of its own after that.
 	ShutdownTimeout time.Duration
+	// RelaySweepEvery is how often relays left by dead kftray processes
+	// are looked for and deleted (also once at start); default 5 min.
+	RelaySweepEvery time.Duration
 }
 
 // stopTimeout bounds stopping every forward and writing their stopped
@@ -64,6 +67,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 5 * time.Second
+	}
+	if opts.RelaySweepEvery <= 0 {
+		opts.RelaySweepEvery = 5 * time.Minute
 	}
 	log := opts.Log
 	p := localapi.PathsIn(opts.Dir)
@@ -94,6 +100,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 
+	if opts.Engine.Relay.Owner.Session == "" {
+		// Tells this daemon's relays from a dead one's (relay.DeadSession).
+		opts.Engine.Relay.Owner.Session = relay.DaemonSession(relay.DirKey(p.Dir))
+	}
+	if err := st.SetSetting(ctx, RelaySessionKey, opts.Engine.Relay.Owner.Session); err != nil {
+		return fmt.Errorf("recording the relay session: %w", err)
+	}
 	if opts.Engine.Relay.TemplateDir == "" {
 		// The user's relay-deployment.yaml.tmpl, if any, lives here.
 		opts.Engine.Relay.TemplateDir = p.Dir
@@ -157,8 +170,8 @@ func Run(ctx context.Context, opts Options) error {
 			log.Info().Int("forwards", n).Msg("restored forwards that were running")
 		}
 	}()
-	// Relays left by an earlier daemon: reported, in the background, and
-	// given up on when the daemon stops.
+	// Relays that dead kftray processes left: deleted in the background,
+	// at start and every RelaySweepEvery, until the daemon stops.
 	orphansCtx, stopOrphans := context.WithCancel(ctx)
 	orphansDone := make(chan struct{})
 	go func() {
@@ -168,7 +181,9 @@ func Run(ctx context.Context, opts Options) error {
 			if load == nil {
 				load = kube.Load
 			}
-			reportOrphanRelays(orphansCtx, st, load, m.RelayOwner(), log)
+			s := &relaySweeper{st: st, load: load, owner: m.RelayOwner(), dirKey: relay.DirKey(p.Dir), kube: core.kube,
+				log: log, deleteTimeout: 30 * time.Second}
+			s.run(orphansCtx, opts.RelaySweepEvery)
 		}
 	}()
 	if opts.Ready != nil {
