@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/forwarder/target"
 	"github.com/kftray-go/kftray/fwdconfig"
 )
@@ -28,8 +29,8 @@ type Manager struct {
 	clusters map[string]*clusterEntry // by kube.Source
 	forwards map[int64]*managed
 
-	relayOnce sync.Once    // fixes the relay options' defaults (the owner session) once
-	relayOpts RelayOptions // opts.Relay with defaults; see relayOptions
+	relayOnce sync.Once     // fixes the relay options' defaults (the owner session) once
+	relayOpts relay.Options // opts.Relay with defaults; see relayOptions
 
 	// waitLoaded waits for another forward's load of a cluster. A field
 	// so that a test can hold a waiter at that point; it is
@@ -126,7 +127,7 @@ func NewManager(opts Options) *Manager {
 
 // Spec turns a kftray config into what to resolve and what to bind, for a
 // direct port-forward. Configs that go through the in-cluster relay
-// (NeedsRelay) are RelaySpec's.
+// (relay.Needed) are relay.SpecFor's.
 func Spec(cfg fwdconfig.Config) (target.Spec, BindRequest, error) {
 	name := cfg.Alias
 	if name == "" {
@@ -195,7 +196,7 @@ func (m *Manager) Start(ctx context.Context, cfgs ...fwdconfig.Config) error {
 }
 
 func (m *Manager) startOne(ctx context.Context, cfg fwdconfig.Config) error {
-	if NeedsRelay(cfg) {
+	if relay.Needed(cfg) {
 		return m.startRelay(ctx, cfg)
 	}
 	spec, bind, err := Spec(cfg)

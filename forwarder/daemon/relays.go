@@ -6,7 +6,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/internal/proc"
@@ -61,7 +60,7 @@ func (s *relaySweeper) sweep(ctx context.Context) (deleted, left int) {
 	}
 	seen := map[place]bool{}
 	for _, cfg := range cfgs {
-		if !forwarder.NeedsRelay(cfg) {
+		if !relay.Needed(cfg) {
 			continue
 		}
 		// Where the forward runs: the config's kubeconfig, else the one its

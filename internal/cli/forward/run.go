@@ -50,7 +50,7 @@ func runRun(cmd *cobra.Command, opts *SelectOptions) error {
 	}
 	// Its relays carry this process's pid, so a daemon can delete them
 	// once it is dead (killed with kill -9).
-	eng := forwarder.Options{Relay: forwarder.RelayOptions{Owner: relay.Owner{Session: relay.RunSession(os.Getpid())}}}
+	eng := forwarder.Options{Relay: relay.Options{Owner: relay.Owner{Session: relay.RunSession(os.Getpid())}}}
 	core := fwdaemon.NewCore(fwdaemon.CoreOptions{Store: st, Log: *f.Logger(), Engine: eng})
 	if err := core.CheckNotRunElsewhere(ctx, cfgs...); err != nil {
 		return err
