@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -49,6 +50,7 @@ type Core struct {
 	mu    sync.Mutex
 	cfgs  map[int64]fwdconfig.Config // configs this process started, as stored
 	stops map[int64]uint64           // Stop calls per config, so a start can tell one came while it ran
+	done  bool                       // StopAll ran: nothing starts any more
 }
 
 // CoreOptions configure a Core.
@@ -262,6 +264,13 @@ func (c *Core) startConfigs(ctx context.Context, env func(id int64) *localapi.Ku
 	if len(cfgs) == 0 {
 		return nil
 	}
+	c.mu.Lock()
+	done := c.done
+	c.mu.Unlock()
+	if done {
+		// A request the API server could not finish before shutdown.
+		return errors.New("the kftray daemon is stopping; start the forwards again once it has restarted")
+	}
 	ids := make([]int64, len(cfgs))
 	run := make([]fwdconfig.Config, len(cfgs)) // as the engine runs them
 	byEnv := map[localapi.KubeEnv][]int64{}    // configs to record with that env (zero: none)
@@ -330,8 +339,13 @@ func (c *Core) startConfigs(ctx context.Context, env func(id int64) *localapi.Ku
 			late = append(late, id)
 		}
 	}
+	done = c.done
 	c.mu.Unlock()
-	if len(late) > 0 && c.desired.remember {
+	if done {
+		// StopAll ran meanwhile: what this start brought up must not
+		// outlive it (they stay desired, for the next daemon).
+		late = ids
+	} else if len(late) > 0 && c.desired.remember {
 		// Unless a start came again after that stop.
 		if desired, err := c.desired.get(ctx); err == nil {
 			late = slices.DeleteFunc(late, func(id int64) bool { return desired[id] })
@@ -410,6 +424,9 @@ func (c *Core) DeleteConfig(ctx context.Context, ref string) (int64, error) {
 // StopAll stops every forward this process runs (they stay desired) and
 // writes their stopped states.
 func (c *Core) StopAll(ctx context.Context) {
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
 	// Those still starting too: a start in flight must not come up after.
 	c.eng.StopAll()
 	// Forwards that failed here are not in the engine but may still say
