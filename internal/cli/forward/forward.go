@@ -70,8 +70,9 @@ func NewCmdStart(f *cmdutil.Factory) *cobra.Command {
 			// The daemon's own environment is whoever started it: send the
 			// kubeconfig this shell means, for configs that name none.
 			sel := opts.selection()
-			env := kube.Environment()
-			sel.Kube = &localapi.KubeEnv{Kubeconfig: env.Kubeconfig, Context: env.Context}
+			if env := kube.Environment(); env.Kubeconfig != "" {
+				sel.Kube = &localapi.KubeEnv{Kubeconfig: env.Kubeconfig, Context: env.Context}
+			}
 			res, err := c.Start(cmd.Context(), sel)
 			if err != nil {
 				return err
