@@ -793,3 +793,16 @@ func TestShutdownWritesStoppedStatesAfterASlowRequest(t *testing.T) {
 		}
 	}
 }
+
+// A client's kubeconfig list must be absolute paths: a relative one would
+// be read from the daemon's working directory, not the client's.
+func TestStartRejectsARelativeKubeconfig(t *testing.T) {
+	dir := shortDir(t)
+	addWeb(t, dir)
+	c, _ := runInProcess(t, dir, testWorld(t), "")
+	_, err := c.Start(context.Background(), localapi.Selection{Refs: []string{"web"}, Kube: &localapi.KubeEnv{Kubeconfig: "kube/config"}})
+	var se *localapi.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Msg, `"kube/config" is not an absolute path`) {
+		t.Fatalf("start with a relative kubeconfig: %v; want 400 naming it", err)
+	}
+}

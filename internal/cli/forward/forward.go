@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -74,6 +75,14 @@ func NewCmdStart(f *cmdutil.Factory) *cobra.Command {
 				sel.Kube = &localapi.KubeEnv{Kubeconfig: env.Kubeconfig, Context: env.Context}
 			}
 			res, err := c.Start(cmd.Context(), sel)
+			var se *localapi.StatusError
+			if errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Msg, `unknown field "kube"`) {
+				// A daemon from before kube was sent: it uses its own
+				// environment, as it always did.
+				f.Logger().Warn().Msg("the running daemon is older and uses its own KUBECONFIG for configs that name none; restart it with 'kftray daemon stop'")
+				sel.Kube = nil
+				res, err = c.Start(cmd.Context(), sel)
+			}
 			if err != nil {
 				return err
 			}
