@@ -49,6 +49,10 @@ type Options struct {
 	// RelaySweepEvery is how often relays left by dead kftray processes
 	// are looked for and deleted (also once at start); default 5 min.
 	RelaySweepEvery time.Duration
+	// HelperProbe inspects the installed root helper for GET /v1/helper
+	// (the CLI passes what `kftray helper status` computes); nil: the
+	// daemon says it cannot tell.
+	HelperProbe func(ctx context.Context) localapi.Helper
 }
 
 // stopTimeout bounds stopping every forward and writing their stopped
@@ -130,7 +134,12 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("restricting %s to its owner: %w", p.Socket, err)
 	}
 
-	d := &daemon{core: core, started: time.Now(), dir: p.Dir, socket: p.Socket, stop: make(chan struct{})}
+	load := opts.Engine.LoadCluster
+	if load == nil {
+		load = kube.Load
+	}
+	d := &daemon{core: core, started: time.Now(), dir: p.Dir, socket: p.Socket, stop: make(chan struct{}),
+		load: load, helperProbe: opts.HelperProbe, logPath: p.Log}
 	lns := []net.Listener{uln}
 	var token string
 	if opts.HTTPAddr != "" {
@@ -177,10 +186,6 @@ func Run(ctx context.Context, opts Options) error {
 	go func() {
 		defer close(orphansDone)
 		if m, ok := core.eng.(interface{ RelayOwner() relay.Owner }); ok {
-			load := opts.Engine.LoadCluster
-			if load == nil {
-				load = kube.Load
-			}
 			s := &relaySweeper{st: st, load: load, owner: m.RelayOwner(), dirKey: relay.DirKey(p.Dir), kube: core.kube,
 				log: log, deleteTimeout: 30 * time.Second}
 			s.run(orphansCtx, opts.RelaySweepEvery)
@@ -274,6 +279,10 @@ type daemon struct {
 	httpAddr string
 	stopOnce sync.Once
 	stop     chan struct{}
+
+	load        func(kube.Source) (*kube.Cluster, error) // clusters for the pickers and relays
+	helperProbe func(ctx context.Context) localapi.Helper
+	logPath     string
 }
 
 func (d *daemon) Status(context.Context) localapi.Status {

@@ -97,3 +97,26 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// StatusFor is what r is to o, whose session is the live one of its
+// config directory (dirKey; "" when no daemon of it runs): Classify, and
+// then, for a relay of this user and host that no live forward uses, its
+// session: provably dead is an orphan; a live `kftray run`'s or o's own is
+// in use (it may be starting); another config directory's daemon's is
+// another session, which this directory cannot speak for. Sessions of
+// older kftray versions prove nothing and stay orphans, for `kftray relay
+// clean` to delete when the user asks.
+func (o Owner) StatusFor(r Info, dirKey string, inUse func(Info) bool, alive func(pid int) bool) Status {
+	st := o.Classify(r, inUse)
+	if st != Orphan {
+		return st
+	}
+	so, ok := ParseSession(r.OwnerSession)
+	if !ok || o.DeadSession(r, dirKey, alive) {
+		return Orphan
+	}
+	if so.Daemon && r.OwnerSession != o.labelSession() {
+		return OtherSession
+	}
+	return InUse
+}

@@ -50,3 +50,27 @@ func TestSessions(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusFor(t *testing.T) {
+	key := DirKey("/home/me/.kftray")
+	me := Owner{User: "me", Host: "h", Session: DaemonSession(key)}
+	alive := func(pid int) bool { return pid == 1 }
+	notUsed := func(Info) bool { return false }
+	for _, tc := range []struct {
+		session, user string
+		want          Status
+	}{
+		{me.Session, "me", InUse},                             // this daemon's, maybe starting
+		{DaemonSession(key), "me", Orphan},                    // an earlier daemon of this directory
+		{DaemonSession(DirKey("/other")), "me", OtherSession}, // another directory's daemon
+		{RunSession(1), "me", InUse},                          // a live kftray run
+		{RunSession(2), "me", Orphan},                         // a dead kftray run
+		{"3fa2c1d9", "me", Orphan},                            // an older kftray: the user decides
+		{DaemonSession(key), "bob", OtherOwner},
+	} {
+		r := Info{OwnerUser: tc.user, OwnerHost: "h", OwnerSession: tc.session}
+		if got := me.StatusFor(r, key, notUsed, alive); got != tc.want {
+			t.Errorf("session %q of %s: %q, want %q", tc.session, tc.user, got, tc.want)
+		}
+	}
+}

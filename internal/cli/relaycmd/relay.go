@@ -146,19 +146,10 @@ func (o *options) find(ctx context.Context) ([]Row, error) {
 	owner := relay.LocalOwner(live)
 	rows := make([]Row, 0, len(list))
 	for _, r := range list {
-		st := owner.Classify(r, func(r relay.Info) bool {
+		st := owner.StatusFor(r, dirKey, func(r relay.Info) bool {
 			id, _ := strconv.ParseInt(r.ConfigID, 10, 64)
 			return r.ServesPod(inUse[id])
-		})
-		if so, ok := relay.ParseSession(r.OwnerSession); ok && st == relay.Orphan && !owner.DeadSession(r, dirKey, proc.Alive) {
-			// Its owner may be alive: the running daemon, a running
-			// `kftray run` (both use it), or another config directory's
-			// daemon (which this one cannot speak for).
-			st = relay.InUse
-			if so.Daemon && r.OwnerSession != live {
-				st = relay.OtherSession
-			}
-		}
+		}, proc.Alive)
 		rows = append(rows, Row{Info: r, Status: st})
 	}
 	return rows, nil
