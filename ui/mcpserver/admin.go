@@ -42,7 +42,7 @@ func (s *server) adminTools() {
 		Description: "List the kftray-server relay Deployments in a cluster (UDP and proxy forwards run one) and whose they are.",
 		Annotations: readOnly("List relays", true)},
 		func(ctx context.Context, c *localapi.Client, in relaysIn) (relaysOut, error) {
-			list, err := c.Relays(ctx, localapi.RelayQuery{ClusterRef: in.ref(), Namespace: in.Namespace})
+			list, err := c.Relays(ctx, localapi.RelayQuery{ClusterRef: s.ref(in.Cluster), Namespace: in.Namespace})
 			if err != nil {
 				return relaysOut{}, err
 			}
@@ -55,7 +55,7 @@ func (s *server) adminTools() {
 		Description: "Delete this user's orphaned relays in a cluster (left by a daemon that was killed or lost the cluster at stop), as 'kftray relay clean' does. Relays in use and other users' are never touched.",
 		Annotations: changes("Clean orphaned relays", true, true, true)},
 		func(ctx context.Context, c *localapi.Client, in cleanIn) (cleanOut, error) {
-			list, err := c.CleanRelays(ctx, localapi.RelayQuery{ClusterRef: in.ref(), Namespace: in.Namespace})
+			list, err := c.CleanRelays(ctx, localapi.RelayQuery{ClusterRef: s.ref(in.Cluster), Namespace: in.Namespace})
 			if list == nil {
 				list = []localapi.Relay{}
 			}

@@ -17,8 +17,19 @@ type Cluster struct {
 	Context    string `json:"context,omitempty" jsonschema:"kubeconfig context (see list_kube_contexts); leave out for the current context"`
 }
 
-func (c Cluster) ref() localapi.ClusterRef {
-	return localapi.ClusterRef{Kubeconfig: c.Kubeconfig, Context: c.Context}
+// ref is the cluster a tool names: with no kubeconfig, the one the client
+// means (Options.Kube), else the daemon's default.
+func (s *server) ref(c Cluster) localapi.ClusterRef {
+	return localapi.ClusterRef{Kubeconfig: s.kubeconfig(c.Kubeconfig), Context: c.Context}
+}
+
+func (s *server) kubeconfig(named string) string {
+	if named == "" && s.opts.Kube != nil {
+		if env := s.opts.Kube(); env != nil {
+			return env.Kubeconfig
+		}
+	}
+	return named
 }
 
 type listContextsIn struct {
@@ -90,7 +101,7 @@ func (s *server) clusterTools() {
 		Description: "List the contexts of a kubeconfig (the daemon's default kubeconfig when none is given), marking the current one.",
 		Annotations: readOnly("List kubeconfig contexts", false)},
 		func(ctx context.Context, c *localapi.Client, in listContextsIn) (listContextsOut, error) {
-			list, err := c.Contexts(ctx, in.Kubeconfig)
+			list, err := c.Contexts(ctx, s.kubeconfig(in.Kubeconfig))
 			if err != nil {
 				return listContextsOut{}, err
 			}
@@ -103,7 +114,7 @@ func (s *server) clusterTools() {
 		Description: "List the namespaces of a cluster. When RBAC forbids listing, the error says so: ask the user for the namespace name instead.",
 		Annotations: readOnly("List namespaces", true)},
 		func(ctx context.Context, c *localapi.Client, in listNamespacesIn) (listNamespacesOut, error) {
-			list, cut, err := c.Namespaces(ctx, in.ref())
+			list, cut, err := c.Namespaces(ctx, s.ref(in.Cluster))
 			if err != nil {
 				return listNamespacesOut{}, err
 			}
@@ -120,7 +131,7 @@ func (s *server) clusterTools() {
 			if err := needNamespace(in.Namespace); err != nil {
 				return listServicesOut{}, err
 			}
-			list, cut, err := c.Services(ctx, in.ref(), in.Namespace)
+			list, cut, err := c.Services(ctx, s.ref(in.Cluster), in.Namespace)
 			if err != nil {
 				return listServicesOut{}, err
 			}
@@ -146,7 +157,7 @@ func (s *server) clusterTools() {
 			if err := needNamespace(in.Namespace); err != nil {
 				return listPodsOut{}, err
 			}
-			list, cut, err := c.Pods(ctx, in.ref(), in.Namespace, in.LabelSelector)
+			list, cut, err := c.Pods(ctx, s.ref(in.Cluster), in.Namespace, in.LabelSelector)
 			if err != nil {
 				return listPodsOut{}, err
 			}
@@ -167,9 +178,9 @@ func (s *server) clusterTools() {
 				return listPortsOut{}, fmt.Errorf("give service (a Service's name) or label_selector (e.g. app=web), one of the two")
 			}
 			if in.Service != "" {
-				return servicePorts(ctx, c, in)
+				return servicePorts(ctx, c, s.ref(in.Cluster), in)
 			}
-			return podPorts(ctx, c, in)
+			return podPorts(ctx, c, s.ref(in.Cluster), in)
 		})
 }
 
@@ -180,8 +191,8 @@ func needNamespace(ns string) error {
 	return nil
 }
 
-func servicePorts(ctx context.Context, c *localapi.Client, in listPortsIn) (listPortsOut, error) {
-	list, _, err := c.Services(ctx, in.ref(), in.Namespace)
+func servicePorts(ctx context.Context, c *localapi.Client, ref localapi.ClusterRef, in listPortsIn) (listPortsOut, error) {
+	list, _, err := c.Services(ctx, ref, in.Namespace)
 	if err != nil {
 		return listPortsOut{}, err
 	}
@@ -198,8 +209,8 @@ func servicePorts(ctx context.Context, c *localapi.Client, in listPortsIn) (list
 	return listPortsOut{}, fmt.Errorf("no Service %q in namespace %q; list_services lists them (or give label_selector to list the ports of pods)", in.Service, in.Namespace)
 }
 
-func podPorts(ctx context.Context, c *localapi.Client, in listPortsIn) (listPortsOut, error) {
-	pods, _, err := c.Pods(ctx, in.ref(), in.Namespace, in.LabelSelector)
+func podPorts(ctx context.Context, c *localapi.Client, ref localapi.ClusterRef, in listPortsIn) (listPortsOut, error) {
+	pods, _, err := c.Pods(ctx, ref, in.Namespace, in.LabelSelector)
 	if err != nil {
 		return listPortsOut{}, err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -172,7 +174,7 @@ func (s *server) forwardTools() {
 				}
 				refs = []string{strconv.FormatInt(id, 10)}
 			}
-			r, err := c.Start(ctx, localapi.Selection{Refs: refs})
+			r, err := s.start(ctx, c, localapi.Selection{Refs: refs})
 			if err != nil {
 				return outcomes{}, err
 			}
@@ -211,6 +213,23 @@ func (s *server) forwardTools() {
 			r, err := c.Restart(ctx, localapi.Selection{Refs: in.Refs, All: in.All})
 			return outcomesOf(r), err
 		})
+}
+
+// start starts sel with the client's kubeconfig for configs that name
+// none. A daemon older than that field refuses it: it gets the start
+// without it and uses its own environment, as it always did.
+func (s *server) start(ctx context.Context, c *localapi.Client, sel localapi.Selection) (localapi.Results, error) {
+	if s.opts.Kube != nil {
+		sel.Kube = s.opts.Kube()
+	}
+	r, err := c.Start(ctx, sel)
+	var se *localapi.StatusError
+	if sel.Kube != nil && errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Msg, `unknown field "kube"`) {
+		s.opts.Log.Warn().Msg("the running daemon is older and uses its own KUBECONFIG for configs that name none; restart it with 'kftray daemon stop'")
+		sel.Kube = nil
+		r, err = c.Start(ctx, sel)
+	}
+	return r, err
 }
 
 func active(status string) bool {

@@ -40,6 +40,11 @@ type Options struct {
 	// starts the daemon when none runs (localapi.Ensure); in the daemon it
 	// is the daemon's own socket.
 	Connect func(ctx context.Context) (*localapi.Client, error)
+	// Kube is the kubeconfig the client means for tools and configs that
+	// name none: `kftray mcp` sends its own environment's, as `kftray
+	// start` does (the daemon's environment is that of whoever started
+	// it). Nil: the daemon's own.
+	Kube func() *localapi.KubeEnv
 	// Version is kftray's version, told to clients.
 	Version string
 	// Log gets one debug line per tool call; warnings for failures of

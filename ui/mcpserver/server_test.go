@@ -16,6 +16,7 @@ import (
 
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
+	"github.com/kftray-go/kftray/ui/mcpserver"
 )
 
 // The tools, and whether each only reads. kftray's own 16 come first,
@@ -400,6 +401,28 @@ func TestClusterTools(t *testing.T) {
 		if msg := callErr(t, cs, tc.tool, tc.args); !strings.Contains(msg, tc.says) {
 			t.Errorf("%s %v: %q; want it to say %q", tc.tool, tc.args, msg, tc.says)
 		}
+	}
+}
+
+// TestClientKubeconfig: with the client's kubeconfig (what `kftray mcp`
+// sends from its environment), tools that name none use it, and a started
+// forward records it.
+func TestClientKubeconfig(t *testing.T) {
+	w := startWorld(t)
+	kc := writeKubeconfig(t)
+	cs := w.sessionWith(t, mcpserver.Options{Kube: func() *localapi.KubeEnv { return &localapi.KubeEnv{Kubeconfig: kc, Context: "dev"} }})
+	var ctxs struct{ Contexts []localapi.KubeContext }
+	call(t, cs, "list_kube_contexts", map[string]any{}, &ctxs)
+	if len(ctxs.Contexts) != 2 || ctxs.Contexts[1].Name != "prod" {
+		t.Fatalf("contexts of the client's kubeconfig: %+v", ctxs)
+	}
+	call(t, cs, "create_config", map[string]any{"config": map[string]any{"alias": "web", "namespace": "default",
+		"workload_type": "service", "service": "web", "remote_port": 80}}, nil)
+	call(t, cs, "start_port_forward", map[string]any{"refs": []string{"web"}}, nil)
+	var f localapi.Forward
+	call(t, cs, "get_port_forward", map[string]any{"ref": "web"}, &f)
+	if f.Kube == nil || f.Kube.Kubeconfig != kc || f.Kube.Context != "dev" {
+		t.Fatalf("the forward's kube: %+v; want the client's %s (dev)", f.Kube, kc)
 	}
 }
 

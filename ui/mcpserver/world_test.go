@@ -128,9 +128,14 @@ func fixed(c *localapi.Client) func(context.Context) (*localapi.Client, error) {
 // session connects the SDK's client to a server over this world's daemon
 // (in memory, as stdio would carry it).
 func (w *world) session(t testing.TB) *mcp.ClientSession {
+	return w.sessionWith(t, mcpserver.Options{})
+}
+
+func (w *world) sessionWith(t testing.TB, opts mcpserver.Options) *mcp.ClientSession {
 	t.Helper()
 	ct, st := mcp.NewInMemoryTransports()
-	srv := mcpserver.New(mcpserver.Options{Connect: fixed(w.client), Version: "test"})
+	opts.Connect, opts.Version = fixed(w.client), "test"
+	srv := mcpserver.New(opts)
 	ctx := context.Background()
 	ss, err := srv.Connect(ctx, st, nil)
 	if err != nil {

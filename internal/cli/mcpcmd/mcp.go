@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
@@ -30,11 +31,23 @@ func NewCmdMCP(f *cmdutil.Factory) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return mcpserver.ServeStdio(cmd.Context(), f.IO.In, f.IO.Out, mcpserver.Options{
 				Connect: connector(cmd, f),
+				Kube:    clientKube,
 				Version: buildinfo.Get().Version,
 				Log:     *f.Logger(),
 			})
 		},
 	}
+}
+
+// clientKube is the kubeconfig this process (the editor's environment)
+// means, sent for tools and configs that name none, as `kftray start`
+// sends the shell's.
+func clientKube() *localapi.KubeEnv {
+	env := kube.Environment()
+	if env.Kubeconfig == "" {
+		return nil
+	}
+	return &localapi.KubeEnv{Kubeconfig: env.Kubeconfig, Context: env.Context}
 }
 
 // connector returns a client of the daemon for each tool call, starting
