@@ -96,10 +96,10 @@ func configDir(t *testing.T) string {
 
 // stdioSession runs `kftray mcp` with its own config directory and
 // connects the SDK's client to it.
-func stdioSession(t *testing.T, dir string) (*mcp.ClientSession, *syncBuffer) {
+func stdioSession(t *testing.T, dir, kubeconfig string) (*mcp.ClientSession, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(kftray(t), "mcp")
-	cmd.Env = []string{"KFTRAY_CONFIG=" + dir, "HOME=" + dir, "PATH=/usr/bin:/bin"}
+	cmd.Env = []string{"KFTRAY_CONFIG=" + dir, "HOME=" + dir, "PATH=/usr/bin:/bin", "KUBECONFIG=" + kubeconfig}
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).
@@ -313,12 +313,27 @@ func TestMCPOnTheDevCluster(t *testing.T) {
 	dir := configDir(t)
 
 	t.Run("stdio", func(t *testing.T) {
-		cs, stderr := stdioSession(t, dir)
-		checkTools(t, cs)
+		// The first kftray mcp has no kubeconfig (KUBECONFIG empty, no
+		// ~/.kube/config) and starts the daemon, which inherits that.
+		first, _ := stdioSession(t, dir, "")
 		var st localapi.Status
-		call(t, cs, "daemon_status", nil, &st)
+		call(t, first, "daemon_status", nil, &st)
 		if st.ConfigDir != dir || st.PID == 0 {
 			t.Fatalf("daemon_status: %+v; want the daemon of %s, started on demand", st, dir)
+		}
+		res, err := first.CallTool(ctx, &mcp.CallToolParams{Name: "list_namespaces", Arguments: map[string]any{}})
+		if err != nil || !res.IsError {
+			t.Fatalf("list_namespaces with no kubeconfig anywhere: %+v %v; want an error", res, err)
+		}
+
+		// The next one's environment names the cluster: tools that name
+		// no kubeconfig use it, not the daemon's.
+		cs, stderr := stdioSession(t, dir, c.Kubeconfig)
+		checkTools(t, cs)
+		var nss struct{ Namespaces []localapi.Namespace }
+		call(t, cs, "list_namespaces", map[string]any{"limit": 200}, &nss)
+		if !slices.ContainsFunc(nss.Namespaces, func(n localapi.Namespace) bool { return n.Name == ns }) {
+			t.Fatalf("list_namespaces with the client's KUBECONFIG: %+v; want %s", nss, ns)
 		}
 		forwardLife(t, cs, c, ns, "web-stdio", pods)
 		if s := stderr.String(); strings.TrimSpace(s) != "" {
