@@ -30,8 +30,8 @@ type (
 		fwds []localapi.Forward
 		err  error
 	}
-	ensuredMsg  struct{ err error }
-	resultsMsg  struct {
+	ensuredMsg struct{ err error }
+	resultsMsg struct {
 		verb string // start, stop, restart
 		res  localapi.Results
 		err  error

@@ -235,4 +235,3 @@ func describe(fw *localapi.Forward) string {
 	}
 	return b.String()
 }
-

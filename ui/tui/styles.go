@@ -7,7 +7,7 @@ import "charm.land/lipgloss/v2"
 // also have marks of their own (> and *) so they read in plain text.
 type styles struct {
 	title, header, faint, bold, cursor, err, ok, warn, group, key, box lipgloss.Style
-	status                                                            map[string]lipgloss.Style
+	status                                                             map[string]lipgloss.Style
 }
 
 func newStyles(noColor bool) styles {
