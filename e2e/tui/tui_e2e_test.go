@@ -1,0 +1,199 @@
+//go:build e2e
+
+// Package tui_test runs the real kftui binary in tmux against the dev
+// cluster (e2e/cluster) and the real kftray daemon it starts on demand:
+// what a person sees and types. Run with
+//
+//	KFTRAY_DEVCLUSTER_BIN=... go test -tags e2e ./e2e/tui/
+package tui_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/localapi"
+)
+
+func TestMain(m *testing.M) { os.Exit(cluster.Main(m)) }
+
+// build compiles kftui and kftray into one directory, so that kftui finds
+// the kftray next to it to start the daemon, as when installed.
+func build(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, p := range []string{"kftui", "kftray"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(bin, p), "github.com/kftray-go/kftray/cmd/"+p).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go build %s: %v\n%s", p, err, out)
+		}
+	}
+	return bin
+}
+
+// tmuxSession is kftui in a detached tmux session on a private server.
+type tmuxSession struct {
+	t    *testing.T
+	sock string
+}
+
+func (s *tmuxSession) tmux(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", s.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-t", "kftui") }
+
+func (s *tmuxSession) keys(keys ...string) {
+	s.tmux(append([]string{"send-keys", "-t", "kftui"}, keys...)...)
+}
+
+// waitScreen polls the screen until cond holds (60 s at most, so that a
+// broken run fails instead of hanging) and returns it.
+func (s *tmuxSession) waitScreen(what string, cond func(string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		scr := s.screen()
+		if cond(scr) {
+			return scr
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("gave up waiting for %s; the screen:\n%s", what, scr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// row returns the screen line of the config named name.
+func row(scr, name string) string {
+	for _, l := range strings.Split(scr, "\n") {
+		if f := strings.Fields(strings.TrimLeft(l, ">* ")); len(f) > 0 && f[0] == name {
+			return l
+		}
+	}
+	return ""
+}
+
+var addrRE = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+
+// TestTUIOnTheDevCluster: start a forward from kftui, see it running on
+// its pod, curl through it, delete the pod and see kftui show the
+// replacement, stop it, and check with `kftray status` that the daemon
+// agrees.
+func TestTUIOnTheDevCluster(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is needed (apt-get install tmux):", err)
+	}
+	c := cluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t)
+	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := c.ReadyPods(ctx, ns, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	bin := build(t)
+	dir, err := os.MkdirTemp("", "kftui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "KFTRAY_CONFIG="+dir)
+	kftray := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(bin, "kftray"), args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kftray %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() {
+		cmd := exec.Command(filepath.Join(bin, "kftray"), "daemon", "stop")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("kftray daemon stop: %v\n%s", err, out)
+		}
+		os.RemoveAll(dir)
+	})
+	kftray("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
+		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+
+	s := &tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	// No daemon runs yet: kftui starts one. The shell prints kftui's exit
+	// status so that the test can see it quit cleanly.
+	s.tmux("new-session", "-d", "-s", "kftui", "-x", "120", "-y", "40", "-e", "KFTRAY_CONFIG="+dir, "-e", "TERM=xterm-256color",
+		"sh", "-c", filepath.Join(bin, "kftui")+"; echo kftui exited $?; sleep 600")
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
+
+	scr := s.waitScreen("web, stopped", func(scr string) bool { return strings.Contains(row(scr, "web"), "stopped") })
+	t.Logf("kftui at start:\n%s", scr)
+
+	s.keys("Enter") // the only row: start it
+	scr = s.waitScreen("web running on "+pods[0], func(scr string) bool {
+		r := row(scr, "web")
+		return strings.Contains(r, "running") && strings.Contains(r, pods[0])
+	})
+	addr := addrRE.FindString(row(scr, "web"))
+	if addr == "" {
+		t.Fatalf("no address on the row:\n%s", scr)
+	}
+	if got := curl(t, addr); got != pods[0] {
+		t.Fatalf("curl %s: answered by %q, want %s", addr, got, pods[0])
+	}
+	t.Logf("kftui running:\n%s", scr)
+
+	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, pods[0], metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	repl, err := c.ReadyPods(ctx, ns, "web", 1, pods[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitScreen("the replacement pod "+repl[0], func(scr string) bool {
+		r := row(scr, "web")
+		return strings.Contains(r, "running") && strings.Contains(r, repl[0])
+	})
+	if got := curl(t, addr); got != repl[0] {
+		t.Fatalf("after the pod change answered by %q, want %s", got, repl[0])
+	}
+
+	s.keys("x")
+	s.waitScreen("web stopped", func(scr string) bool { return strings.Contains(row(scr, "web"), "stopped") })
+	var fs []localapi.Forward
+	if err := json.Unmarshal([]byte(kftray("status", "--json")), &fs); err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Name != "web" || fs[0].Status != localapi.StatusStopped || fs[0].Desired {
+		t.Fatalf("kftray status --json after stopping in kftui: %+v; want web stopped and not desired", fs)
+	}
+
+	s.keys("q")
+	s.waitScreen("kftui to quit", func(scr string) bool { return strings.Contains(scr, "kftui exited 0") })
+}
+
+func curl(t *testing.T, addr string) string {
+	t.Helper()
+	out, err := exec.Command("curl", "-sS", "--max-time", "10", "http://"+addr+"/").CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl http://%s/: %v\n%s", addr, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
