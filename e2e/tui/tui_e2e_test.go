@@ -10,6 +10,7 @@ package tui_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,8 @@ func build(t *testing.T) string {
 type tmuxSession struct {
 	t    *testing.T
 	sock string
+	name string // the current session; earlier ones stay until the server is killed
+	n    int
 }
 
 func (s *tmuxSession) tmux(args ...string) string {
@@ -55,10 +58,10 @@ func (s *tmuxSession) tmux(args ...string) string {
 	return string(out)
 }
 
-func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-t", "kftui") }
+func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-t", s.name) }
 
 func (s *tmuxSession) keys(keys ...string) {
-	s.tmux(append([]string{"send-keys", "-t", "kftui"}, keys...)...)
+	s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...)
 }
 
 // waitScreen polls the screen until cond holds (60 s at most, so that a
@@ -139,8 +142,7 @@ func TestTUIOnTheDevCluster(t *testing.T) {
 	s := &tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
 	// No daemon runs yet: kftui starts one. The shell prints kftui's exit
 	// status so that the test can see it quit cleanly.
-	s.tmux("new-session", "-d", "-s", "kftui", "-x", "120", "-y", "40", "-e", "KFTRAY_CONFIG="+dir, "-e", "TERM=xterm-256color",
-		"sh", "-c", filepath.Join(bin, "kftui")+"; echo kftui exited $?; sleep 600")
+	s.start(bin, dir)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
 
 	scr := s.waitScreen("web, stopped", func(scr string) bool { return strings.Contains(row(scr, "web"), "stopped") })
@@ -177,16 +179,70 @@ func TestTUIOnTheDevCluster(t *testing.T) {
 
 	s.keys("x")
 	s.waitScreen("web stopped", func(scr string) bool { return strings.Contains(row(scr, "web"), "stopped") })
-	var fs []localapi.Forward
-	if err := json.Unmarshal([]byte(kftray("status", "--json")), &fs); err != nil {
-		t.Fatal(err)
-	}
-	if len(fs) != 1 || fs[0].Name != "web" || fs[0].Status != localapi.StatusStopped || fs[0].Desired {
+	if fs := status(t, kftray); fs[0].Name != "web" || fs[0].Status != localapi.StatusStopped || fs[0].Desired {
 		t.Fatalf("kftray status --json after stopping in kftui: %+v; want web stopped and not desired", fs)
 	}
 
 	s.keys("q")
 	s.waitScreen("kftui to quit", func(scr string) bool { return strings.Contains(scr, "kftui exited 0") })
+
+	// Quitting leaves a forward running in the daemon, and says so.
+	s.start(bin, dir)
+	s.waitScreen("web, stopped", func(scr string) bool { return strings.Contains(row(scr, "web"), "stopped") })
+	s.keys("s")
+	s.waitScreen("web running", func(scr string) bool { return strings.Contains(row(scr, "web"), "running") })
+	s.keys("C-c")
+	s.waitScreen("the goodbye", func(scr string) bool {
+		return strings.Contains(scr, "kftui: 1 forward keeps running in the kftray daemon") && strings.Contains(scr, "kftui exited 0")
+	})
+	if fs := status(t, kftray); fs[0].Status != localapi.StatusRunning {
+		t.Fatalf("after quitting kftui: %+v; want web still running", fs[0])
+	}
+
+	// --stop-on-exit stops what this kftui started: here nothing (web was
+	// running before), then web once started from it.
+	s.start(bin, dir, "--stop-on-exit")
+	s.waitScreen("web, running", func(scr string) bool { return strings.Contains(row(scr, "web"), "running") })
+	s.keys("x")
+	s.waitScreen("web stopped", func(scr string) bool { return strings.Contains(row(scr, "web"), "stopped") })
+	s.keys("Enter")
+	s.waitScreen("web running", func(scr string) bool { return strings.Contains(row(scr, "web"), "running") })
+	s.keys("q")
+	s.waitScreen("the goodbye", func(scr string) bool {
+		return strings.Contains(scr, "kftui: stopped 1 forward started here (--stop-on-exit)") && strings.Contains(scr, "kftui exited 0")
+	})
+	if fs := status(t, kftray); fs[0].Status != localapi.StatusStopped {
+		t.Fatalf("after kftui --stop-on-exit: %+v; want web stopped", fs[0])
+	}
+
+	// Headless: start every config, one line each, as kftray start.
+	cmd := exec.Command(filepath.Join(bin, "kftui"), "--non-interactive", "--auto-start")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil || !strings.HasPrefix(string(out), "web: ") || !strings.Contains(string(out), " on 127.0.0.1:") {
+		t.Fatalf("kftui --non-interactive --auto-start: %v\n%s", err, out)
+	}
+	kftray("stop", "web")
+}
+
+// start runs kftui in a new session; the shell then prints its exit status.
+func (s *tmuxSession) start(bin, dir string, args ...string) {
+	s.n++
+	s.name = fmt.Sprintf("kftui%d", s.n)
+	s.tmux("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", "-e", "KFTRAY_CONFIG="+dir, "-e", "TERM=xterm-256color",
+		"sh", "-c", filepath.Join(bin, "kftui")+" "+strings.Join(args, " ")+"; echo kftui exited $?; sleep 600")
+}
+
+func status(t *testing.T, kftray func(...string) string) []localapi.Forward {
+	t.Helper()
+	var fs []localapi.Forward
+	if err := json.Unmarshal([]byte(kftray("status", "--json")), &fs); err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 {
+		t.Fatalf("kftray status --json: %+v", fs)
+	}
+	return fs
 }
 
 func curl(t *testing.T, addr string) string {

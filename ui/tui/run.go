@@ -170,7 +170,11 @@ func run(ctx context.Context, o RunOptions) error {
 		stopStarted(o, c, fm.StartedHere())
 		return nil
 	}
-	if n := fm.Running(); n > 0 {
+	switch n := fm.Running(); n {
+	case 0:
+	case 1:
+		fmt.Fprintln(o.Out, "kftui: 1 forward keeps running in the kftray daemon ('kftray status' shows it, 'kftray stop --all' stops it)")
+	default:
 		fmt.Fprintf(o.Out, "kftui: %d forwards keep running in the kftray daemon ('kftray status' shows them, 'kftray stop --all' stops them)\n", n)
 	}
 	return nil
@@ -193,7 +197,7 @@ func stopStarted(o RunOptions, c *localapi.Client, ids []int64) {
 		fmt.Fprintf(o.ErrOut, "kftui: stopping the forwards started here: %v\n", err)
 		return
 	}
-	fmt.Fprintf(o.Out, "kftui: stopped %d forwards started here (--stop-on-exit)\n", len(res.Results)-res.Failed())
+	fmt.Fprintf(o.Out, "kftui: stopped %s started here (--stop-on-exit)\n", plural(len(res.Results)-res.Failed(), "forward"))
 	for _, r := range res.Results {
 		if r.Error != "" {
 			fmt.Fprintf(o.ErrOut, "%s: %s\n", r.Ref, r.Error)

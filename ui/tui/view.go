@@ -383,7 +383,7 @@ func wrapTo(paras []string, width, n int) []string {
 	return out
 }
 
-func plural(n int, word string) string {
+func plural(n int, word string) string { // "1 config", "2 configs"
 	if n == 1 {
 		return fmt.Sprintf("1 %s", word)
 	}
