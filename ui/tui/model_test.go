@@ -146,7 +146,9 @@ func TestStartStopToggle(t *testing.T) {
 	}
 	hs.keys("G", "enter") // web runs: enter stops it
 	hs.waitFor("web stopped", func(m Model) bool { return m.entries[1].f.Status == localapi.StatusStopped })
-	hs.keys("k", "x", "k", "s") // stop dns (failed), start db (retrying)
+	hs.keys("k", "x") // stop dns (failed)
+	hs.waitFor("dns stopped", func(m Model) bool { return m.entries[3].f.Status == localapi.StatusStopped })
+	hs.keys("k", "s") // start db (retrying)
 	hs.waitFor("db started", func(m Model) bool { return m.entries[2].f.Status == localapi.StatusRunning })
 	want := []string{"start 4", "stop 1", "stop 3", "start 2"}
 	if got := b.Calls(); !slices.Equal(got, want) {
@@ -220,10 +222,15 @@ func TestCopyAndOpen(t *testing.T) {
 	hs := start(t, newMem(fixture()...), 80, 24)
 	hs.loaded(4)
 	hs.keys("G", "c", "C", "w") // web, running on 127.0.0.1:8080
-	hs.waitFor("the browser", func(m Model) bool { return strings.HasPrefix(m.flash, "opened") })
-	hs.d.mu.Lock()
-	copied, opened := slices.Clone(hs.d.copied), slices.Clone(hs.d.opened)
-	hs.d.mu.Unlock()
+	// The three run concurrently; each reports back to Update when done.
+	var copied, opened []string
+	hs.waitFor("two copies and the browser", func(m Model) bool {
+		hs.d.mu.Lock()
+		defer hs.d.mu.Unlock()
+		copied, opened = slices.Clone(hs.d.copied), slices.Clone(hs.d.opened)
+		return len(copied) == 2 && len(opened) == 1
+	})
+	slices.Sort(copied)
 	if !slices.Equal(copied, []string{"127.0.0.1:8080", "http://127.0.0.1:8080/"}) || !slices.Equal(opened, []string{"http://127.0.0.1:8080/"}) {
 		t.Fatalf("copied %v, opened %v", copied, opened)
 	}
