@@ -339,12 +339,14 @@ func (m *Model) apply(f localapi.Forward) {
 }
 
 // replace takes the full list: configs gone from it are dropped. A row
-// the event stream updated after the list was read keeps its newer state.
+// that an event or a start/stop answer updated since the list was read
+// (not older than the list's) keeps its state: the list request may have
+// been answered before them and arrive after.
 func (m *Model) replace(fwds []localapi.Forward) {
 	seen := map[int64]bool{}
 	for _, f := range fwds {
 		seen[f.ID] = true
-		if e := m.entries[f.ID]; e != nil && e.f.UpdatedAt.After(f.UpdatedAt) {
+		if e := m.entries[f.ID]; e != nil && !e.f.UpdatedAt.Before(f.UpdatedAt) {
 			e.f.Config, e.f.Name, e.f.Desired = f.Config, f.Name, f.Desired
 			continue
 		}
