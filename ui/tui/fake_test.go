@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,13 +228,35 @@ func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	nm, cmd := p.m.Update(msg)
 	p.m = nm.(Model)
 	p.obs.mu.Lock()
-	p.obs.m, p.obs.n = p.m, p.obs.n+1
+	p.obs.m, p.obs.n = p.m.snapshot(), p.obs.n+1
 	p.obs.cond.Broadcast()
 	p.obs.mu.Unlock()
 	return p, cmd
 }
 
 func (p probe) View() tea.View { return p.m.View() }
+
+// snapshot copies what Update changes in place (the maps and the rows),
+// so that the test reads the copy while the program goes on.
+func (m Model) snapshot() Model {
+	c := m
+	c.entries = make(map[int64]*entry, len(m.entries))
+	for id, e := range m.entries {
+		cp := *e
+		c.entries[id] = &cp
+	}
+	c.selected, c.collapsed, c.started = maps.Clone(m.selected), maps.Clone(m.collapsed), maps.Clone(m.started)
+	if m.form != nil {
+		f := *m.form
+		f.fields, f.errs, f.optsNote = slices.Clone(f.fields), maps.Clone(f.errs), maps.Clone(f.optsNote)
+		c.form = &f
+	}
+	if m.picker != nil {
+		p := *m.picker
+		c.picker = &p
+	}
+	return c
+}
 
 // harness runs a Model in a real bubbletea program (teatest) against a
 // memBackend.
