@@ -129,12 +129,16 @@ func stopCmd(ctx context.Context, b Backend, refs []string) tea.Cmd {
 	}
 }
 
-// restartCmd stops then starts the forwards, so they re-read their config
-// and reconnect from scratch.
+// restartCmd restarts the forwards with their stored configs (a daemon
+// without the restart endpoint: stop, then start).
 func restartCmd(ctx context.Context, b Backend, refs []string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		defer cancel()
+		if r, ok := b.(Restarter); ok {
+			res, err := r.Restart(ctx, localapi.Selection{Refs: refs})
+			return resultsMsg{verb: "restart", res: res, err: err}
+		}
 		if res, err := b.Stop(ctx, localapi.Selection{Refs: refs}); err != nil || res.Failed() > 0 {
 			return resultsMsg{verb: "restart", res: res, err: err}
 		}

@@ -40,6 +40,8 @@ type field struct {
 
 // form adds or edits one config.
 type form struct {
+	serial   int // which form: a listing answers the form that asked
+	title    string
 	id       int64 // 0: a new config
 	base     fwdconfig.Config
 	fields   []field
@@ -224,16 +226,52 @@ func (f *form) check() (fwdconfig.Config, bool) {
 
 func (m Model) openForm(e *entry) (Model, tea.Cmd) {
 	if e == nil {
-		m.form = newForm(0, fwdconfig.Config{Namespace: "default", WorkloadType: fwdconfig.WorkloadService,
-			Protocol: fwdconfig.ProtocolTCP, HTTPLogsAutoCleanup: true})
-	} else {
-		if _, ok := m.opts.Backend.(ConfigEditor); !ok {
-			return m.setFlash(true, "this daemon cannot edit configs over its API yet; use 'kftray config edit %s'", e.f.Name), nil
-		}
-		m.form = newForm(e.f.ID, e.f.Config)
+		return m.showForm(newForm(0, fwdconfig.Config{Namespace: "default", WorkloadType: fwdconfig.WorkloadService,
+			Protocol: fwdconfig.ProtocolTCP, HTTPLogsAutoCleanup: true}))
 	}
-	m.mode = modeForm
-	return m, m.focusField(0)
+	api, ok := m.opts.Backend.(ConfigAPI)
+	if !ok {
+		return m.setFlash(true, "this daemon cannot edit configs over its API; use 'kftray config edit %s'", e.f.Name), nil
+	}
+	// Read it afresh: the form then carries its revision, and a save
+	// over someone else's change is refused instead of undoing it.
+	// The command runs in another goroutine: it gets copies, not the row.
+	ref, name, parent := strconv.FormatInt(e.f.ID, 10), e.f.Name, m.ctx
+	return m.setFlash(false, "reading %s…", name), func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, requestTimeout)
+		defer cancel()
+		c, err := api.Config(ctx, ref)
+		return configLoadedMsg{cfg: c, err: err, name: name}
+	}
+}
+
+// duplicate opens the form on a copy of a config, to save as a new one.
+func (m Model) duplicate(e *entry) (Model, tea.Cmd) {
+	c := e.f.Config
+	c.ID, c.Revision = 0, 0
+	if c.Alias != "" {
+		c.Alias += "-copy"
+	}
+	if c.WorkloadType != fwdconfig.WorkloadExpose {
+		c.LocalPort = 0 // the original's port is taken while it runs
+	}
+	f := newForm(0, c)
+	f.title = "duplicate " + e.f.Name
+	return m.showForm(f)
+}
+
+type configLoadedMsg struct {
+	name string
+	cfg  fwdconfig.Config
+	err  error
+}
+
+func (m Model) showForm(f *form) (Model, tea.Cmd) {
+	m.formSerial++
+	f.serial = m.formSerial
+	m.form, m.mode = f, modeForm
+	m.flash = ""
+	return m, tea.Batch(m.focusField(0), m.listFor(f, 0))
 }
 
 func (m *Model) focusField(i int) tea.Cmd {
@@ -257,7 +295,7 @@ func (m Model) moveField(d int) (Model, tea.Cmd) {
 			break
 		}
 	}
-	return m, m.focusField(i)
+	return m, tea.Batch(m.focusField(i), m.listFor(f, i))
 }
 
 func (m Model) updateForm(msg tea.Msg) (Model, tea.Cmd) {
@@ -284,13 +322,21 @@ func (m Model) updateForm(msg tea.Msg) (Model, tea.Cmd) {
 	case "esc":
 		m.mode, m.form = modeList, nil
 		return m.setFlash(false, "nothing saved"), nil
-	case "tab", "down", "ctrl+n":
-		if fl.kind == fText && k.String() == "tab" && len(fl.input.MatchedSuggestions()) > 0 && fl.input.Value() != fl.input.CurrentSuggestion() {
-			break // tab completes first
+	case "tab", "down", "ctrl+n", "shift+tab", "up", "ctrl+p":
+		matched := 0
+		if fl.kind == fText {
+			matched = len(fl.input.MatchedSuggestions())
 		}
-		return m.moveField(1)
-	case "shift+tab", "up", "ctrl+p":
-		return m.moveField(-1)
+		switch {
+		case k.String() == "tab" && matched > 0 && fl.input.Value() != fl.input.CurrentSuggestion():
+			// tab completes first
+		case (k.String() == "ctrl+n" || k.String() == "ctrl+p") && matched > 1:
+			// cycle the suggestions
+		case k.String() == "tab" || k.String() == "down" || k.String() == "ctrl+n":
+			return m.moveField(1)
+		default:
+			return m.moveField(-1)
+		}
 	case "ctrl+s", "enter":
 		if f.saving {
 			return m, nil
@@ -341,28 +387,24 @@ type savedMsg struct {
 	update bool
 }
 
-// ConfigEditor is offered by daemons whose API creates and updates
-// single configs; without it a new config is added through import.
-type ConfigEditor interface {
-	CreateConfig(ctx context.Context, c fwdconfig.Config) (fwdconfig.Config, error)
-	UpdateConfig(ctx context.Context, c fwdconfig.Config) (fwdconfig.Config, error)
-}
-
 func saveCmd(ctx context.Context, b Backend, c fwdconfig.Config) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		defer cancel()
 		name := c.Name()
-		if ed, ok := b.(ConfigEditor); ok {
-			var out fwdconfig.Config
-			var err error
+		if api, ok := b.(ConfigAPI); ok {
 			if c.ID != 0 {
-				out, err = ed.UpdateConfig(ctx, c)
-			} else {
-				out, err = ed.CreateConfig(ctx, c)
+				err := api.UpdateConfig(ctx, strconv.FormatInt(c.ID, 10), c)
+				var se *localapi.StatusError
+				if errors.As(err, &se) && se.Code == 409 {
+					err = fmt.Errorf("%s was changed elsewhere since you opened it; esc, then e edits the new version", name)
+				}
+				return savedMsg{name: name, id: c.ID, err: err, errs: fieldErrors(err), update: true}
 			}
-			return savedMsg{name: name, id: out.ID, err: err, errs: fieldErrors(err), update: c.ID != 0}
+			id, err := api.CreateConfig(ctx, c)
+			return savedMsg{name: name, id: id, err: err, errs: fieldErrors(err)}
 		}
+		// An older daemon: a new config goes in through import.
 		data, err := fwdconfig.FormatConfigs([]fwdconfig.Config{c})
 		if err != nil {
 			return savedMsg{name: name, err: err}
@@ -379,9 +421,22 @@ func saveCmd(ctx context.Context, b Backend, c fwdconfig.Config) tea.Cmd {
 	}
 }
 
+// FieldsError is a refused config with its problems field by field (the
+// daemon's 400 answer, as the adapter of the API client passes it on).
+type FieldsError struct {
+	Msg      string
+	Problems []fwdconfig.FieldError
+}
+
+func (e *FieldsError) Error() string { return e.Msg }
+
 // fieldErrors pulls per-field problems out of a daemon's 400 answer
 // ("...: field: message" lines), so they land under their fields.
 func fieldErrors(err error) []fwdconfig.FieldError {
+	var fe *FieldsError
+	if errors.As(err, &fe) {
+		return fe.Problems
+	}
 	var se *localapi.StatusError
 	if !errors.As(err, &se) || se.Code != 400 {
 		return nil
@@ -433,9 +488,13 @@ func (m Model) onSaved(msg savedMsg) (Model, tea.Cmd) {
 
 func (m Model) formLines() []string {
 	f := m.form
-	title := "add a config"
-	if f.id != 0 {
+	title := f.title
+	switch {
+	case title != "":
+	case f.id != 0:
 		title = "edit " + f.base.Name()
+	default:
+		title = "add a config"
 	}
 	out := []string{m.styles.title.Render(title) + " · tab/↓ next · ←/→/space change · enter saves · esc cancels", ""}
 	labelW := 16

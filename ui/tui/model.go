@@ -34,6 +34,8 @@ type Options struct {
 	// Started are forwards already started for this session (--auto-start),
 	// stopped on exit with StopOnExit.
 	Started []int64
+	// SettingHelp says what a setting does ("" unknown).
+	SettingHelp func(key string) string
 }
 
 type mode int
@@ -46,6 +48,9 @@ const (
 	modeImport
 	modeExport
 	modeForm
+	modeHelper
+	modeSettings
+	modeLog
 )
 
 // connState is how kftui stands with the daemon.
@@ -84,6 +89,9 @@ type Model struct {
 	confirm *confirmation
 	picker  *picker
 	form    *form
+	// formSerial counts the forms opened, so that a cluster listing lands
+	// in the form that asked for it.
+	formSerial int
 
 	flash    string
 	flashErr bool
@@ -94,6 +102,16 @@ type Model struct {
 	sub     chan tea.Msg // the current event subscription
 	subGen  int
 	retried bool // resubscribed once after the stream ended by itself
+
+	helper    *HelperInfo
+	helperErr string
+
+	settings      map[string]string
+	settingsErr   string
+	settingCursor int
+	settingEdit   *textinput.Model
+
+	log *logState
 
 	started map[int64]bool // started from this session (for --stop-on-exit)
 	busy    int            // requests under way
@@ -267,6 +285,44 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		return m.setFlash(false, "%s", msg.what), nil
 	case savedMsg:
 		return m.onSaved(msg)
+	case configLoadedMsg:
+		if msg.err != nil {
+			return m.setFlash(true, "reading %s: %s", msg.name, oneLine(msg.err.Error())), nil
+		}
+		return m.showForm(newForm(msg.cfg.ID, msg.cfg))
+	case listedMsg:
+		return m.onListed(msg), nil
+	case helperMsg:
+		if msg.err != nil {
+			m.helperErr = oneLine(msg.err.Error())
+		} else {
+			m.helper, m.helperErr = &msg.info, ""
+		}
+		return m, nil
+	case settingsMsg:
+		if msg.err != nil {
+			m.settingsErr = oneLine(msg.err.Error())
+			if m.settings == nil {
+				m.settings = map[string]string{}
+			}
+			return m, nil
+		}
+		m.settings, m.settingsErr = msg.values, ""
+		m.settingCursor = min(m.settingCursor, max(len(msg.values)-1, 0))
+		return m, nil
+	case settingSetMsg:
+		if msg.err != nil {
+			m.settingsErr = "setting " + msg.key + ": " + oneLine(msg.err.Error())
+			return m, nil
+		}
+		m.settingsErr = ""
+		m = m.setFlash(false, "%s = %s", msg.key, msg.value)
+		if api, ok := m.opts.Backend.(SettingsAPI); ok {
+			return m, loadSettingsCmd(m.ctx, api)
+		}
+		return m, nil
+	case logSubscribedMsg, logLineMsg, logEndMsg:
+		return m.onLogMsg(msg)
 	}
 
 	switch m.mode {
@@ -297,6 +353,12 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		return m.updatePicker(msg)
 	case modeForm:
 		return m.updateForm(msg)
+	case modeHelper:
+		return m.updateHelper(msg)
+	case modeSettings:
+		return m.updateSettings(msg)
+	case modeLog:
+		return m.updateLog(msg)
 	}
 
 	switch msg := msg.(type) {
@@ -649,6 +711,16 @@ func (m Model) onKey(k tea.KeyPressMsg) (Model, tea.Cmd) {
 		if it, ok := m.current(); ok && it.e != nil {
 			return m.openForm(it.e)
 		}
+	case key.Matches(k, ks.Helper):
+		return m.openHelper()
+	case key.Matches(k, ks.Settings):
+		return m.openSettings()
+	case key.Matches(k, ks.Log):
+		return m.openLog()
+	case key.Matches(k, ks.Duplicate):
+		if it, ok := m.current(); ok && it.e != nil {
+			return m.duplicate(it.e)
+		}
 	}
 	return m, nil
 }
@@ -697,10 +769,11 @@ func (m Model) onResults(msg resultsMsg) (Model, tea.Cmd) {
 	if len(failed) > 0 {
 		return m.setFlash(true, "%s failed: %s", msg.verb, strings.Join(failed, "; ")), nil
 	}
+	done := map[string]string{"start": "started", "stop": "stopped", "restart": "restarted"}[msg.verb]
 	if ok == 1 && len(msg.res.Results) == 1 && msg.res.Results[0].Forward != nil {
-		return m.setFlash(false, "%s %s", msg.res.Results[0].Forward.Name, msg.verb+"ed"), nil
+		return m.setFlash(false, "%s %s", msg.res.Results[0].Forward.Name, done), nil
 	}
-	return m.setFlash(false, "%s %d forwards", msg.verb+"ed", ok), nil
+	return m.setFlash(false, "%s %s", done, plural(ok, "forward")), nil
 }
 
 func (m Model) updateFilter(msg tea.Msg) (Model, tea.Cmd) {

@@ -35,6 +35,12 @@ func (m Model) Render() string {
 		body = m.pickerLines()
 	case modeForm:
 		body = m.formLines()
+	case modeHelper:
+		body = m.helperLines()
+	case modeSettings:
+		body = m.settingsLines()
+	case modeLog:
+		body = m.logLines()
 	default:
 		body = m.listScreen()
 	}
@@ -412,19 +418,25 @@ func (m Model) footer() string {
 
 func (m Model) helpLines() []string {
 	out := []string{m.styles.title.Render("kftui") + " keys (any key closes this)", ""}
-	var col [2][]string
-	secs := m.keys.helpSections()
-	for i, s := range secs {
-		c := 0
-		if i >= (len(secs)+1)/2 {
-			c = 1
-		}
-		col[c] = append(col[c], m.styles.group.Render(s.title))
+	// Two columns, split between sections near the middle.
+	var secs [][]string
+	total := 0
+	for _, s := range m.keys.helpSections() {
+		lines := []string{m.styles.group.Render(s.title)}
 		for _, b := range s.keys {
 			h := b.Help()
-			col[c] = append(col[c], "  "+m.styles.key.Render(fit(h.Key, 7))+" "+h.Desc)
+			lines = append(lines, " "+m.styles.key.Render(fit(h.Key, 8))+" "+h.Desc)
 		}
-		col[c] = append(col[c], "")
+		secs = append(secs, lines)
+		total += len(lines)
+	}
+	var col [2][]string
+	c := 0
+	for _, lines := range secs {
+		if c == 0 && len(col[0])+len(lines) > (total+1)/2+2 {
+			c = 1
+		}
+		col[c] = append(col[c], lines...)
 	}
 	w := m.width / 2
 	for i := 0; i < max(len(col[0]), len(col[1])); i++ {
@@ -437,6 +449,6 @@ func (m Model) helpLines() []string {
 		}
 		out = append(out, fit(l, w)+r)
 	}
-	out = append(out, "Forwards keep running in the kftray daemon when kftui quits (unless --stop-on-exit).")
+	out = append(out, "Forwards keep running in the daemon when kftui quits (unless --stop-on-exit).")
 	return out
 }
