@@ -208,7 +208,9 @@ func TestGoldenFormPickers(t *testing.T) {
 	hs.keys("a")
 	hs.typeText("cache")
 	hs.keys("tab", "tab", "tab", "tab") // workload, protocol, kubeconfig, context
-	hs.waitFor("the contexts", func(m Model) bool { return strings.Contains(m.form.optsNote["context"], "in the cluster: dev, prod (current: dev)") })
+	hs.waitFor("the contexts", func(m Model) bool {
+		return strings.Contains(m.form.optsNote["context"], "in the cluster: dev, prod (current: dev)")
+	})
 	hs.keys("tab", "ctrl+u")
 	hs.typeText("da")
 	hs.keys("tab") // completes "data"
@@ -219,7 +221,9 @@ func TestGoldenFormPickers(t *testing.T) {
 	}
 	hs.typeText("w")
 	hs.keys("tab", "tab") // completes web, then remote port: web's ports
-	m = hs.waitFor("the ports", func(m Model) bool { return strings.Contains(m.form.optsNote["remote_port"], "80 (http), 9090 (metrics)") })
+	m = hs.waitFor("the ports", func(m Model) bool {
+		return strings.Contains(m.form.optsNote["remote_port"], "80 (http), 9090 (metrics)")
+	})
 	requireGolden(t, m)
 }
 
@@ -307,4 +311,3 @@ func TestGoldenDaemonLog(t *testing.T) {
 		t.Fatal("esc did not close the log")
 	}
 }
-

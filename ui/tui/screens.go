@@ -447,4 +447,3 @@ func (m Model) logLine(l LogLine) string {
 	}
 	return b.String()
 }
-
