@@ -36,6 +36,7 @@
 // When the kubelet refuses a stream before it reaches the pod (terminating
 // or gone, ahead of the watch), the local connection, with the bytes the
 // client already sent (up to 64 KiB), is replayed on another ready pod.
+// The replayed bytes are counted once, when the client sent them.
 //
 // When the chosen pod stops being ready or is deleted, the forward dials
 // the replacement at once; new connections go there while connections on
@@ -56,17 +57,32 @@
 // Forward.State or Manager.States. State.StoreState converts to the
 // store's runtime-state row.
 //
+// # Inspecting traffic
+//
+// Forward.SetInspector (at any time, without a restart; nil turns it off)
+// gives every local connection accepted from then on an inspect.Conn: it
+// sees which pod each attempt goes to, every chunk in both directions on
+// the copy loop's own buffer (no copy), a Discard when an attempt is
+// refused and replayed (the replayed bytes are not shown again), and the
+// reason the connection ended. Implementations must not block; a slow one
+// goes behind inspect.NewAsync, which drops and counts rather than waits.
+// With no inspector the copy path pays a nil check per read and allocates
+// nothing. See package inspect for the contract.
+//
 // client-go logs through klog (reflector retries, for example); a daemon
 // that wants to stay quiet routes klog to its own logger.
 //
 // Relay forwards (protocol udp to a service or pod workload, workload_type
-// proxy over tcp or udp) deploy a kftray-server relay (package relay) and run an ordinary
+// proxy over tcp or udp) deploy a kftray-server relay and run an ordinary
 // pod forward to its pods; a UDP forward's relay streams (package udprelay)
-// are that pod forward's connections. See relayfwd.go.
+// are that pod forward's connections. Package relay decides what the relay
+// reaches and keeps it deployed (relay.SpecFor, relay.Keeper, configured by
+// Options.Relay); relayfwd.go is the engine's side.
 //
 // Low ports, allocated loopback addresses and hostnames come from the
 // Binder: forwarder/helperbind asks the root helper for them, for UDP forwards
 // too when the Binder is a PacketBinder.
 //
-// Not here yet: the expose workload, HTTP logs.
+// Not here yet: the expose workload, HTTP logs (they plug into
+// SetInspector).
 package forwarder

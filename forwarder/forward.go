@@ -12,7 +12,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/kftray-go/kftray/forwarder/inspect"
 	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/forwarder/target"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
 )
@@ -36,7 +38,7 @@ type Options struct {
 	LoadCluster func(kube.Source) (*kube.Cluster, error)
 
 	// Relay configures forwards through the in-cluster relay (UDP, proxy).
-	Relay RelayOptions
+	Relay relay.Options
 }
 
 func (o Options) withDefaults() Options {
@@ -75,6 +77,7 @@ type Forward struct {
 	active     atomic.Int64
 	total      atomic.Int64
 	reconnects atomic.Int64
+	inspector  atomic.Pointer[inspect.Inspector] // nil: connections are not inspected
 
 	mu      sync.Mutex
 	conn    *tunnel.Conn // nil while down
@@ -138,6 +141,19 @@ func (f *Forward) Stop() {
 	default:
 		close(f.stopped)
 	}
+}
+
+// SetInspector makes in see every local connection accepted from now on
+// (package inspect); nil turns inspection off. Connections already open
+// keep the inspector they started with until they close, so an inspector
+// always sees a connection whole. Safe to call at any time, from any
+// goroutine, without restarting the forward.
+func (f *Forward) SetInspector(in inspect.Inspector) {
+	if in == nil {
+		f.inspector.Store(nil)
+		return
+	}
+	f.inspector.Store(&in)
 }
 
 // Done is closed once the forward has stopped or failed to start.
@@ -358,27 +374,49 @@ func (f *Forward) accept() {
 			}
 			continue
 		}
-		f.total.Add(1)
+		id := f.total.Add(1)
 		f.active.Add(1)
 		handlers.Add(1)
 		go func() {
 			defer handlers.Done()
 			defer f.active.Add(-1)
-			f.handle(lc)
+			f.handle(lc, id)
 		}()
 	}
 }
 
-// handle forwards one local connection, waiting a bounded time for an
+// errNoPod ends a local connection that found no connection to a pod
+// within ConnWait.
+var errNoPod = errors.New("no connection to a pod")
+
+// handle forwards one local connection, the id-th of the forward, and
+// shows it to the forward's inspector, if any.
+func (f *Forward) handle(lc net.Conn, id int64) {
+	local := tunnel.NewLocal(lc)
+	var ic inspect.Conn
+	if in := f.inspector.Load(); in != nil {
+		ic = inspect.Open(*in, inspect.ConnInfo{ForwardID: f.cfgID, Forward: f.alias, ID: id,
+			Client: lc.RemoteAddr(), Local: lc.LocalAddr(), Start: time.Now()})
+		if ic != nil {
+			local.Inspect(ic)
+		}
+	}
+	err := f.forwardLocal(lc, local)
+	if ic != nil {
+		ic.Close(err)
+	}
+}
+
+// forwardLocal forwards a local connection, waiting a bounded time for an
 // upgraded connection if there is none right now. A connection the pod
 // refused before it reached the pod's process (terminating, gone) is
-// replayed on the next pod within the same bound.
-func (f *Forward) handle(lc net.Conn) {
+// replayed on the next pod within the same bound. It returns why the
+// connection ended (nil: both sides finished).
+func (f *Forward) forwardLocal(lc net.Conn, local *tunnel.Local) error {
 	stop := context.AfterFunc(f.ctx, func() { lc.Close() })
 	defer stop()
 	deadline := time.NewTimer(f.opts.ConnWait)
 	defer deadline.Stop()
-	local := tunnel.NewLocal(lc)
 	// After a refusal, the same connection is tried again only after a
 	// pause (a lone pod may be restarting its process); a new one at once.
 	var refusedBy *tunnel.Conn
@@ -403,7 +441,7 @@ func (f *Forward) handle(lc net.Conn) {
 				if err != nil {
 					f.log.Debug().Err(err).Str("pod", c.Pod).Msg("connection ended with error")
 				}
-				return
+				return err
 			}
 		}
 		select {
@@ -415,10 +453,13 @@ func (f *Forward) handle(lc net.Conn) {
 			f.mu.Unlock()
 			f.log.Info().Str("reason", why).Dur("waited", f.opts.ConnWait).Msg("closing local connection: no connection to a pod")
 			lc.Close()
-			return
+			if why == "" {
+				why = "the forward is still starting"
+			}
+			return fmt.Errorf("%w within %s: %s", errNoPod, f.opts.ConnWait, why)
 		case <-f.ctx.Done():
 			lc.Close()
-			return
+			return fmt.Errorf("forward stopped: %w", f.ctx.Err())
 		}
 	}
 }

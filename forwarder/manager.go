@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/forwarder/target"
 	"github.com/kftray-go/kftray/fwdconfig"
 )
@@ -27,8 +28,8 @@ type Manager struct {
 	clusters map[string]*clusterEntry // by kube.Source
 	forwards map[int64]*managed
 
-	relayOnce sync.Once    // fixes the relay options' defaults (the owner session) once
-	relayOpts RelayOptions // opts.Relay with defaults; see relayOptions
+	relayOnce sync.Once     // fixes the relay options' defaults (the owner session) once
+	relayOpts relay.Options // opts.Relay with defaults; see relayOptions
 }
 
 type clusterEntry struct {
@@ -121,7 +122,7 @@ func (m *Manager) Start(ctx context.Context, cfgs ...fwdconfig.Config) error {
 }
 
 func (m *Manager) startOne(ctx context.Context, cfg fwdconfig.Config) error {
-	if NeedsRelay(cfg) {
+	if relay.Needed(cfg) {
 		return m.startRelay(ctx, cfg)
 	}
 	spec, bind, err := Spec(cfg)

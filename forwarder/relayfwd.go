@@ -2,22 +2,16 @@ package forwarder
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/rs/zerolog"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
@@ -27,130 +21,19 @@ import (
 	"github.com/kftray-go/kftray/packaging/kftray-server/manifest"
 )
 
-// RelayOptions configure forwards that go through a kftray-server relay in
-// the cluster (protocol udp, workload_type proxy).
-type RelayOptions struct {
-	// Owner labels every relay this manager deploys; default: this user,
-	// this host and a random session per Manager, so relays left by an
-	// earlier daemon are told apart (relay.Owner.Orphans).
-	Owner relay.Owner
-	// Image of the relay; default manifest.DefaultImage() (this build's
-	// version, never :latest).
-	Image string
-	// TemplateDir holds the user's relay-deployment.yaml.tmpl, if any (the
-	// config directory); "" uses the built-in template.
-	TemplateDir string
-	// PodAnnotations go on every relay pod.
-	PodAnnotations map[string]string
-	// ReadyTimeout bounds waiting for the relay pod at start; default 90 s.
-	ReadyTimeout time.Duration
-	// CheckEvery is how often a running forward checks that its relay
-	// Deployment still exists (and redeploys it); default 10 s.
-	CheckEvery time.Duration
-}
-
-func (o RelayOptions) withDefaults() RelayOptions {
-	local := relay.LocalOwner("")
-	if o.Owner.User == "" {
-		o.Owner.User = local.User
-	}
-	if o.Owner.Host == "" {
-		o.Owner.Host = local.Host
-	}
-	if o.Owner.Session == "" {
-		b := make([]byte, 4)
-		rand.Read(b)
-		o.Owner.Session = hex.EncodeToString(b)
-	}
-	if o.ReadyTimeout <= 0 {
-		o.ReadyTimeout = 90 * time.Second
-	}
-	if o.CheckEvery <= 0 {
-		o.CheckEvery = 10 * time.Second
-	}
-	return o
-}
-
-// relayPort is the relay's port in its pod (LOCAL_PORT in the template).
-const relayPort = 8080
-
-// NeedsRelay reports whether cfg is forwarded through a relay.
-func NeedsRelay(cfg fwdconfig.Config) bool {
-	return strings.EqualFold(cfg.Protocol, "udp") || strings.EqualFold(cfg.WorkloadType, "proxy")
-}
-
-// RelaySpec says what the relay for cfg must reach: for a UDP service, the
-// Service's cluster DNS name and port (kube-proxy routes it to a ready
-// endpoint); for proxy, remote_address and remote_port.
-func RelaySpec(cfg fwdconfig.Config) (relay.Spec, error) {
-	name := cfg.Alias
-	if name == "" {
-		name = "config " + strconv.FormatInt(cfg.ID, 10)
-	}
-	mode := strings.ToLower(cfg.Protocol)
-	if mode == "" {
-		mode = "tcp"
-	}
-	if mode != "tcp" && mode != "udp" {
-		return relay.Spec{}, fmt.Errorf("%s: protocol %q: use tcp or udp", name, cfg.Protocol)
-	}
-	if cfg.Namespace == "" {
-		return relay.Spec{}, fmt.Errorf("%s: namespace is empty; set the namespace the relay runs in", name)
-	}
-	if cfg.RemotePort <= 0 || cfg.RemotePort > 65535 {
-		return relay.Spec{}, fmt.Errorf("%s: remote_port %d is not a port", name, cfg.RemotePort)
-	}
-	s := relay.Spec{ConfigID: cfg.ID, Namespace: cfg.Namespace, Mode: mode, RemotePort: cfg.RemotePort}
-	switch strings.ToLower(cfg.WorkloadType) {
-	case "proxy":
-		if cfg.RemoteAddress == "" {
-			return relay.Spec{}, fmt.Errorf("%s: workload_type proxy needs remote_address (the host the cluster should reach)", name)
-		}
-		s.RemoteAddress = cfg.RemoteAddress
-	case "", "service":
-		if cfg.Service == "" {
-			return relay.Spec{}, fmt.Errorf("%s: workload_type service needs the service name", name)
-		}
-		s.RemoteAddress = cfg.Service + "." + cfg.Namespace + ".svc.cluster.local"
-	case "pod":
-		if cfg.Target == "" {
-			return relay.Spec{}, fmt.Errorf("%s: workload_type pod needs a label selector in target (for example app=dns)", name)
-		}
-		if _, err := labels.Parse(cfg.Target); err != nil {
-			return relay.Spec{}, fmt.Errorf("%s: invalid label selector %q in target: %w", name, cfg.Target, err)
-		}
-		// The relay reaches the pod by IP, known once a ready pod is
-		// picked (podIP); RemoteAddress stays empty until then.
-	default:
-		return relay.Spec{}, fmt.Errorf("%s: workload_type %q cannot go through the relay; use service, pod or proxy", name, cfg.WorkloadType)
-	}
-	return s, nil
-}
-
-// podIP picks a ready pod matching selector and returns its name and IP:
-// the relay's remote for a UDP forward to a pod workload.
-func podIP(ctx context.Context, c kubernetes.Interface, host, ns, selector string) (string, string, error) {
-	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		return "", "", kube.Explain(host, kube.Op{Verb: "list", Resource: "pods", Namespace: ns}, err)
-	}
-	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
-			continue
-		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				return p.Name, p.Status.PodIP, nil
-			}
-		}
-	}
-	return "", "", fmt.Errorf("no ready pod matches %q in namespace %s", selector, ns)
-}
+// Relay forwards, the engine's side: a relay forward is an ordinary pod
+// forward to the pods of a kftray-server relay that package relay deploys
+// and keeps (relay.SpecFor, relay.Keeper). This part stays in package
+// forwarder because it builds and drives the engine's own Forward (its
+// binder, start, state) and the manager's shared clusters; package relay
+// holds everything about relays themselves and does not import forwarder,
+// so the two import one way (forwarder -> relay) without an interface
+// between them.
 
 // relayOptions returns the manager's relay options, defaults (the owner
 // session above all) fixed on first use.
-func (m *Manager) relayOptions() RelayOptions {
-	m.relayOnce.Do(func() { m.relayOpts = m.opts.Relay.withDefaults() })
+func (m *Manager) relayOptions() relay.Options {
+	m.relayOnce.Do(func() { m.relayOpts = m.opts.Relay.WithDefaults() })
 	return m.relayOpts
 }
 
@@ -164,14 +47,14 @@ func (m *Manager) RelayOwner() relay.Owner { return m.relayOptions().Owner }
 // feeds that pod forward through an in-memory listener: each relay stream is
 // one "connection" of it.
 func (m *Manager) startRelay(ctx context.Context, cfg fwdconfig.Config) error {
-	rs, err := RelaySpec(cfg)
+	rs, err := relay.SpecFor(cfg)
 	if err != nil {
 		m.report(cfg, err)
 		return err
 	}
 	ro := m.relayOptions()
 	name := manifest.Name(cfg.ID, ro.Owner.Session)
-	spec := target.Spec{Kind: target.Pod, Namespace: cfg.Namespace, Port: intstr.FromInt(relayPort),
+	spec := target.Spec{Kind: target.Pod, Namespace: cfg.Namespace, Port: intstr.FromInt(relay.Port),
 		Selector: labels.Set{manifest.LabelName: manifest.AppName, manifest.LabelInstance: name}.String()}
 	bind := BindRequest{ConfigID: cfg.ID, Network: rs.Mode, IP: cfg.LocalAddress, Port: cfg.LocalPort, AutoLoopback: cfg.AutoLoopbackAddress}
 	if cfg.DomainEnabled && cfg.Alias != "" {
@@ -203,7 +86,7 @@ func (m *Manager) startRelay(ctx context.Context, cfg fwdconfig.Config) error {
 	return nil
 }
 
-func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro RelayOptions) (*relayForward, *Forward, error) {
+func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro relay.Options) (*relayForward, *Forward, error) {
 	fwd, err := m.build(cfg, spec, bind, src)
 	if err != nil {
 		return nil, nil, err
@@ -211,7 +94,7 @@ func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay
 	var podSel string
 	if strings.EqualFold(cfg.WorkloadType, "pod") {
 		podSel = cfg.Target
-		pod, ip, err := podIP(ctx, fwd.cluster.Client, fwd.cluster.Config.Host, cfg.Namespace, podSel)
+		pod, ip, err := relay.ReadyPodIP(ctx, fwd.cluster.Client, fwd.cluster.Config.Host, cfg.Namespace, podSel)
 		if err != nil {
 			return nil, fwd, fmt.Errorf("%s: %w", fwd, err)
 		}
@@ -230,11 +113,11 @@ func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay
 	if err != nil {
 		return nil, fwd, fmt.Errorf("%s: %w", name, err)
 	}
-	if r.Port != relayPort {
+	if r.Port != relay.Port {
 		d.Delete(context.Background(), r)
-		return nil, fwd, fmt.Errorf("%s: the relay template sets the relay port to %d; keep it at %d", name, r.Port, relayPort)
+		return nil, fwd, fmt.Errorf("%s: the relay template sets the relay port to %d; keep it at %d", name, r.Port, relay.Port)
 	}
-	rf := &relayForward{d: d, r: r, spec: rs, podSel: podSel, fwd: fwd, every: ro.CheckEvery, done: make(chan struct{})}
+	rf := &relayForward{keeper: relay.NewKeeper(d, r, rs, podSel, ro.CheckEvery), fwd: fwd, log: d.Log}
 	fail := func(err error) (*relayForward, *Forward, error) {
 		d.Delete(context.Background(), r)
 		return nil, fwd, fmt.Errorf("%s: %w", name, err)
@@ -249,7 +132,7 @@ func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay
 	} else if err := fwd.start(ctx); err != nil {
 		return fail(err)
 	}
-	go rf.keepDeployed()
+	go rf.keeper.Run()
 	return rf, fwd, nil
 }
 
@@ -257,15 +140,11 @@ func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay
 // deployed while the forward runs, deleted when it stops) and, for UDP, the
 // local socket and its client.
 type relayForward struct {
-	d      *relay.Deployer
-	r      *relay.Relay
-	spec   relay.Spec
-	podSel string // workload pod: the relay targets a ready pod's IP, re-picked when it goes
+	keeper *relay.Keeper
 	fwd    *Forward
-	every  time.Duration
+	log    zerolog.Logger
 
 	stopOnce  sync.Once
-	done      chan struct{}
 	udpCancel context.CancelFunc
 	udpDone   chan struct{}
 	pc        net.PacketConn // the local UDP socket; closing it releases what the helper holds for it
@@ -316,90 +195,21 @@ func listenUDP(ctx context.Context, b Binder, req BindRequest) (net.PacketConn, 
 // relay client's fast path wants.
 type unwrapper interface{ Unwrap() net.PacketConn }
 
-// keepDeployed redeploys the relay if its Deployment disappears while the
-// forward runs (deleted by hand, namespace cleanup): the engine alone would
-// wait forever for pods that no controller makes any more. Polling is
-// enough: it runs once per forward every few seconds.
-func (rf *relayForward) keepDeployed() {
-	t := time.NewTicker(rf.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-rf.done:
-			return
-		case <-t.C:
-		}
-		rf.check()
-	}
-}
-
-// check runs one round of keepDeployed.
-func (rf *relayForward) check() {
-	ctx, cancel := context.WithTimeout(context.Background(), max(rf.every, 10*time.Second))
-	defer cancel()
-	ok, err := rf.d.Exists(ctx, rf.r)
-	redeploy := err == nil && !ok
-	if redeploy {
-		rf.d.Log.Warn().Str("relay", rf.r.Namespace+"/"+rf.r.Name).Msg("relay Deployment is gone; deploying it again")
-	}
-	if err == nil && rf.podSel != "" {
-		// A pod's IP dies with it: follow a ready pod, updating the relay
-		// (a rolling update the pod forward follows).
-		if _, ip, perr := podIP(ctx, rf.d.Client, rf.d.Host, rf.r.Namespace, rf.podSel); perr == nil && !rf.podReady(ctx, ip) {
-			rf.d.Log.Info().Str("from", rf.spec.RemoteAddress).Str("to", ip).Msg("relay target pod changed; updating the relay")
-			rf.spec.RemoteAddress, redeploy = ip, true
-		}
-	}
-	if redeploy {
-		_, err = rf.d.Deploy(ctx, rf.spec)
-	}
-	if err != nil {
-		rf.d.Log.Info().Err(err).Msg("checking the relay Deployment")
-	}
-}
-
-// podReady reports whether the pod the relay targets (by IP) is still a
-// ready pod of the selector; newIP is a ready one, for when it is not.
-func (rf *relayForward) podReady(ctx context.Context, newIP string) bool {
-	if newIP == rf.spec.RemoteAddress {
-		return true
-	}
-	pods, err := rf.d.Client.CoreV1().Pods(rf.r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: rf.podSel})
-	if err != nil {
-		return true // cannot tell: keep what works
-	}
-	for _, p := range pods.Items {
-		if p.Status.PodIP != rf.spec.RemoteAddress || p.DeletionTimestamp != nil {
-			continue
-		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // stop runs after the pod forward has stopped: end the UDP client, delete
 // the relay.
 func (rf *relayForward) stop() {
 	rf.stopOnce.Do(func() {
-		close(rf.done)
+		rf.keeper.Stop()
 		if rf.udpCancel != nil {
 			rf.udpCancel()
 			<-rf.udpDone
 			// The client closed the socket; this also gives back a
 			// helper-allocated address and the hosts lines.
 			if err := rf.pc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				rf.d.Log.Warn().Err(err).Msg("releasing the UDP socket's address and hosts entries")
+				rf.log.Warn().Err(err).Msg("releasing the UDP socket's address and hosts entries")
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := rf.d.Delete(ctx, rf.r); err != nil {
-			rf.d.Log.Warn().Err(err).Str("relay", rf.r.Namespace+"/"+rf.r.Name).Msg("could not delete the relay; `kftray relay clean` will find it")
-		}
+		rf.keeper.Delete()
 	})
 }
 

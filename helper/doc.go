@@ -14,22 +14,47 @@
 //     file is a regular file (not a symlink), root-owned, not group/world
 //     writable, in directories up to / that are root-owned and not writable
 //     by others (sticky ones excepted), with no unknown fields, a pool
-//     inside 127.0.0.0/8 not containing 127.0.0.1, and dotted suffixes;
+//     inside 127.0.0.0/8 not containing 127.0.0.1, dotted suffixes and
+//     udp_low_ports within 1-1023;
 //   - at most 8 sessions per uid and 64 in all;
 //   - the launch request must arrive within 10 s, in one frame of at most
-//     1 MiB with exactly 3 descriptors, the third a unix socket; extra,
-//     missing or truncated descriptors close all of them;
+//     1 MiB with exactly 3 descriptors: stdout and stderr must be pipes
+//     (fstat S_IFIFO; never a file or device root would write to), the fd
+//     channel an AF_UNIX SOCK_STREAM socket (SO_TYPE and getsockname);
+//     extra, missing, truncated or wrong-kind descriptors close all of them
+//     and the answer names what was wrong;
 //   - from the forwarder's environment keeps only go-plugin's handshake
 //     variables (cookie, protocol versions, client certificate, multiplex,
-//     min/max port), each at most 8 KiB and free of NUL; sets the socket
-//     directory, its group, TMPDIR and PATH itself;
-//   - runs the plugin from its own executable path with arguments it
-//     chooses (uid, session id, config, hosts and run paths), in a new
-//     session, with a parent-death signal, in a root-owned 0750 session
-//     directory whose group is the peer's gid;
+//     min/max port), each at most 8 KiB and free of NUL, and refuses the
+//     request unless PLUGIN_CLIENT_CERT holds a PEM X.509 certificate
+//     (without one go-plugin would serve plaintext gRPC); sets the socket
+//     directory, TMPDIR and PATH itself (no socket group);
+//   - runs the plugin from the binary it is itself running (/proc/self/exe
+//     on Linux, so a file put at the installed path later never runs; on
+//     macOS the path resolved at start, refused once it names another
+//     file), with arguments it chooses (uid, session id, config, hosts and
+//     run paths), in a new session, with a parent-death signal, with a
+//     root:root 0711 session directory under a root:root 0711 sessions
+//     directory;
+//   - after the launch answer reads nothing but the end of the connection:
+//     any byte from the forwarder ends the session (one read, no
+//     byte-at-a-time draining);
+//   - stats the config every 2 s (and re-reads it on SIGHUP); when it
+//     changed, ends the live sessions of every uid it no longer allows, and
+//     all of them if it is unusable;
 //   - kills the plugin's process group when the connection closes and then
 //     removes the session's hosts lines, aliases and addresses; sweeps every
 //     managed line and allocation at start and at stop.
+//
+// Plugin (`kftray-helper plugin`), before it serves:
+//   - refuses to run when setuid, or without a PEM client certificate in
+//     PLUGIN_CLIENT_CERT, or when the socket directory is not an absolute,
+//     root-owned directory (and parent) that no one else can write;
+//   - holds go-plugin's handshake line until the socket it names is a unix
+//     socket in that directory, with mutual TLS set up (a server
+//     certificate in the line), made 0600 and owned by the session's uid
+//     (not its group: others in e.g. staff cannot connect); only then does
+//     the forwarder learn the address. Otherwise it exits.
 //
 // fd channel frames (ipc/fdpass): length-prefixed, body at most 1 MiB, at
 // most 4 descriptors and only on a frame's first byte; MSG_CTRUNC, control
@@ -42,17 +67,30 @@
 //     this session allocated; aliases run /sbin/ifconfig by absolute path
 //     (macOS; no-op on Linux);
 //   - AllocateAddress: from the configured pool only, never 127.0.0.1, at
-//     most 1024 per uid, unique across sessions (flock'd state file);
+//     most 1024 per uid, unique across sessions (flock'd state file,
+//     replaced by internal/atomicfile: fresh O_EXCL temp, fsync, rename),
+//     and never an address any process holds a TCP or UDP socket on (Linux:
+//     /proc/net/{tcp,tcp6,udp,udp6}, entries with a socket inode; macOS:
+//     netstat): a socket kept from an ended session, or bound directly at a
+//     high port, keeps its address from every other session; if the
+//     socket table cannot be read nothing is allocated;
 //   - BindListener: network tcp or udp; port 0-65535 (0: the kernel picks
-//     an ephemeral port); loopback only, no zone; on 127.0.0.1 and ::1 ports
-//     1-1023 only if listed in shared_loopback_ports; any other loopback address only if this
-//     session allocated it; no SO_REUSEPORT, no multipath TCP; the helper
+//     an ephemeral port); loopback only, no zone; udp ports 1-1023 only if
+//     listed in udp_low_ports (default 53); on 127.0.0.1 and ::1 ports
+//     1-1023 only if also listed in shared_loopback_ports; any other
+//     loopback address only if this session allocated it; no SO_REUSEPORT,
+//     no multipath TCP; TCP sockets leave listening, with a socket filter
+//     locked on (SO_LOCK_FILTER, Linux) that drops every SYN-ACK, so a
+//     listener turned back into a connectable socket (connect AF_UNSPEC)
+//     cannot complete a handshake from its privileged port; the helper
 //     closes its copy after passing the descriptor;
 //   - SetHosts: lease 1-64 of [A-Za-z0-9._-] starting alphanumeric; every
 //     address loopback; every entry has names; every name ASCII with no
 //     space, '#' or control character, RFC 1123 labels, at most 253 bytes,
 //     never localhost or *.localhost, ending in an allowed suffix or (if
-//     allowed) a single label, not twice in one request per family, not
+//     allowed) a single label, an address in the pool only if this session
+//     allocated it (a socket left from an ended session gets no new
+//     names), not twice in one request per family, not
 //     defined by the file's own lines outside the block, not managed by
 //     another lease in either family, and within the per-uid cap.
 //
@@ -72,7 +110,20 @@
 // the trusted comment must name kftray-helper, this os and arch, the
 // expected version and the sha256 of exactly those bytes; the file is
 // written root:root 0755 (setuid/setgid bits stripped) via temp + fsync +
-// rename. --insecure-skip-signature skips only the signature, loudly. An
+// rename. --insecure-skip-signature skips only the signature, loudly. Every
+// directory it writes into, and each ancestor along the written and the
+// resolved path, must be root-owned (or the installing uid's, for
+// unprivileged --root installs) and not group/world writable; a sticky
+// ancestor (/tmp) is allowed, a sticky target directory is not. An
 // existing config's users and policy are kept only if it passes the
 // service's own checks; otherwise it is replaced.
+//
+// Residual risks, by design or platform (README "Security model"): a UDP
+// socket on an allowed low port can send datagrams from that port to any
+// loopback service; TCP Fast Open data in a SYN from a disconnected
+// listener reaches a service that enabled server-side TFO and holds a
+// cookie for it; a wildcard (0.0.0.0) listener, or a socket bound right
+// after an address was handed out, still receives traffic for the ports a
+// session does not bind itself; macOS relies on XNU refusing connect() on
+// a socket that listened.
 package helper

@@ -1,6 +1,8 @@
 package ipc
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"strings"
 )
@@ -35,7 +37,7 @@ type LaunchResponse struct {
 var PluginEnvAllowlist = []string{
 	Handshake.MagicCookieKey,
 	"PLUGIN_PROTOCOL_VERSIONS",
-	"PLUGIN_CLIENT_CERT",
+	ClientCertEnv,
 	"PLUGIN_MULTIPLEX_GRPC",
 	"PLUGIN_MIN_PORT",
 	"PLUGIN_MAX_PORT",
@@ -70,4 +72,31 @@ func FilterPluginEnv(env []string) ([]string, error) {
 		out = append(out, kv)
 	}
 	return out, nil
+}
+
+// ClientCertEnv carries the forwarder's AutoMTLS certificate to the plugin.
+const ClientCertEnv = "PLUGIN_CLIENT_CERT"
+
+// CheckClientCert checks that env (name=value pairs) carries a PEM client
+// certificate. go-plugin serves plaintext gRPC when it has none, and then
+// anyone who can reach the session socket could use the session, so the
+// launcher refuses such a request and the plugin refuses to serve.
+func CheckClientCert(env []string) error {
+	var pemText string
+	for _, kv := range env {
+		if name, value, ok := strings.Cut(kv, "="); ok && name == ClientCertEnv {
+			pemText = value // the last one wins, as in exec
+		}
+	}
+	if pemText == "" {
+		return fmt.Errorf("%w: the session request carries no client certificate (%s); the session socket needs mutual TLS: use kftray's helper client (go-plugin AutoMTLS)", ErrInvalid, ClientCertEnv)
+	}
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil || block.Type != "CERTIFICATE" {
+		return fmt.Errorf("%w: %s is not a PEM certificate", ErrInvalid, ClientCertEnv)
+	}
+	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, ClientCertEnv, err)
+	}
+	return nil
 }

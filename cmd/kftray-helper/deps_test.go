@@ -14,6 +14,7 @@ var allowedPrefixes = []string{
 	"github.com/kftray-go/kftray/helper/",
 	"github.com/kftray-go/kftray/ipc",
 	"github.com/kftray-go/kftray/internal/envknob",
+	"github.com/kftray-go/kftray/internal/atomicfile",
 	"github.com/kftray-go/kftray/internal/buildinfo",
 	"github.com/hashicorp/go-plugin",
 	"github.com/hashicorp/go-hclog",

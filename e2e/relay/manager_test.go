@@ -29,7 +29,7 @@ import (
 func newManager(t *testing.T, c *cluster.Cluster, backend string) *forwarder.Manager {
 	m := forwarder.NewManager(forwarder.Options{
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
-		Relay: forwarder.RelayOptions{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
+		Relay: relay.Options{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
 			Image: "ghcr.io/kftray-go/kftray-server:e2e", ReadyTimeout: wait,
 			PodAnnotations: map[string]string{cluster.AnnotationBackendAddr: backend}},
 	})
@@ -144,7 +144,7 @@ func TestManagerRelayNeverReady(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
 	m := forwarder.NewManager(forwarder.Options{
-		Relay: forwarder.RelayOptions{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
+		Relay: relay.Options{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
 			Image: "ghcr.io/kftray-go/kftray-server:e2e", ReadyTimeout: 3 * time.Second},
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
 	})
@@ -181,7 +181,7 @@ func TestManagerRedeploysVanishedRelay(t *testing.T) {
 	dnsPod, dnsAddr := c.UDPEcho(t, ns)
 	m := forwarder.NewManager(forwarder.Options{
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
-		Relay: forwarder.RelayOptions{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
+		Relay: relay.Options{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
 			Image: "ghcr.io/kftray-go/kftray-server:e2e", ReadyTimeout: wait, CheckEvery: 200 * time.Millisecond,
 			PodAnnotations: map[string]string{cluster.AnnotationBackendAddr: startServer(t, "udp", dnsAddr)}},
 	})
@@ -248,7 +248,7 @@ func TestManagerUDPPodWorkloadFollowsPodIP(t *testing.T) {
 	}()
 	m := forwarder.NewManager(forwarder.Options{
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
-		Relay: forwarder.RelayOptions{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
+		Relay: relay.Options{Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "mgr"},
 			Image: "ghcr.io/kftray-go/kftray-server:e2e", ReadyTimeout: wait, CheckEvery: 200 * time.Millisecond,
 			PodAnnotations: map[string]string{cluster.AnnotationBackendAddr: startServer(t, "udp", echo.LocalAddr().String())}},
 	})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/kftray-go/kftray/internal/atomicfile"
 	"github.com/kftray-go/kftray/localapi"
 	"golang.org/x/sys/unix"
 )
@@ -59,12 +60,5 @@ func processAlive(pid int) bool {
 
 // writeFile0600 replaces name with data, readable by the owner only.
 func writeFile0600(name string, data []byte) error {
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil { // an existing tmp keeps its mode
-		return err
-	}
-	return os.Rename(tmp, name)
+	return atomicfile.WriteFile(name, data, 0o600)
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/store"
@@ -33,7 +32,7 @@ func reportOrphanRelays(ctx context.Context, st *store.Store, load func(kube.Sou
 	total := 0
 	for _, cfg := range cfgs {
 		p := place{kube.Source{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context}, cfg.Namespace}
-		if !forwarder.NeedsRelay(cfg) || seen[p] {
+		if !relay.Needed(cfg) || seen[p] {
 			continue
 		}
 		seen[p] = true

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"k8s.io/streaming/pkg/httpstream"
+
+	"github.com/kftray-go/kftray/forwarder/inspect"
 )
 
 // Conn is one upgraded port-forward connection to a pod. It carries any
@@ -93,6 +95,9 @@ func (c *Conn) Err() error {
 func (c *Conn) Active() int { return int(c.active.Load()) }
 
 // Counters receives byte counts as data flows; fields are updated atomically.
+// Each byte is counted once, when it is read from its side (the client's
+// bytes when read from the local connection, not when a replay re-sends
+// them), as an inspector sees it.
 type Counters struct {
 	ToPod, FromPod atomic.Int64
 }
@@ -127,13 +132,25 @@ type Local struct {
 	rec      []byte
 	overflow bool
 	answered atomic.Bool // the pod sent something: stop recording
+
+	// Set by Forward for each attempt, before its copy goroutines start,
+	// and read by them only.
+	counters *Counters
+	ic       inspect.Conn // nil: not inspected
+	attempts int
 }
 
 // NewLocal wraps an accepted local connection.
 func NewLocal(c net.Conn) *Local { return &Local{Conn: c} }
 
+// Inspect makes ic see this connection's attempts and bytes (package
+// inspect), ic as inspect.Open returns it. Call it before the first
+// Forward. Closing ic is the caller's, once it is done with the connection.
+func (l *Local) Inspect(ic inspect.Conn) { l.ic = ic }
+
 func (l *Local) Read(p []byte) (int, error) {
 	if len(l.pending) > 0 {
+		// A replay: these bytes were counted and shown when first read.
 		n := copy(p, l.pending)
 		l.pending = l.pending[n:]
 		l.record(p[:n])
@@ -143,7 +160,15 @@ func (l *Local) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := l.Conn.Read(p)
-	l.record(p[:n])
+	if n > 0 {
+		if l.counters != nil {
+			l.counters.ToPod.Add(int64(n))
+		}
+		if l.ic != nil {
+			l.ic.ClientBytes(p[:n])
+		}
+		l.record(p[:n])
+	}
 	if err == io.EOF {
 		l.eof = true
 	}
@@ -181,7 +206,9 @@ func refusal(msg string) bool {
 	return false
 }
 
-// answerWriter marks the Local answered on the first byte from the pod.
+// answerWriter writes the pod's bytes to the local client: it marks the
+// Local answered on the first byte, and counts and shows each chunk before
+// it is written.
 type answerWriter struct {
 	l *Local
 }
@@ -189,6 +216,12 @@ type answerWriter struct {
 func (w answerWriter) Write(p []byte) (int, error) {
 	if len(p) > 0 {
 		w.l.answered.Store(true)
+		if w.l.counters != nil {
+			w.l.counters.FromPod.Add(int64(len(p)))
+		}
+		if w.l.ic != nil {
+			w.l.ic.ServerBytes(p)
+		}
 	}
 	return w.l.Conn.Write(p)
 }
@@ -196,7 +229,8 @@ func (w answerWriter) Write(p []byte) (int, error) {
 // Forward copies between local and port on the pod through a new stream
 // pair, until both directions are done or one fails. An error ends this
 // local connection only, never c. It closes local, except when it returns
-// a *RefusedError: then local is intact and may be forwarded again.
+// a *RefusedError: then local is intact and may be forwarded again (bytes
+// re-sent then are not counted or shown to local's inspector again).
 func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Counters) (err error) {
 	keepLocal := false
 	defer func() {
@@ -204,12 +238,20 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 			local.Close()
 		}
 	}()
+	local.counters = counters
+	local.attempts++
+	if local.ic != nil {
+		local.ic.Attempt(inspect.Attempt{N: local.attempts, Namespace: c.Namespace, Pod: c.Pod, Port: port, Start: time.Now()})
+	}
 	refused := func(e error) error {
 		if local.overflow {
 			return e
 		}
 		keepLocal = true
 		local.rewind()
+		if local.ic != nil {
+			local.ic.Discard(e)
+		}
 		return &RefusedError{Err: e}
 	}
 	select {
@@ -238,16 +280,12 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 
 	fromPod := make(chan error, 1)
 	toPod := make(chan error, 1)
-	var toCount, fromCount *atomic.Int64
-	if counters != nil {
-		toCount, fromCount = &counters.ToPod, &counters.FromPod
-	}
 	go func() {
-		_, err := copyBuf(answerWriter{local}, data, fromCount)
+		_, err := copyBuf(answerWriter{local}, data)
 		fromPod <- err
 	}()
 	go func() {
-		_, err := copyBuf(data, local, toCount)
+		_, err := copyBuf(data, local)
 		if err == nil {
 			// The client half-closed: tell the pod, keep reading its answer.
 			err = data.Close()
@@ -259,10 +297,10 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 	}()
 
 	var result error
-	toPodDone := false
+	toPodDone, fromPodDone := false, false
 	select {
 	case err := <-fromPod:
-		result = err
+		result, fromPodDone = err, true
 	case err := <-toPod:
 		toPodDone = true
 		if err != nil {
@@ -271,6 +309,7 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 		}
 		select {
 		case result = <-fromPod:
+			fromPodDone = true
 		case <-c.done:
 			result = fmt.Errorf("upgraded connection ended: %w", c.Err())
 		case <-ctx.Done():
@@ -299,7 +338,15 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 			<-toPod
 			local.Conn.SetReadDeadline(time.Time{})
 		}
-		return refused(&StreamError{Msg: msg})
+		// The pod's reader ends at once (data was reset). Waiting for it
+		// makes sure no byte of this attempt reaches the client (or the
+		// inspector) once it is replayed elsewhere.
+		if !fromPodDone {
+			<-fromPod
+		}
+		if !local.answered.Load() {
+			return refused(&StreamError{Msg: msg})
+		}
 	}
 	local.Close()
 	if msg != "" {
@@ -413,8 +460,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 
 // copyBuf copies like io.CopyBuffer with a pooled buffer, without letting
 // io.Copy pick ReaderFrom/WriterTo (which allocate a fresh buffer for
-// non-socket sources), and counts bytes as they go.
-func copyBuf(dst io.Writer, src io.Reader, count *atomic.Int64) (int64, error) {
+// non-socket sources). Counting and inspection happen in Local.Read and
+// answerWriter, on this buffer.
+func copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -424,9 +472,6 @@ func copyBuf(dst io.Writer, src io.Reader, count *atomic.Int64) (int64, error) {
 		if n > 0 {
 			w, werr := dst.Write(buf[:n])
 			total += int64(w)
-			if count != nil {
-				count.Add(int64(w))
-			}
 			if werr != nil {
 				return total, werr
 			}

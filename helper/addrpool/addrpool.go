@@ -2,6 +2,12 @@
 // helper sessions. Allocations live in a root-owned state file under the run
 // directory, shared by every plugin process under an flock, so two sessions
 // never get the same address; a session's addresses are freed when it ends.
+//
+// Freed is not free: the forwarder keeps the sockets the helper passed it
+// after its session ends (and anyone may bind a high port on any loopback
+// address), so an address is handed out only while the kernel's socket
+// table shows no socket bound to it. Otherwise whoever still holds a socket
+// there would receive the traffic of the next session's hostnames.
 package addrpool
 
 import (
@@ -17,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kftray-go/kftray/helper/internal/flock"
+	"github.com/kftray-go/kftray/internal/atomicfile"
 )
 
 // MaxPerUID bounds the addresses one user may hold.
@@ -32,6 +39,9 @@ var ErrNotOwned = errors.New("address not allocated to this session")
 type Pool struct {
 	Prefix netip.Prefix
 	Dir    string // holds pool.json and pool.lock; root-owned
+	// Bound lists the addresses local sockets are bound to; nil reads the
+	// kernel's socket table (BoundAddrs). Tests replace it.
+	Bound func() (map[netip.Addr]bool, error)
 }
 
 type owner struct {
@@ -52,9 +62,17 @@ func (p *Pool) Allocate(uid uint32, session string) (netip.Addr, error) {
 		if n >= MaxPerUID {
 			return fmt.Errorf("%w: uid %d already holds %d addresses", ErrExhausted, uid, n)
 		}
+		bound := p.Bound
+		if bound == nil {
+			bound = BoundAddrs
+		}
+		held, err := bound()
+		if err != nil {
+			return fmt.Errorf("addrpool: list bound sockets: %w", err)
+		}
 		// Skip the prefix's own (network) address; never hand out 127.0.0.1.
 		for a := p.Prefix.Addr().Next(); p.Prefix.Contains(a); a = a.Next() {
-			if _, used := st[a]; used || a == netip.MustParseAddr("127.0.0.1") {
+			if _, used := st[a]; used || held[a] || a == netip.MustParseAddr("127.0.0.1") {
 				continue
 			}
 			if !p.Prefix.Contains(a.Next()) && p.Prefix.Bits() < 31 {
@@ -64,7 +82,7 @@ func (p *Pool) Allocate(uid uint32, session string) (netip.Addr, error) {
 			got = a
 			return nil
 		}
-		return fmt.Errorf("%w: every address of %s is in use", ErrExhausted, p.Prefix)
+		return fmt.Errorf("%w: every address of %s is allocated or has a socket bound to it", ErrExhausted, p.Prefix)
 	})
 	return got, err
 }
@@ -150,19 +168,9 @@ func (p *Pool) update(fn func(map[netip.Addr]owner) error) error {
 	if string(out) == before {
 		return nil
 	}
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	tfd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("addrpool: write state: %w", err)
-	}
-	f := os.NewFile(uintptr(tfd), tmp)
-	if _, err := f.Write(out); err != nil {
-		f.Close()
-		return fmt.Errorf("addrpool: write state: %w", err)
-	}
-	f.Close()
-	if err := os.Rename(tmp, path); err != nil {
+	// A fresh O_EXCL temp name, so no symlink planted beside pool.json is
+	// followed; fsynced, so a crash never leaves the pool half-written.
+	if err := atomicfile.WriteFile(path, out, 0o600); err != nil {
 		return fmt.Errorf("addrpool: write state: %w", err)
 	}
 	return nil

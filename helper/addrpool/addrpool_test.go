@@ -9,8 +9,8 @@ import (
 func TestAllocateReleaseAcrossInstances(t *testing.T) {
 	dir := t.TempDir()
 	pfx := netip.MustParsePrefix("127.77.0.0/30") // .1 and .2 usable
-	a := &Pool{Prefix: pfx, Dir: dir}
-	b := &Pool{Prefix: pfx, Dir: dir} // a second process sees the same state
+	a := &Pool{Prefix: pfx, Dir: dir, Bound: noneBound}
+	b := &Pool{Prefix: pfx, Dir: dir, Bound: noneBound} // a second process sees the same state
 	ip1, err := a.Allocate(1000, "s1")
 	if err != nil {
 		t.Fatal(err)
@@ -42,5 +42,24 @@ func TestAllocateReleaseAcrossInstances(t *testing.T) {
 	}
 	if ok, _ := a.Owns("s1", ip1); ok {
 		t.Fatal("Reset kept an allocation")
+	}
+}
+
+func noneBound() (map[netip.Addr]bool, error) { return nil, nil }
+
+// An address with a socket bound to it (kept from an ended session, or
+// bound directly) is skipped, whoever asks; listing failure allocates
+// nothing.
+func TestAllocateSkipsBoundAddresses(t *testing.T) {
+	held := map[netip.Addr]bool{netip.MustParseAddr("127.77.0.1"): true}
+	p := &Pool{Prefix: netip.MustParsePrefix("127.77.0.0/29"), Dir: t.TempDir(),
+		Bound: func() (map[netip.Addr]bool, error) { return held, nil }}
+	ip, err := p.Allocate(1000, "s1")
+	if err != nil || ip != netip.MustParseAddr("127.77.0.2") {
+		t.Fatalf("Allocate = %s, %v; want 127.77.0.2 (127.77.0.1 has a socket)", ip, err)
+	}
+	p.Bound = func() (map[netip.Addr]bool, error) { return nil, errors.New("no /proc") }
+	if ip, err := p.Allocate(1000, "s1"); err == nil {
+		t.Fatalf("Allocate = %s without knowing which addresses are bound", ip)
 	}
 }

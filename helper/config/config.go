@@ -47,6 +47,23 @@ type Config struct {
 	// 127.0.0.1 and ::1, which other local software trusts. Allocated pool
 	// addresses accept any port; ports >= 1024 are always allowed.
 	SharedLoopbackPorts []uint16 `json:"shared_loopback_ports,omitempty"`
+	// UDPLowPorts are the UDP ports below 1024 a session may bind (also
+	// needing shared_loopback_ports on 127.0.0.1 and ::1). A UDP socket can
+	// send datagrams from its port, so unlike TCP listeners these are opt
+	// in; absent means DefaultUDPLowPorts, [] means none.
+	UDPLowPorts *[]uint16 `json:"udp_low_ports,omitempty"`
+}
+
+// DefaultUDPLowPorts are the privileged UDP ports allowed when the config
+// names none: DNS, kftray's UDP use case.
+var DefaultUDPLowPorts = []uint16{53}
+
+// UDPPorts returns the privileged UDP ports in force.
+func (c *Config) UDPPorts() []uint16 {
+	if c.UDPLowPorts == nil {
+		return DefaultUDPLowPorts
+	}
+	return *c.UDPLowPorts
 }
 
 // Pool returns the parsed address pool.
@@ -95,6 +112,11 @@ func (c *Config) Allowed(uid uint32) bool { return slices.Contains(c.AllowedUIDs
 func (c *Config) Validate() error {
 	if _, err := c.Pool(); err != nil {
 		return err
+	}
+	for _, p := range c.UDPPorts() {
+		if p == 0 || p >= 1024 {
+			return fmt.Errorf("config: udp_low_ports lists %d; list only ports 1-1023 (higher ports need no helper)", p)
+		}
 	}
 	for _, s := range c.Suffixes() {
 		if !strings.HasPrefix(s, ".") || len(s) < 2 || strings.ContainsAny(s, " \t#\n") {

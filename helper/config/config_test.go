@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,9 @@ func TestLoad(t *testing.T) {
 		{"pool with 127.0.0.1", `{"address_pool":"127.0.0.0/8"}`, 0o644, false, "127.0.0.1"},
 		{"bad suffix", `{"name_suffixes":["test"]}`, 0o644, false, "dot"},
 		{"world-writable, root required", `{"allowed_uids":[1]}`, 0o666, true, "not group/world-writable"},
+		{"udp low ports", `{"udp_low_ports":[53,123]}`, 0o644, false, ""},
+		{"udp port 0", `{"udp_low_ports":[0]}`, 0o644, false, "list only ports 1-1023"},
+		{"udp high port", `{"udp_low_ports":[5353]}`, 0o644, false, "list only ports 1-1023"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,5 +69,33 @@ func TestWritableAncestorRefused(t *testing.T) {
 	os.WriteFile(p, []byte(`{}`), 0o644)
 	if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), "not writable by others") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// udp_low_ports: absent means the default, [] means none, and both
+// survive install's rewrite of the file.
+func TestUDPLowPorts(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		want []uint16
+	}{
+		{`{}`, DefaultUDPLowPorts},
+		{`{"udp_low_ports":[]}`, []uint16{}},
+		{`{"udp_low_ports":[53,123]}`, []uint16{53, 123}},
+	} {
+		c, err := Load(write(t, tt.body, 0o644), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := c.Marshal()
+		again, err := Load(write(t, string(b), 0o644), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range [][]uint16{c.UDPPorts(), again.UDPPorts()} {
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("%s: udp ports %v, want %v (rewritten as %s)", tt.body, got, tt.want, b)
+			}
+		}
 	}
 }

@@ -202,7 +202,7 @@ func Install(ctx context.Context, o Options) error {
 	sum := sha256.Sum256(data)
 	fmt.Fprintf(o.Out, "verified kftray-helper %s (%s/%s, sha256 %x)\n", version, o.GOOS, o.GOARCH, sum[:8])
 
-	if err := mkdirRoot(o.path(BinDir)); err != nil {
+	if err := mkdirSafe(o.path(BinDir)); err != nil {
 		return err
 	}
 	if err := writeAtomic(o.path(BinPath), data, 0o755); err != nil {
@@ -217,7 +217,7 @@ func Install(ctx context.Context, o Options) error {
 	switch o.Init {
 	case InitSystemd:
 		dir := o.path(UnitDir)
-		if err := mkdirRoot(dir); err != nil {
+		if err := mkdirSafe(dir); err != nil {
 			return err
 		}
 		if err := writeAtomic(filepath.Join(dir, systemd.SocketUnit), systemd.Socket, 0o644); err != nil {
@@ -237,7 +237,7 @@ func Install(ctx context.Context, o Options) error {
 			}
 		}
 	case InitLaunchd:
-		if err := mkdirRoot(filepath.Dir(o.path(PlistPath))); err != nil {
+		if err := mkdirSafe(filepath.Dir(o.path(PlistPath))); err != nil {
 			return err
 		}
 		if err := writeAtomic(o.path(PlistPath), launchd.Plist, 0o644); err != nil {
@@ -258,7 +258,7 @@ func Install(ctx context.Context, o Options) error {
 
 func (o *Options) writeConfig() error {
 	p := o.path(config.DefaultPath)
-	if err := mkdirRoot(filepath.Dir(p)); err != nil {
+	if err := mkdirSafe(filepath.Dir(p)); err != nil {
 		return err
 	}
 	cfg := &config.Config{}
@@ -361,13 +361,6 @@ func readOnce(path string) ([]byte, error) {
 		return nil, fmt.Errorf("helper binary %s is larger than %d MiB", path, maxBinary>>20)
 	}
 	return data, nil
-}
-
-func mkdirRoot(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	return nil
 }
 
 // writeAtomic writes data root:root with mode (never setuid) via a temp

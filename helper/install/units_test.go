@@ -1,6 +1,9 @@
 package install
 
 import (
+	"bytes"
+	"encoding/xml"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
@@ -23,6 +26,10 @@ func TestUnitsMatchTheCode(t *testing.T) {
 		{svc, "PrivateTmp=yes"},
 		{svc, "KillMode=mixed"},
 		{svc, "Requires=" + systemd.SocketUnit},
+		{svc, "ExecReload=/bin/kill -HUP $MAINPID"},
+		{svc, "MemoryMax=2G"},
+		{svc, "TasksMax=1024"},
+		{svc, "LimitNOFILE=1024"},
 		{sock, "SocketMode=0666"},
 		{sock, "SocketUser=root"},
 		{string(launchd.Plist), "<string>" + BinPath + "</string>"},
@@ -40,6 +47,18 @@ func TestUnitsMatchTheCode(t *testing.T) {
 		if !found {
 			t.Errorf("missing %q", w.line)
 		}
+	}
+	// The plist is well-formed XML and bounds open files both ways.
+	dec := xml.NewDecoder(bytes.NewReader(launchd.Plist))
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("launchd plist: %v", err)
+		}
+	}
+	if n := strings.Count(string(launchd.Plist), "<key>NumberOfFiles</key>"); n != 2 {
+		t.Errorf("launchd plist sets NumberOfFiles %d times, want soft and hard limits", n)
 	}
 	if !strings.Contains(svc, "CapabilityBoundingSet=CAP_NET_BIND_SERVICE") {
 		t.Error("the service must bound its capabilities")

@@ -13,9 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -41,8 +43,22 @@ type Options struct {
 	ConfigPath string
 	HostsPath  string
 	RunDir     string // root-owned; locks, pool state, session socket dirs
-	Executable string // the helper binary to run as `plugin`; default: ourselves
+	// Executable is for tests only: a path to run as `plugin`. Empty (as
+	// always in production) runs the launcher's own binary, resolved once
+	// at start (see selfExec).
+	Executable string
 	Log        zerolog.Logger
+	// ConfigCheckInterval is how often the config file is stat'ed for
+	// changes (SIGHUP checks at once); default 2 s.
+	ConfigCheckInterval time.Duration
+
+	exe execPath
+}
+
+// execPath is the binary a session runs and the argv[0] it shows.
+type execPath struct {
+	path, argv0 string
+	check       func() error // nil: nothing to check before each launch
 }
 
 func (o *Options) defaults() error {
@@ -58,13 +74,18 @@ func (o *Options) defaults() error {
 	if o.RunDir == "" {
 		o.RunDir = config.DefaultRunDir
 	}
-	if o.Executable == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("launcher: find own executable: %w", err)
-		}
-		o.Executable = exe
+	if o.ConfigCheckInterval <= 0 {
+		o.ConfigCheckInterval = 2 * time.Second
 	}
+	if o.Executable != "" {
+		o.exe = execPath{path: o.Executable, argv0: o.Executable}
+		return nil
+	}
+	exe, err := selfExec()
+	if err != nil {
+		return fmt.Errorf("launcher: find own executable: %w", err)
+	}
+	o.exe = exe
 	return nil
 }
 
@@ -81,19 +102,36 @@ type Service struct {
 	ln       *net.UnixListener
 	wg       sync.WaitGroup
 	mu       sync.Mutex
-	sessions map[string]context.CancelFunc
+	sessions map[string]liveSession
 	perUID   map[uint32]int
+	reload   chan struct{}
+	stop     context.CancelFunc
+}
+
+type liveSession struct {
+	uid    uint32
+	cancel context.CancelFunc
 }
 
 // Run serves until ctx is done, then ends every session and sweeps the
-// hosts block.
+// hosts block. SIGHUP re-reads the config at once (it is also checked for
+// changes every ConfigCheckInterval).
 func Run(ctx context.Context, opts Options) error {
 	s, err := Start(ctx, opts)
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return s.Stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return s.Stop()
+		case <-hup:
+			s.Reload()
+		}
+	}
 }
 
 // Start checks the environment, sweeps stale state and starts accepting.
@@ -112,10 +150,12 @@ func Start(ctx context.Context, opts Options) (*Service, error) {
 	if err := ensureRootDir(opts.RunDir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := ensureRootDir(filepath.Join(opts.RunDir, "sessions"), 0o755); err != nil {
+	// Traversable, not listable: each session's socket inside is reachable
+	// by its own user only (see ServePlugin).
+	if err := ensureRootDir(filepath.Join(opts.RunDir, "sessions"), 0o711); err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, sessions: map[string]context.CancelFunc{}, perUID: map[uint32]int{}}
+	s := &Service{opts: opts, sessions: map[string]liveSession{}, perUID: map[uint32]int{}, reload: make(chan struct{}, 1)}
 	// No session survives a launcher restart (plugins die with their parent),
 	// so every managed line and allocation left over is stale.
 	if err := s.sweep(ctx, cfg); err != nil {
@@ -127,17 +167,21 @@ func Start(ctx context.Context, opts Options) (*Service, error) {
 	}
 	s.ln = ln
 	opts.Log.Info().Str("socket", opts.Socket).Msg("kftray-helper service listening")
-	s.wg.Add(1)
+	wctx, stop := context.WithCancel(ctx)
+	s.stop = stop
+	s.wg.Add(2)
 	go s.acceptLoop(ctx)
+	go s.watchConfig(wctx)
 	return s, nil
 }
 
 // Stop closes the socket, ends every session and sweeps.
 func (s *Service) Stop() error {
 	s.ln.Close()
+	s.stop()
 	s.mu.Lock()
-	for _, cancel := range s.sessions {
-		cancel()
+	for _, ls := range s.sessions {
+		ls.cancel()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -171,6 +215,12 @@ func ensureRootDir(dir string, mode os.FileMode) error {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
 		return fmt.Errorf("launcher: %s must be a directory owned by uid %d and not group/world-writable", dir, os.Geteuid())
+	}
+	if os.FileMode(st.Mode&0o7777) != mode {
+		// An older install's mode (or umask) may be wider than we want now.
+		if err := unix.Chmod(dir, uint32(mode)); err != nil {
+			return fmt.Errorf("launcher: chmod %s: %w", dir, err)
+		}
 	}
 	return nil
 }
@@ -274,6 +324,7 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 	}
 	files, err := takeFDs(fds)
 	if err != nil {
+		log.Warn().Err(err).Msg("refused launch request")
 		reply(fc, ipc.LaunchResponse{Error: err.Error()})
 		return
 	}
@@ -292,29 +343,42 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 		reply(fc, ipc.LaunchResponse{Error: err.Error()})
 		return
 	}
+	if err := ipc.CheckClientCert(env); err != nil {
+		log.Warn().Err(err).Msg("refused launch request")
+		reply(fc, ipc.LaunchResponse{Error: err.Error()})
+		return
+	}
+	if check := s.opts.exe.check; check != nil {
+		if err := check(); err != nil {
+			log.Error().Err(err).Msg("refused launch request")
+			reply(fc, ipc.LaunchResponse{Error: err.Error()})
+			return
+		}
+	}
 
 	id := newSessionID()
 	dir := filepath.Join(s.opts.RunDir, "sessions", id)
-	// Root-owned so the plugin's socket path cannot be swapped; group is the
-	// forwarder's so it can reach the socket (go-plugin makes it 0660).
-	if err := os.Mkdir(dir, 0o750); err != nil {
+	// Root-owned and writable by root alone, so no path the plugin creates,
+	// chowns or removes in it can be swapped by anyone; traversable, so the
+	// forwarder reaches its socket, which the plugin makes the peer uid's
+	// alone (0600) before it announces it.
+	if err := os.Mkdir(dir, 0o711); err != nil {
 		reply(fc, ipc.LaunchResponse{Error: "create session directory: " + err.Error()})
 		return
 	}
 	defer os.RemoveAll(dir)
-	if err := os.Chown(dir, os.Geteuid(), int(cred.GID)); err != nil {
-		reply(fc, ipc.LaunchResponse{Error: "chown session directory: " + err.Error()})
+	if err := os.Chmod(dir, 0o711); err != nil { // whatever the umask
+		reply(fc, ipc.LaunchResponse{Error: "chmod session directory: " + err.Error()})
 		return
 	}
 	env = append(env,
 		"PLUGIN_UNIX_SOCKET_DIR="+dir,
-		"PLUGIN_UNIX_SOCKET_GROUP="+strconv.FormatUint(uint64(cred.GID), 10),
 		"TMPDIR="+dir,
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 	)
 	cmd := &exec.Cmd{
-		Path: s.opts.Executable,
-		Args: []string{s.opts.Executable, "plugin",
+		Path: s.opts.exe.path,
+		Args: []string{s.opts.exe.argv0, "plugin",
 			"--uid", strconv.FormatUint(uint64(cred.UID), 10),
 			"--session", id,
 			"--config", s.opts.ConfigPath,
@@ -342,7 +406,7 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 
 	sctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
-	s.sessions[id] = cancel
+	s.sessions[id] = liveSession{uid: cred.UID, cancel: cancel}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -350,6 +414,11 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 		s.mu.Unlock()
 		cancel()
 	}()
+	// The config may have dropped this uid while we were starting; a change
+	// from now on finds the session in s.sessions (see enforceConfig).
+	if now, err := config.Load(s.opts.ConfigPath, os.Geteuid() == 0); err != nil || !now.Allowed(cred.UID) {
+		cancel()
+	}
 
 	reply(fc, ipc.LaunchResponse{PID: pid, Session: id})
 
@@ -357,14 +426,18 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 	go func() { exited <- cmd.Wait() }()
 	closed := make(chan struct{})
 	go func() {
-		// The forwarder sends nothing more; EOF or error means it is gone.
-		var b [1]byte
-		for {
-			if _, err := c.Read(b[:]); err != nil {
-				close(closed)
-				return
-			}
+		// The protocol has nothing after the launch request: EOF means the
+		// forwarder is gone, and any byte is a client misbehaving (reading
+		// it a byte at a time would burn root's CPU), so either ends the
+		// session. A plain read drops any descriptors sent along.
+		var b [4096]byte
+		n, err := c.Read(b[:])
+		if n > 0 {
+			log.Warn().Int("bytes", n).Msg("the forwarder sent data after the launch request; ending the session")
+		} else if err != nil && !errors.Is(err, io.EOF) {
+			log.Debug().Err(err).Msg("session connection")
 		}
+		close(closed)
 	}()
 	var werr error
 	select {
@@ -420,22 +493,84 @@ func (s *Service) cleanup(cfg *config.Config, uid uint32, id string, log zerolog
 }
 
 // takeFDs checks the launch request carried exactly the descriptors the
-// protocol defines and that the fd channel is a unix socket.
+// protocol defines, each of the kind it must be: the plugin's stdout and
+// stderr are pipes (never a file or device of the caller's that root would
+// write to), and the fd channel is a unix stream socket.
 func takeFDs(fds []int) ([]*os.File, error) {
 	if len(fds) != ipc.LaunchFDs {
 		fdpass.CloseFDs(fds)
 		return nil, fmt.Errorf("launch request must carry %d descriptors (stdout, stderr, fd channel), got %d", ipc.LaunchFDs, len(fds))
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fds[2], &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+	for i, name := range []string{"stdout", "stderr"} {
+		var st unix.Stat_t
+		if err := unix.Fstat(fds[i], &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			err := fmt.Errorf("the launch request's %s descriptor must be a pipe (os.Pipe), not %s", name, describeFD(fds[i]))
+			fdpass.CloseFDs(fds)
+			return nil, err
+		}
+	}
+	if !isUnixStream(fds[2]) {
+		err := fmt.Errorf("the third descriptor (fd channel) must be a unix stream socket (AF_UNIX, SOCK_STREAM), not %s", describeFD(fds[2]))
 		fdpass.CloseFDs(fds)
-		return nil, errors.New("the third descriptor (fd channel) must be a unix socket")
+		return nil, err
 	}
 	files := make([]*os.File, len(fds))
 	for i, fd := range fds {
 		files[i] = os.NewFile(uintptr(fd), "passed-"+strconv.Itoa(i))
 	}
 	return files, nil
+}
+
+// isUnixStream reports whether fd is an AF_UNIX SOCK_STREAM socket.
+// getsockname gives the family portably (SO_DOMAIN is Linux-only).
+func isUnixStream(fd int) bool {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil || typ != unix.SOCK_STREAM {
+		return false
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return false
+	}
+	_, ok := sa.(*unix.SockaddrUnix)
+	return ok
+}
+
+// describeFD names a descriptor's kind for error messages.
+func describeFD(fd int) string {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "a closed descriptor"
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFIFO:
+		return "a pipe"
+	case unix.S_IFSOCK:
+		family := "not AF_UNIX"
+		if sa, err := unix.Getsockname(fd); err == nil {
+			switch sa.(type) {
+			case *unix.SockaddrUnix:
+				family = "AF_UNIX"
+			case *unix.SockaddrInet4:
+				family = "AF_INET"
+			case *unix.SockaddrInet6:
+				family = "AF_INET6"
+			}
+		}
+		typ, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		kind, ok := map[int]string{unix.SOCK_STREAM: "SOCK_STREAM", unix.SOCK_DGRAM: "SOCK_DGRAM", unix.SOCK_SEQPACKET: "SOCK_SEQPACKET"}[typ]
+		if !ok {
+			kind = "type " + strconv.Itoa(typ)
+		}
+		return fmt.Sprintf("a socket (%s, %s)", family, kind)
+	}
+	return "another kind of file"
 }
 
 func killGroup(pid int) {

@@ -18,6 +18,7 @@ import (
 	"github.com/kftray-go/kftray/helper/config"
 	"github.com/kftray-go/kftray/helper/hosts"
 	"github.com/kftray-go/kftray/internal/buildinfo"
+	"github.com/kftray-go/kftray/internal/envknob"
 	"github.com/kftray-go/kftray/ipc"
 	"github.com/kftray-go/kftray/ipc/fdpass"
 )
@@ -137,6 +138,22 @@ func ServePlugin(o PluginOptions) error {
 	defer fds.Close()
 	s, err := newFromOptions(o, fds, os.Geteuid() == 0)
 	if err != nil {
+		return err
+	}
+	// Mutual TLS is not optional: go-plugin serves plaintext to anyone who
+	// reaches the socket when the forwarder sent no certificate.
+	if err := ipc.CheckClientCert([]string{ipc.ClientCertEnv + "=" + envknob.Get(envknob.PluginClientCert)}); err != nil {
+		return fmt.Errorf("kftray-helper plugin: %w", err)
+	}
+	dir := envknob.Get(envknob.PluginSocketDir)
+	if err := checkSocketDir(dir); err != nil {
+		return err
+	}
+	stderr := os.Stderr // go-plugin replaces os.Stderr once it serves
+	if err := guardHandshake(o.UID, dir, func(err error) {
+		fmt.Fprintln(stderr, "kftray-helper plugin:", err)
+		os.Exit(1)
+	}); err != nil {
 		return err
 	}
 	go exitWithParent()

@@ -38,6 +38,9 @@ type Session struct {
 
 var _ ipc.Helper = (*Session)(nil)
 
+// errPolicy marks a bind the policy refuses.
+var errPolicy = errors.New("refused by the helper's bind policy")
+
 // kindError keeps a message and adds an ipc sentinel for the gRPC code.
 type kindError struct{ err, kind error }
 
@@ -56,7 +59,7 @@ func classify(err error) error {
 		kind = ipc.ErrConflict
 	case errors.Is(err, hosts.ErrCap), errors.Is(err, addrpool.ErrExhausted):
 		kind = ipc.ErrExhausted
-	case errors.Is(err, addrpool.ErrNotOwned), errors.Is(err, syscall.EACCES):
+	case errors.Is(err, addrpool.ErrNotOwned), errors.Is(err, errPolicy), errors.Is(err, syscall.EACCES):
 		kind = ipc.ErrPermission
 	case errors.Is(err, syscall.EADDRINUSE):
 		kind = ipc.ErrConflict
@@ -113,7 +116,11 @@ func shared(ip netip.Addr) bool {
 
 // checkBind is the bind policy: loopback only; on 127.0.0.1 and ::1, which
 // other local software trusts, privileged ports only when the config lists
-// them; on the session's own pool addresses any port.
+// them; on the session's own pool addresses any TCP port. A privileged
+// source port is a credential to some services (rsh-style trust), so TCP
+// sockets leave as listeners that cannot connect out (see lockListener),
+// and UDP ports below 1024 only when the config lists them: a UDP socket
+// can always send from its port.
 func (s *Session) checkBind(req ipc.BindRequest) error {
 	ip := req.IP.Unmap()
 	if req.Network != "tcp" && req.Network != "udp" {
@@ -121,6 +128,9 @@ func (s *Session) checkBind(req ipc.BindRequest) error {
 	}
 	if !ip.IsLoopback() || ip.Zone() != "" {
 		return classify(fmt.Errorf("%w: %s is not a loopback address; the helper binds loopback only", hosts.ErrInvalid, ip))
+	}
+	if req.Network == "udp" && req.Port != 0 && req.Port < 1024 && !slices.Contains(s.Config.UDPPorts(), req.Port) {
+		return classify(fmt.Errorf("%w: udp port %d is below 1024 and not in the helper config's udp_low_ports %v (a UDP socket can send from its port); ask the admin to list it, or use a port >= 1024", errPolicy, req.Port, s.Config.UDPPorts()))
 	}
 	if shared(ip) {
 		// Port 0 lets the kernel pick an ephemeral port, never a privileged one.
@@ -146,6 +156,18 @@ func (s *Session) BindListener(ctx context.Context, req ipc.BindRequest) error {
 	addr := netip.AddrPortFrom(ip, req.Port).String()
 	var lc net.ListenConfig // SO_REUSEADDR as Go sets it; never SO_REUSEPORT
 	lc.SetMultipathTCP(false)
+	if req.Network == "tcp" {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var lerr error
+			if err := c.Control(func(fd uintptr) { lerr = lockListener(int(fd)) }); err != nil {
+				return err
+			}
+			if lerr != nil {
+				return fmt.Errorf("lock listener: %w", lerr)
+			}
+			return nil
+		}
+	}
 	var fileOf interface {
 		File() (*os.File, error)
 		Close() error
@@ -181,6 +203,14 @@ func (s *Session) BindListener(ctx context.Context, req ipc.BindRequest) error {
 func (s *Session) SetHosts(ctx context.Context, lease string, entries []ipc.HostEntry) error {
 	es := make([]hosts.Entry, len(entries))
 	for i, e := range entries {
+		// A pool address is named only by the live session that allocated
+		// it: a socket kept from an ended session (or bound directly) on a
+		// pool address must not get names pointing at it.
+		if ip := e.IP.Unmap(); s.Pool.Prefix.Contains(ip) {
+			if err := s.owned(ip); err != nil {
+				return classify(fmt.Errorf("hosts entry for %v: a pool address may be named only by the live session that allocated it: %w", e.Names, err))
+			}
+		}
 		es[i] = hosts.Entry{IP: e.IP, Names: e.Names}
 	}
 	if err := s.Hosts.Set(ctx, s.UID, s.ID, lease, es); err != nil {

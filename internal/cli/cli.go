@@ -16,7 +16,7 @@ import (
 
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/cli/config"
-	"github.com/kftray-go/kftray/internal/cli/daemon"
+	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
 	"github.com/kftray-go/kftray/internal/cli/forward"
 	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/cli/relaycmd"
@@ -51,7 +51,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 	for _, newCmd := range []func(*cmdutil.Factory) *cobra.Command{
 		config.NewCmdConfig,
 		helpercmd.NewCmdHelper,
-		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemon.NewCmdDaemon,
+		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemoncmd.NewCmdDaemon,
 		relaycmd.NewCmdRelay,
 		version.NewCmdVersion,
 	} {

@@ -20,6 +20,12 @@ const (
 	ListenPID = "LISTEN_PID"
 	ListenFDs = "LISTEN_FDS"
 
+	// go-plugin's handshake, which `kftray-helper plugin` checks before
+	// go-plugin reads it: the forwarder's AutoMTLS certificate and the
+	// session socket directory the launcher chose.
+	PluginClientCert = "PLUGIN_CLIENT_CERT"
+	PluginSocketDir  = "PLUGIN_UNIX_SOCKET_DIR"
+
 	// `kftray helper install` run as root through sudo/pkexec: which user
 	// to allow when --allow-uid is not given. Only root's own install
 	// decision reads them; the helper never authorizes by environment.

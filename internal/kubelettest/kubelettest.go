@@ -54,8 +54,9 @@ type Server struct {
 	pods     map[string]*pod       // "ns/name"
 	streams  map[int]*Stream
 	nextID   int
-	denied   map[string]bool // "get", "create"
-	upgrades int             // upgraded connections served by the API front
+	denied   map[string]bool          // "get", "create"
+	upgrades int                      // upgraded connections served by the API front
+	holds    map[string]chan struct{} // "ns/name": streams wait for it to close
 }
 
 type pod struct {
@@ -80,6 +81,7 @@ func Start() (*Server, error) {
 		pods:     map[string]*pod{},
 		streams:  map[int]*Stream{},
 		denied:   map[string]bool{},
+		holds:    map[string]chan struct{}{},
 	}
 	s.kubelet = httptest.NewServer(http.HandlerFunc(s.serveKubelet))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -276,6 +278,28 @@ func (s *Server) Streams(ns, name string) []*Stream {
 	return out
 }
 
+// Hold makes the kubelet keep new stream pairs to pod ns/name waiting,
+// before it looks the pod up, until release is called: a test can then
+// order what the client does against the kubelet's answer (for example,
+// have the client's bytes sent before a refusal arrives).
+func (s *Server) Hold(ns, name string) (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.holds[ns+"/"+name] = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.holds[ns+"/"+name] == ch {
+				delete(s.holds, ns+"/"+name)
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
 // Cut ends one stream pair with an error on its error stream, as when the
 // connection inside the pod is reset.
 func (s *Server) Cut(st *Stream) { st.close() }
@@ -382,6 +406,16 @@ type forwarder struct{ s *Server }
 
 func (f forwarder) PortForward(ctx context.Context, key, _ string, port int32, stream io.ReadWriteCloser) error {
 	s := f.s
+	s.mu.Lock()
+	hold := s.holds[key]
+	s.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	p := s.pods[key]
 	var addr string

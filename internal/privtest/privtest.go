@@ -25,13 +25,26 @@ import (
 // login shell) when it does not exist yet. It stays for later runs.
 func User(t testing.TB, name string) (uid, gid uint32) {
 	t.Helper()
+	return addUser(t, name)
+}
+
+// UserInGroup is User for a user whose primary group is group's (an
+// existing group name), as several users share "staff" on macOS.
+func UserInGroup(t testing.TB, name, group string) (uid, gid uint32) {
+	t.Helper()
+	return addUser(t, name, "-g", group)
+}
+
+func addUser(t testing.TB, name string, extra ...string) (uid, gid uint32) {
+	t.Helper()
 	// Other packages' privileged tests run useradd at the same time, and
 	// useradd gives up at once when /etc/passwd is locked: retry a little.
 	for try := 0; ; try++ {
 		if _, err := user.Lookup(name); err == nil {
 			break
 		}
-		out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
+		args := append([]string{"--no-create-home", "--shell", "/usr/sbin/nologin"}, extra...)
+		out, err := exec.Command("useradd", append(args, name)...).CombinedOutput()
 		if err == nil {
 			break
 		}

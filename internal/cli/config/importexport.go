@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kftray-go/kftray/fwdconfig"
+	"github.com/kftray-go/kftray/internal/atomicfile"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/store"
 )
@@ -126,34 +126,8 @@ func runExport(cmd *cobra.Command, opts *ExportOptions) error {
 		_, err := opts.Factory.IO.Out.Write(data)
 		return err
 	}
-	if err := writeFileAtomic(opts.File, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(opts.File, data, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", opts.File, err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data, so a reader (or a crash) never
-// sees half a file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -17,7 +17,7 @@ import (
 
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
-	clidaemon "github.com/kftray-go/kftray/internal/cli/daemon"
+	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
 	"github.com/kftray-go/kftray/localapi"
 )
 
@@ -61,7 +61,7 @@ func NewCmdStart(f *cmdutil.Factory) *cobra.Command {
 			"failed, was not running in time, or the daemon could not be reached, 2 on usage errors.",
 		Example: "  kftray start web db\n  kftray start --all --wait 30s",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := clidaemon.EnsureDaemon(cmd, f)
+			c, err := daemoncmd.EnsureDaemon(cmd, f)
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ func run(a []string) error {
 	key, value, _ := strings.Cut(a[6], "=")
 	binder := &helperbind.Binder{Options: helperclient.Options{Socket: a[0]}}
 	defer binder.Close()
-	m := forwarder.NewManager(forwarder.Options{Binder: binder, Relay: forwarder.RelayOptions{
+	m := forwarder.NewManager(forwarder.Options{Binder: binder, Relay: relay.Options{
 		Owner: relay.Owner{User: "e2e", Host: "devcluster", Session: "udpbind"},
 		Image: "ghcr.io/kftray-go/kftray-server:e2e", ReadyTimeout: time.Minute,
 		PodAnnotations: map[string]string{key: value},

@@ -1,6 +1,6 @@
-// Package daemon is `kftray daemon`: run the per-user daemon in the
+// Package daemoncmd is `kftray daemon`: run the per-user daemon in the
 // foreground, start it in the background, stop it, show its status.
-package daemon
+package daemoncmd
 
 import (
 	"encoding/json"

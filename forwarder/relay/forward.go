@@ -1,0 +1,248 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/fwdconfig"
+)
+
+// This file is the relay's side of a relay forward (a config with protocol
+// udp or workload_type proxy): which configs need a relay, what the relay
+// must reach, and keeping it deployed while the forward runs. The engine
+// side (a pod forward to the relay's pods, and for UDP the local socket and
+// udprelay client) is forwarder/relayfwd.go: it builds and drives the
+// engine's own Forward, so it lives in package forwarder, which imports
+// this package (never the other way round).
+
+// Options configure forwards that go through a kftray-server relay in the
+// cluster (forwarder.Options.Relay).
+type Options struct {
+	// Owner labels every relay a manager deploys; default: this user,
+	// this host and a random session per manager, so relays left by an
+	// earlier daemon are told apart (Owner.Orphans).
+	Owner Owner
+	// Image of the relay; default manifest.DefaultImage() (this build's
+	// version, never :latest).
+	Image string
+	// TemplateDir holds the user's relay-deployment.yaml.tmpl, if any (the
+	// config directory); "" uses the built-in template.
+	TemplateDir string
+	// PodAnnotations go on every relay pod.
+	PodAnnotations map[string]string
+	// ReadyTimeout bounds waiting for the relay pod at start; default 90 s.
+	ReadyTimeout time.Duration
+	// CheckEvery is how often a running forward checks that its relay
+	// Deployment still exists (and redeploys it); default 10 s.
+	CheckEvery time.Duration
+}
+
+// WithDefaults fills in what o leaves out; the owner session is random,
+// so call it once per manager.
+func (o Options) WithDefaults() Options {
+	local := LocalOwner("")
+	if o.Owner.User == "" {
+		o.Owner.User = local.User
+	}
+	if o.Owner.Host == "" {
+		o.Owner.Host = local.Host
+	}
+	if o.Owner.Session == "" {
+		b := make([]byte, 4)
+		rand.Read(b)
+		o.Owner.Session = hex.EncodeToString(b)
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 90 * time.Second
+	}
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = 10 * time.Second
+	}
+	return o
+}
+
+// Port is the relay's port in its pod (LOCAL_PORT in the template).
+const Port = 8080
+
+// Needed reports whether cfg is forwarded through a relay.
+func Needed(cfg fwdconfig.Config) bool {
+	return strings.EqualFold(cfg.Protocol, "udp") || strings.EqualFold(cfg.WorkloadType, "proxy")
+}
+
+// SpecFor says what the relay for cfg must reach: for a UDP service, the
+// Service's cluster DNS name and port (kube-proxy routes it to a ready
+// endpoint); for proxy, remote_address and remote_port. For a pod
+// workload RemoteAddress stays empty: the relay reaches the pod by IP,
+// known once a ready pod is picked (ReadyPodIP).
+func SpecFor(cfg fwdconfig.Config) (Spec, error) {
+	name := cfg.Alias
+	if name == "" {
+		name = "config " + strconv.FormatInt(cfg.ID, 10)
+	}
+	mode := strings.ToLower(cfg.Protocol)
+	if mode == "" {
+		mode = "tcp"
+	}
+	if mode != "tcp" && mode != "udp" {
+		return Spec{}, fmt.Errorf("%s: protocol %q: use tcp or udp", name, cfg.Protocol)
+	}
+	if cfg.Namespace == "" {
+		return Spec{}, fmt.Errorf("%s: namespace is empty; set the namespace the relay runs in", name)
+	}
+	if cfg.RemotePort <= 0 || cfg.RemotePort > 65535 {
+		return Spec{}, fmt.Errorf("%s: remote_port %d is not a port", name, cfg.RemotePort)
+	}
+	s := Spec{ConfigID: cfg.ID, Namespace: cfg.Namespace, Mode: mode, RemotePort: cfg.RemotePort}
+	switch strings.ToLower(cfg.WorkloadType) {
+	case "proxy":
+		if cfg.RemoteAddress == "" {
+			return Spec{}, fmt.Errorf("%s: workload_type proxy needs remote_address (the host the cluster should reach)", name)
+		}
+		s.RemoteAddress = cfg.RemoteAddress
+	case "", "service":
+		if cfg.Service == "" {
+			return Spec{}, fmt.Errorf("%s: workload_type service needs the service name", name)
+		}
+		s.RemoteAddress = cfg.Service + "." + cfg.Namespace + ".svc.cluster.local"
+	case "pod":
+		if cfg.Target == "" {
+			return Spec{}, fmt.Errorf("%s: workload_type pod needs a label selector in target (for example app=dns)", name)
+		}
+		if _, err := labels.Parse(cfg.Target); err != nil {
+			return Spec{}, fmt.Errorf("%s: invalid label selector %q in target: %w", name, cfg.Target, err)
+		}
+	default:
+		return Spec{}, fmt.Errorf("%s: workload_type %q cannot go through the relay; use service, pod or proxy", name, cfg.WorkloadType)
+	}
+	return s, nil
+}
+
+// ReadyPodIP picks a ready pod matching selector and returns its name and
+// IP: the relay's remote for a UDP forward to a pod workload.
+func ReadyPodIP(ctx context.Context, c kubernetes.Interface, host, ns, selector string) (string, string, error) {
+	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return "", "", kube.Explain(host, kube.Op{Verb: "list", Resource: "pods", Namespace: ns}, err)
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return p.Name, p.Status.PodIP, nil
+			}
+		}
+	}
+	return "", "", fmt.Errorf("no ready pod matches %q in namespace %s", selector, ns)
+}
+
+// Keeper keeps one forward's relay deployed while the forward runs, and
+// deletes it when the forward stops.
+type Keeper struct {
+	d           *Deployer
+	r           *Relay
+	spec        Spec
+	podSelector string // workload pod: the relay targets a ready pod's IP, re-picked when it goes
+	every       time.Duration
+
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+// NewKeeper returns a keeper of r, deployed by d from spec, checking every
+// so often. podSelector is the config's target for a pod workload (the
+// relay follows a ready pod's IP), else "".
+func NewKeeper(d *Deployer, r *Relay, spec Spec, podSelector string, every time.Duration) *Keeper {
+	return &Keeper{d: d, r: r, spec: spec, podSelector: podSelector, every: every, done: make(chan struct{})}
+}
+
+// Run redeploys the relay if its Deployment disappears while the forward
+// runs (deleted by hand, namespace cleanup), until Stop: the engine alone
+// would wait forever for pods that no controller makes any more. Polling is
+// enough: it runs once per forward every few seconds.
+func (k *Keeper) Run() {
+	t := time.NewTicker(k.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-k.done:
+			return
+		case <-t.C:
+		}
+		k.check()
+	}
+}
+
+// check runs one round of Run.
+func (k *Keeper) check() {
+	ctx, cancel := context.WithTimeout(context.Background(), max(k.every, 10*time.Second))
+	defer cancel()
+	ok, err := k.d.Exists(ctx, k.r)
+	redeploy := err == nil && !ok
+	if redeploy {
+		k.d.Log.Warn().Str("relay", k.r.Namespace+"/"+k.r.Name).Msg("relay Deployment is gone; deploying it again")
+	}
+	if err == nil && k.podSelector != "" {
+		// A pod's IP dies with it: follow a ready pod, updating the relay
+		// (a rolling update the pod forward follows).
+		if _, ip, perr := ReadyPodIP(ctx, k.d.Client, k.d.Host, k.r.Namespace, k.podSelector); perr == nil && !k.podReady(ctx, ip) {
+			k.d.Log.Info().Str("from", k.spec.RemoteAddress).Str("to", ip).Msg("relay target pod changed; updating the relay")
+			k.spec.RemoteAddress, redeploy = ip, true
+		}
+	}
+	if redeploy {
+		_, err = k.d.Deploy(ctx, k.spec)
+	}
+	if err != nil {
+		k.d.Log.Info().Err(err).Msg("checking the relay Deployment")
+	}
+}
+
+// podReady reports whether the pod the relay targets (by IP) is still a
+// ready pod of the selector; newIP is a ready one, for when it is not.
+func (k *Keeper) podReady(ctx context.Context, newIP string) bool {
+	if newIP == k.spec.RemoteAddress {
+		return true
+	}
+	pods, err := k.d.Client.CoreV1().Pods(k.r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: k.podSelector})
+	if err != nil {
+		return true // cannot tell: keep what works
+	}
+	for _, p := range pods.Items {
+		if p.Status.PodIP != k.spec.RemoteAddress || p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Stop ends Run. It may be called more than once.
+func (k *Keeper) Stop() { k.stopOnce.Do(func() { close(k.done) }) }
+
+// Delete deletes the relay (after Stop, once the forward no longer uses it),
+// logging a failure: `kftray relay clean` finds what is left.
+func (k *Keeper) Delete() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := k.d.Delete(ctx, k.r); err != nil {
+		k.d.Log.Warn().Err(err).Str("relay", k.r.Namespace+"/"+k.r.Name).Msg("could not delete the relay; `kftray relay clean` will find it")
+	}
+}
