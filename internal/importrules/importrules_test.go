@@ -58,6 +58,11 @@ var rules = []rule{
 		deny:   []string{"localapi", "internal/cli", "cmd/", "helper/"},
 	},
 	{
+		why:  "the interfaces (kftui) are clients of the daemon's local API only",
+		from: []string{"ui/", "cmd/kftui"},
+		deny: []string{"forwarder", "forwarder/", "store", "helper/", "ipc", "ipc/", "internal/cli", "internal/cli/"},
+	},
+	{
 		why:  "nothing imports the CLI but its main",
 		from: []string{""}, except: []string{"cmd/kftray", "internal/cli", "internal/cli/"},
 		deny: []string{"internal/cli", "internal/cli/"},
