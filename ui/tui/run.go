@@ -147,8 +147,8 @@ func run(ctx context.Context, o RunOptions) error {
 	defer cancel()
 	cwd, _ := os.Getwd()
 	m := New(ctx, Options{
-		Backend: c, Desktop: SystemDesktop{}, ConfigDir: o.ConfigDir, StartDir: cwd, NoColor: o.NoColor,
-		Started: started,
+		Backend: ClientBackend(c), Desktop: SystemDesktop{}, ConfigDir: o.ConfigDir, StartDir: cwd, NoColor: o.NoColor,
+		Started: started, SettingHelp: SettingHelp,
 		Ensure: func(ctx context.Context) error {
 			nc, err := ensure(ctx)
 			if nc != nil {
