@@ -119,4 +119,3 @@ func (c apiClient) FollowDaemonLogLines(ctx context.Context, level string, tail 
 		return f(LogLine{Time: l.Time, Level: l.Level, Message: l.Message, Fields: l.Fields})
 	})
 }
-
