@@ -392,7 +392,7 @@ func fixture() []localapi.Forward {
 			Pod: "web-7d9c8b5f4-x2x9k", Transport: "websocket", Since: t0.Add(-5 * time.Minute), UpdatedAt: t0,
 			ActiveConns: 2, TotalConns: 17, BytesToPod: 1024, BytesFromPod: 1 << 20, Reconnects: 1},
 		{ID: 2, Name: "db", Config: db, Status: localapi.StatusRetrying, Desired: true, PID: 4242, Address: "127.0.0.1:5432",
-			Attempt: 3, NextTry: t0.Add(4 * time.Second), LastError: "dial tcp 10.1.2.3:5432: connect: connection refused", UpdatedAt: t0},
+			Attempt: 3, NextTry: t0.Add(9 * time.Second), LastError: "dial tcp 10.1.2.3:5432: connect: connection refused", UpdatedAt: t0},
 		{ID: 3, Name: "dns", Config: dns, Status: localapi.StatusFailed, LastError: "the relay pod did not become ready within 60s", UpdatedAt: t0},
 		{ID: 4, Name: "api.dev.test", Config: api, Status: localapi.StatusStopped, UpdatedAt: t0},
 	}

@@ -498,6 +498,7 @@ func (m Model) formLines() []string {
 	}
 	out := []string{m.styles.title.Render(title) + " · tab/↓ next · ←/→/space change · enter saves · esc cancels", ""}
 	labelW := 16
+	focusLine := 0
 	for i, fl := range f.fields {
 		if !f.visible(i) {
 			continue
@@ -505,6 +506,7 @@ func (m Model) formLines() []string {
 		mark := "  "
 		if i == f.focus {
 			mark = "> "
+			focusLine = len(out)
 		}
 		var val string
 		switch fl.kind {
@@ -532,7 +534,11 @@ func (m Model) formLines() []string {
 		}
 		out = append(out, mark+fit(fl.label, labelW)+val)
 		if e, ok := f.errs[fl.key]; ok {
-			out = append(out, strings.Repeat(" ", labelW+2)+m.styles.err.Render("! "+e))
+			for _, l := range wrapTo([]string{"! " + e}, max(m.width-labelW-2, 20), 2) {
+				if l != "" {
+					out = append(out, strings.Repeat(" ", labelW+2)+m.styles.err.Render(l))
+				}
+			}
 		} else if i == f.focus && fl.kind != fBool {
 			if note := f.optsNote[fl.key]; note != "" {
 				out = append(out, strings.Repeat(" ", labelW+2)+m.styles.faint.Render(note))
@@ -550,6 +556,11 @@ func (m Model) formLines() []string {
 	}
 	if f.saving {
 		out = append(out, "saving…")
+	}
+	// A long form on a short screen scrolls to keep the focused field
+	// (and the line under it) in view; the title stays.
+	if over := focusLine + 3 - m.height; over > 0 {
+		out = append(out[:1], out[1+over:]...)
 	}
 	return out
 }

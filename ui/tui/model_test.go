@@ -403,3 +403,16 @@ func TestEventsUpdateAndReconnect(t *testing.T) {
 		t.Fatalf("screen:\n%s", screen(m))
 	}
 }
+
+func TestLongFormScrolls(t *testing.T) {
+	hs := start(t, newMem(), 80, 12)
+	hs.keys("a", "tab", "right", "right", "right") // workload expose: the longest form
+	for range 10 {
+		hs.keys("tab")
+	}
+	m := hs.settle()
+	scr := screen(m)
+	if !strings.Contains(scr, "> ingress class") || !strings.HasPrefix(scr, "add a config") {
+		t.Fatalf("the focused field is not in view at 12 rows:\n%s", scr)
+	}
+}
