@@ -14,8 +14,9 @@
 //     file is a regular file (not a symlink), root-owned, not group/world
 //     writable, in directories up to / that are root-owned and not writable
 //     by others (sticky ones excepted), with no unknown fields, a pool
-//     inside 127.0.0.0/8 not containing 127.0.0.1, dotted suffixes and
-//     udp_low_ports within 1-1023;
+//     inside 127.0.0.0/8 not containing 127.0.0.1, name suffixes that are
+//     a dot and RFC 1123 labels (never localhost), and udp_low_ports within
+//     1-1023;
 //   - at most 8 sessions per uid and 64 in all;
 //   - the launch request must arrive within 10 s, in one frame of at most
 //     1 MiB with exactly 3 descriptors: stdout and stderr must be pipes
@@ -33,18 +34,31 @@
 //     on Linux, so a file put at the installed path later never runs; on
 //     macOS the path resolved at start, refused once it names another
 //     file), with arguments it chooses (uid, session id, config, hosts and
-//     run paths), in a new session, with a parent-death signal, with a
-//     root:root 0711 session directory under a root:root 0711 sessions
-//     directory;
+//     run paths), in a new session, with SIGTERM as its parent-death
+//     signal, with a root:root 0711 session directory under a root:root
+//     0711 sessions directory;
 //   - after the launch answer reads nothing but the end of the connection:
 //     any byte from the forwarder ends the session (one read, no
 //     byte-at-a-time draining);
 //   - stats the config every 2 s (and re-reads it on SIGHUP); when it
 //     changed, ends the live sessions of every uid it no longer allows, and
 //     all of them if it is unusable;
-//   - kills the plugin's process group when the connection closes and then
-//     removes the session's hosts lines, aliases and addresses; sweeps every
-//     managed line and allocation at start and at stop.
+//   - when the connection closes (or the service stops, or the uid is
+//     revoked) asks the plugin to stop with SIGTERM and kills its process
+//     group only if it is still there 5 s later (StopGrace); signals only a
+//     plugin it has not reaped (it waits for the exit with WNOWAIT, or
+//     kqueue on macOS, and reaps under the same lock it signals under), so
+//     a recycled pid is never hit; then removes the session's hosts lines,
+//     aliases and addresses;
+//   - at start and at stop: finishes or undoes an interrupted hosts write
+//     (the journal), removes stale temporary hosts files of ours, sweeps
+//     every managed line and allocation.
+//
+// Plugin (`kftray-helper plugin`): on SIGTERM, on its launcher's death and
+// when go-plugin's Serve returns (a client's Shutdown), it lets a hosts
+// write under way finish, starts no other, and exits; so the hosts lock is
+// never lost to a kill the launcher sends. The lock is held for one read
+// and one write of the file, never while waiting on the client.
 //
 // Plugin (`kftray-helper plugin`), before it serves:
 //   - refuses to run when setuid, or without a PEM client certificate in
@@ -87,22 +101,42 @@
 //   - SetHosts: lease 1-64 of [A-Za-z0-9._-] starting alphanumeric; every
 //     address loopback; every entry has names; every name ASCII with no
 //     space, '#' or control character, RFC 1123 labels, at most 253 bytes,
-//     never localhost or *.localhost, ending in an allowed suffix or (if
-//     allowed) a single label, an address in the pool only if this session
-//     allocated it (a socket left from an ended session gets no new
-//     names), not twice in one request per family, not
-//     defined by the file's own lines outside the block, not managed by
-//     another lease in either family, and within the per-uid cap.
+//     never localhost or *.localhost, never this machine's host name (the
+//     kernel's and /etc/hostname's, in full and short, read at each
+//     request), ending in .test or a suffix the config lists (name_suffixes:
+//     install --allow-suffix), or a single label only if the config says
+//     allow_single_label (install --allow-single-label; off by default), an
+//     address in the pool only if this session allocated it (a socket left
+//     from an ended session gets no new names), not twice in one request
+//     per family, not defined by the file's own lines outside the block, not
+//     managed by another lease in either family, and within the per-uid cap
+//     (max_hosts_per_uid, default 256).
 //
 // Hosts file writes (helper/hosts): serialized by flock on a lock under the
-// run directory; the file is opened O_NOFOLLOW and must be a regular file;
-// a block with unbalanced or duplicated markers is refused, not repaired;
-// only the block is parsed and rendered (txeh); unchanged content is not
-// rewritten; if another writer changed the file since it was read (inode,
-// size or mtime differ) the update starts over, up to 5 times; the
-// replacement keeps mode, owner and SELinux label and is
-// fsynced, renamed and its directory fsynced, or rewritten in place (same
-// inode, checked) when rename fails with EBUSY, EXDEV or EROFS.
+// run directory; the file is opened O_NOFOLLOW and must be a regular file
+// of at most 16 MiB (a larger one is refused with its size, never cut),
+// and a write that would make it larger is refused; a block with
+// unbalanced or duplicated markers is refused, not repaired; only the
+// block is parsed and rendered (txeh); unchanged content is not rewritten;
+// if another writer changed the file since it was read (inode, size or
+// mtime differ) the update starts over, up to 5 times. The replacement is
+// a new temporary file (internal/atomicfile: a unique .hosts.atomic-* name
+// per write, O_EXCL) with the original mode, owner and SELinux label,
+// fsynced, renamed over the file and its directory fsynced; readers see
+// the old file or the new one. When rename cannot work (EBUSY, EXDEV,
+// EROFS: a bind-mounted /etc/hosts, systemd's read-only /etc) the same
+// inode (checked) is rewritten in place, after a journal (the inode and
+// the old and new content, root-owned 0600 in the run directory, written
+// atomically and synced) and removed once the rewrite is synced. Whoever
+// takes the lock next, in any helper process, reads the journal first: a
+// file that is a byte-wise mix of the old and new content (a write or a
+// truncate cut short) gets the old content back; a whole old or new file
+// is kept; anything else (someone edited the file since) is left alone.
+// A journal that is not a regular root-owned file is refused. At start the
+// service removes regular files of ours (root-owned, named .hosts.atomic-*
+// or .hosts.kftray-*) beside the hosts file. After a change the DNS cache
+// is flushed (resolvectl by absolute path) at most once per 2 s per
+// process; requests in between share one flush at the end of the 2 s.
 //
 // Install (helper/install): the binary is opened O_NOFOLLOW and read once
 // (at most 512 MiB); its minisign signature must verify (prehashed
@@ -116,7 +150,9 @@
 // unprivileged --root installs) and not group/world writable; a sticky
 // ancestor (/tmp) is allowed, a sticky target directory is not. An
 // existing config's users and policy are kept only if it passes the
-// service's own checks; otherwise it is replaced.
+// service's own checks; otherwise it is replaced. --allow-suffix (checked
+// like the config's suffixes) and --allow-single-label add to the name
+// policy; install never removes an allowance.
 //
 // Residual risks, by design or platform (README "Security model"): a UDP
 // socket on an allowed low port can send datagrams from that port to any
@@ -125,5 +161,6 @@
 // cookie for it; a wildcard (0.0.0.0) listener, or a socket bound right
 // after an address was handed out, still receives traffic for the ports a
 // session does not bind itself; macOS relies on XNU refusing connect() on
-// a socket that listened.
+// a socket that listened; the hosts journal lives in /run, so a power loss
+// during an in-place rewrite can leave a file that needs a look by hand.
 package helper

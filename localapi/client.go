@@ -23,11 +23,26 @@ var ErrNotRunning = errors.New("the kftray daemon is not running")
 
 // StatusError is a non-2xx answer.
 type StatusError struct {
-	Code int
-	Msg  string
+	Code   int
+	Msg    string
+	Fields []FieldError // per-field problems of a refused config, if any
 }
 
 func (e *StatusError) Error() string { return e.Msg }
+
+// FieldErrors returns the per-field problems of a refused config (400 from
+// CreateConfig, UpdateConfig, ValidateConfig); nil for other errors.
+func (e *StatusError) FieldErrors() []FieldError { return e.Fields }
+
+// FieldErrors returns the per-field problems in err when it is a refused
+// config, else nil: a form shows each next to its field.
+func FieldErrors(err error) []FieldError {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Fields
+	}
+	return nil
+}
 
 // Client talks to a daemon.
 type Client struct {
@@ -128,7 +143,19 @@ func (c *Client) Events(ctx context.Context, f func(Event) error) error {
 		return err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	return readSSE(ctx, resp.Body, "event stream from "+c.where, func(data []byte) error {
+		var ev Event
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return fmt.Errorf("event stream from %s: %w", c.where, err)
+		}
+		return f(ev)
+	})
+}
+
+// readSSE calls f with the data of each server-sent event on r until r
+// ends, ctx ends or f fails.
+func readSSE(ctx context.Context, r io.Reader, what string, f func(data []byte) error) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	var data []byte
 	for sc.Scan() {
@@ -138,14 +165,10 @@ func (c *Client) Events(ctx context.Context, f func(Event) error) error {
 			if len(data) == 0 {
 				continue
 			}
-			var ev Event
-			if err := json.Unmarshal(data, &ev); err != nil {
-				return fmt.Errorf("event stream from %s: %w", c.where, err)
-			}
-			data = data[:0]
-			if err := f(ev); err != nil {
+			if err := f(data); err != nil {
 				return err
 			}
+			data = data[:0]
 		case bytes.HasPrefix(line, []byte("data: ")):
 			data = append(data, line[len("data: "):]...)
 		}
@@ -154,41 +177,69 @@ func (c *Client) Events(ctx context.Context, f func(Event) error) error {
 		return ctx.Err()
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("event stream from %s: %w", c.where, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	resp, err := c.send(ctx, method, path, body)
+	return c.doReq(ctx, request{method: method, path: path, body: body}, out)
+}
+
+// request is one call: path under Version, optional query, headers and
+// JSON body.
+type request struct {
+	method, path string
+	query        url.Values
+	header       http.Header
+	body         any
+}
+
+func (c *Client) doReq(ctx context.Context, r request, out any) error {
+	resp, err := c.sendReq(ctx, r)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	return c.decode(resp, r, out)
+}
+
+func (c *Client) decode(resp *http.Response, r request, out any) error {
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("reading the daemon's answer to %s %s: %w", method, path, err)
+		return fmt.Errorf("reading the daemon's answer to %s %s: %w", r.method, r.path, err)
 	}
 	return nil
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	return c.sendReq(ctx, request{method: method, path: path, body: body})
+}
+
+func (c *Client) sendReq(ctx context.Context, r request) (*http.Response, error) {
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
 		if err != nil {
 			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+Version+path, rd)
+	u := c.base + Version + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, rd)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
@@ -208,7 +259,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}
-		return nil, &StatusError{Code: resp.StatusCode, Msg: e.Error}
+		return nil, &StatusError{Code: resp.StatusCode, Msg: e.Error, Fields: e.Fields}
 	}
 	return resp, nil
 }

@@ -107,4 +107,15 @@ type Event struct {
 // Error is the body of every non-2xx answer.
 type Error struct {
 	Error string `json:"error"`
+	// Fields lists the problems field by field when a config was refused
+	// (400 from the config endpoints), so a form can show each next to
+	// its field. Error says the same in one text.
+	Fields []FieldError `json:"fields,omitempty"`
+}
+
+// FieldError is one problem with one field of a config, in the words of
+// `kftray config add`.
+type FieldError struct {
+	Field   string `json:"field"` // kftray JSON name, e.g. "local_port"
+	Problem string `json:"problem"`
 }

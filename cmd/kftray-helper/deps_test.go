@@ -16,6 +16,7 @@ var allowedPrefixes = []string{
 	"github.com/kftray-go/kftray/internal/envknob",
 	"github.com/kftray-go/kftray/internal/atomicfile",
 	"github.com/kftray-go/kftray/internal/buildinfo",
+	"github.com/kftray-go/kftray/internal/atomicfile",
 	"github.com/hashicorp/go-plugin",
 	"github.com/hashicorp/go-hclog",
 	"github.com/hashicorp/yamux",

@@ -42,6 +42,10 @@ type Options struct {
 	// Ready, if set, is called once the API is listening and the
 	// restore has been started.
 	Ready func(localapi.Status)
+	// HelperProbe inspects the installed root helper for GET /v1/helper
+	// (the CLI passes what `kftray helper status` computes); nil: the
+	// daemon says it cannot tell.
+	HelperProbe func(ctx context.Context) localapi.Helper
 }
 
 func osPID() int { return os.Getpid() }
@@ -101,7 +105,12 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("restricting %s to its owner: %w", p.Socket, err)
 	}
 
-	d := &daemon{core: core, started: time.Now(), dir: p.Dir, socket: p.Socket, stop: make(chan struct{})}
+	load := opts.Engine.LoadCluster
+	if load == nil {
+		load = kube.Load
+	}
+	d := &daemon{core: core, started: time.Now(), dir: p.Dir, socket: p.Socket, stop: make(chan struct{}),
+		load: load, helperProbe: opts.HelperProbe, logPath: p.Log}
 	lns := []net.Listener{uln}
 	var token string
 	if opts.HTTPAddr != "" {
@@ -148,10 +157,6 @@ func Run(ctx context.Context, opts Options) error {
 	go func() {
 		defer close(orphansDone)
 		if m, ok := core.eng.(interface{ RelayOwner() relay.Owner }); ok {
-			load := opts.Engine.LoadCluster
-			if load == nil {
-				load = kube.Load
-			}
 			reportOrphanRelays(orphansCtx, st, load, m.RelayOwner(), log)
 		}
 	}()
@@ -237,6 +242,10 @@ type daemon struct {
 	httpAddr string
 	stopOnce sync.Once
 	stop     chan struct{}
+
+	load        func(kube.Source) (*kube.Cluster, error) // clusters for the pickers and relays
+	helperProbe func(ctx context.Context) localapi.Helper
+	logPath     string
 }
 
 func (d *daemon) Status(context.Context) localapi.Status {

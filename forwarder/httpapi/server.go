@@ -46,6 +46,43 @@ type Backend interface {
 	DeleteConfig(ctx context.Context, ref string) (int64, error)
 	// Shutdown asks the daemon to stop; it returns at once.
 	Shutdown()
+
+	// Config returns one config by alias or id, with its Revision.
+	Config(ctx context.Context, ref string) (fwdconfig.Config, error)
+	// CreateConfig stores a new config (its ID is ignored) and returns its
+	// id; a refused config is a *fwdconfig.ValidationError.
+	CreateConfig(ctx context.Context, cfg fwdconfig.Config) (int64, error)
+	// UpdateConfig replaces the config ref names; a forward the daemon
+	// runs for it restarts. A non-zero cfg.Revision must be the stored one
+	// (else the error wraps fwdconfig.ErrConflict).
+	UpdateConfig(ctx context.Context, ref string, cfg fwdconfig.Config) (localapi.Updated, error)
+	// ValidateConfig checks cfg as CreateConfig (or UpdateConfig, when
+	// cfg.ID is set) would, saving nothing.
+	ValidateConfig(ctx context.Context, cfg fwdconfig.Config) error
+	// Restart stops and starts the selected forwards.
+	Restart(ctx context.Context, sel localapi.Selection) (localapi.Results, error)
+
+	// Cluster pickers. Errors carry their HTTP status (WithStatus):
+	// 403 when RBAC forbids the listing, 502 when the cluster cannot be
+	// reached. truncated says a list was cut at localapi.MaxListItems.
+	Contexts(ctx context.Context, kubeconfig string) ([]localapi.KubeContext, error)
+	Namespaces(ctx context.Context, ref localapi.ClusterRef) (list []localapi.Namespace, truncated bool, err error)
+	Services(ctx context.Context, ref localapi.ClusterRef, namespace string) (list []localapi.Service, truncated bool, err error)
+	Pods(ctx context.Context, ref localapi.ClusterRef, namespace, selector string) (list []localapi.Pod, truncated bool, err error)
+
+	// Helper reports the root helper's status; it never changes anything.
+	Helper(ctx context.Context) localapi.Helper
+	// Relays lists kftray relays in a cluster; CleanRelays deletes this
+	// user's orphans among them and returns them.
+	Relays(ctx context.Context, q localapi.RelayQuery) ([]localapi.Relay, error)
+	CleanRelays(ctx context.Context, q localapi.RelayQuery) ([]localapi.Relay, error)
+	// Settings returns every known setting's value (its default when
+	// unset); SetSetting validates and stores one (a bad key or value is a
+	// *fwdconfig.SettingError).
+	Settings(ctx context.Context) (map[string]string, error)
+	SetSetting(ctx context.Context, key, value string) error
+	// LogPath is the daemon's JSON-lines log file.
+	LogPath() string
 }
 
 // ServerOptions say who may call the API.
@@ -59,6 +96,9 @@ type ServerOptions struct {
 	// KeepAlive is the period of SSE comments that keep idle event streams
 	// open through proxies; default 15 s.
 	KeepAlive time.Duration
+	// LogPoll is how often a daemon log follower looks for new lines;
+	// default 250 ms.
+	LogPoll time.Duration
 }
 
 // Server serves the API on unix and TCP listeners.
@@ -69,6 +109,10 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers []*http.Server
+	// closing ends long-lived streams (daemon log follow) at Shutdown,
+	// which waits for requests in flight.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // NewServer returns a server for b.
@@ -76,7 +120,10 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
 	}
-	s := &Server{b: b, opts: opts, mux: http.NewServeMux()}
+	if opts.LogPoll <= 0 {
+		opts.LogPoll = 250 * time.Millisecond
+	}
+	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), closing: make(chan struct{})}
 	s.mux.HandleFunc("GET "+localapi.Version+"/status", s.status)
 	s.mux.HandleFunc("GET "+localapi.Version+"/forwards", s.forwards)
 	s.mux.HandleFunc("GET "+localapi.Version+"/forwards/{ref}", s.forward)
@@ -87,6 +134,7 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 	s.mux.HandleFunc("POST "+localapi.Version+"/configs/import", s.importConfigs)
 	s.mux.HandleFunc("GET "+localapi.Version+"/configs/export", s.exportConfigs)
 	s.mux.HandleFunc("DELETE "+localapi.Version+"/configs/{ref}", s.deleteConfig)
+	s.routes()
 	return s
 }
 
@@ -131,6 +179,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting, ends event streams and waits (until ctx ends)
 // for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
 	s.mu.Lock()
 	servers := s.servers
 	s.mu.Unlock()
@@ -341,11 +390,17 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
 func errStatus(err error) int {
 	var ve *fwdconfig.ValidationError
 	var ie *fwdconfig.ImportError
+	var se *fwdconfig.SettingError
+	var ce *codedError
 	switch {
+	case errors.As(err, &ce):
+		return ce.code
 	case errors.Is(err, fwdconfig.ErrNotFound):
 		return http.StatusNotFound
-	case errors.As(err, &ve), errors.As(err, &ie):
+	case errors.As(err, &ve), errors.As(err, &ie), errors.As(err, &se), errors.Is(err, fwdconfig.ErrNotOneConfig):
 		return http.StatusBadRequest
+	case errors.Is(err, fwdconfig.ErrConflict):
+		return http.StatusConflict
 	case errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable
 	}
@@ -361,5 +416,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, localapi.Error{Error: err.Error()})
+	e := localapi.Error{Error: err.Error()}
+	var ve *fwdconfig.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			e.Fields = append(e.Fields, localapi.FieldError{Field: p.Field, Problem: p.Msg})
+		}
+	}
+	writeJSON(w, code, e)
 }

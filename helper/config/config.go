@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -28,8 +29,13 @@ const (
 	DefaultMaxHost = 256
 )
 
-// DefaultSuffixes are the name suffixes the hosts block accepts by default.
-var DefaultSuffixes = []string{".test", ".local", ".internal", ".svc", ".svc.cluster.local"}
+// DefaultSuffix is the one name suffix the hosts block always accepts:
+// reserved for testing (RFC 2606), so no real name on any network ends in
+// it. Names such as gitlab, printer.local or metadata.google.internal can
+// be real ones, which a user's line would redirect for every user of the
+// machine; the admin opts in to those at install (--allow-suffix,
+// --allow-single-label).
+const DefaultSuffix = ".test"
 
 // Config is the helper's policy.
 type Config struct {
@@ -37,9 +43,11 @@ type Config struct {
 	AllowedUIDs []uint32 `json:"allowed_uids"`
 	// AddressPool is the loopback prefix AllocateAddress hands out from.
 	AddressPool string `json:"address_pool,omitempty"`
-	// NameSuffixes a hosts name may end with.
+	// NameSuffixes a hosts name may end with besides DefaultSuffix
+	// (`kftray helper install --allow-suffix`).
 	NameSuffixes []string `json:"name_suffixes,omitempty"`
-	// AllowSingleLabel permits names without a dot ("web").
+	// AllowSingleLabel permits names without a dot ("web"); off unless set
+	// (`kftray helper install --allow-single-label`).
 	AllowSingleLabel *bool `json:"allow_single_label,omitempty"`
 	// MaxHostsPerUID caps the names one uid may hold in the block.
 	MaxHostsPerUID int `json:"max_hosts_per_uid,omitempty"`
@@ -86,16 +94,40 @@ func (c *Config) Pool() (netip.Prefix, error) {
 	return p, nil
 }
 
-// Suffixes returns the name suffixes in force.
+// Suffixes returns the name suffixes in force: DefaultSuffix and the
+// configured ones, lowercase, each once.
 func (c *Config) Suffixes() []string {
-	if len(c.NameSuffixes) == 0 {
-		return DefaultSuffixes
+	out := []string{DefaultSuffix}
+	for _, s := range c.NameSuffixes {
+		if s = strings.ToLower(s); !slices.Contains(out, s) {
+			out = append(out, s)
+		}
 	}
-	return c.NameSuffixes
+	return out
 }
 
-// SingleLabel reports whether dotless names are allowed (default true).
-func (c *Config) SingleLabel() bool { return c.AllowSingleLabel == nil || *c.AllowSingleLabel }
+// SingleLabel reports whether dotless names are allowed (default false).
+func (c *Config) SingleLabel() bool { return c.AllowSingleLabel != nil && *c.AllowSingleLabel }
+
+var suffixLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidateSuffix checks a name suffix an admin allows: a dot, then one or
+// more RFC 1123 labels; never localhost.
+func ValidateSuffix(s string) error {
+	rest, ok := strings.CutPrefix(strings.ToLower(s), ".")
+	if !ok || rest == "" || len(rest) > 253 {
+		return fmt.Errorf("config: name suffix %q must be a dot followed by a domain, like .test or .corp.example", s)
+	}
+	for _, l := range strings.Split(rest, ".") {
+		if !suffixLabel.MatchString(l) {
+			return fmt.Errorf("config: name suffix %q: label %q is not a valid host name label (letters, digits and inner '-')", s, l)
+		}
+	}
+	if rest == "localhost" || strings.HasSuffix(rest, ".localhost") {
+		return fmt.Errorf("config: name suffix %q: localhost names are never managed", s)
+	}
+	return nil
+}
 
 // MaxHosts returns the per-uid cap.
 func (c *Config) MaxHosts() int {
@@ -118,9 +150,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: udp_low_ports lists %d; list only ports 1-1023 (higher ports need no helper)", p)
 		}
 	}
-	for _, s := range c.Suffixes() {
-		if !strings.HasPrefix(s, ".") || len(s) < 2 || strings.ContainsAny(s, " \t#\n") {
-			return fmt.Errorf("config: name suffix %q must start with a dot and contain no spaces or '#'", s)
+	for _, s := range c.NameSuffixes {
+		if err := ValidateSuffix(s); err != nil {
+			return err
 		}
 	}
 	return nil

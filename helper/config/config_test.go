@@ -99,3 +99,23 @@ func TestUDPLowPorts(t *testing.T) {
 		}
 	}
 }
+
+func TestNamePolicyDefaults(t *testing.T) {
+	var c Config
+	if got := c.Suffixes(); len(got) != 1 || got[0] != ".test" || c.SingleLabel() {
+		t.Fatalf("defaults: suffixes %v, single labels %v; want only .test, no single labels", got, c.SingleLabel())
+	}
+	yes := true
+	c = Config{NameSuffixes: []string{".Local", ".test", ".corp.example"}, AllowSingleLabel: &yes}
+	if got := strings.Join(c.Suffixes(), " "); got != ".test .local .corp.example" || !c.SingleLabel() {
+		t.Fatalf("opt-in: suffixes %q, single labels %v", got, c.SingleLabel())
+	}
+	for s, ok := range map[string]bool{
+		".test": true, ".corp.example": true, ".svc.cluster.local": true, ".Local": true,
+		"test": false, ".": false, "..test": false, ".a b": false, ".-x": false, ".localhost": false, ".x.localhost": false, ".a#b": false,
+	} {
+		if err := ValidateSuffix(s); (err == nil) != ok {
+			t.Errorf("ValidateSuffix(%q) = %v, want ok=%v", s, err, ok)
+		}
+	}
+}

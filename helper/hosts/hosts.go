@@ -4,7 +4,9 @@
 // BEGIN and END markers are ever parsed (with txeh) or rendered; every byte
 // outside stays as it was. Every input is validated here before txeh sees it,
 // writers in different processes serialize on a flock, and the file is
-// replaced atomically (or rewritten in place when the file is a bind mount).
+// replaced atomically, or rewritten in place under a journal when rename is
+// impossible (a bind-mounted file, a read-only /etc); the next holder of the
+// lock undoes a rewrite a kill cut short.
 package hosts
 
 import (
@@ -12,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,6 +39,8 @@ var (
 	ErrConflict = errors.New("hosts name conflict")
 	ErrCap      = errors.New("too many hosts names")
 	ErrDamaged  = errors.New("damaged hosts file")
+	ErrTooLarge = errors.New("hosts file too large")
+	ErrEnding   = errors.New("hosts: this helper session is ending")
 )
 
 // Policy is the name policy from the root config.
@@ -42,6 +48,9 @@ type Policy struct {
 	Suffixes    []string // a name must end with one of these ...
 	SingleLabel bool     // ... or have no dot, if allowed
 	MaxPerUID   int      // names one uid may hold in the block
+	// MachineNames returns this machine's host names (full and short),
+	// which are refused whatever the rest of the policy says. Nil: none.
+	MachineNames func() []string
 }
 
 // Entry maps names to one address.
@@ -100,18 +109,51 @@ func (p Policy) NormalizeName(name string) (string, error) {
 	if n == "localhost" || strings.HasSuffix(n, ".localhost") || n == "localhost.localdomain" {
 		return "", fmt.Errorf("%w: name %q: localhost names are never managed", ErrInvalid, name)
 	}
+	if p.MachineNames != nil && slices.Contains(p.MachineNames(), n) {
+		return "", fmt.Errorf("%w: name %q is this machine's own host name, which the helper never redirects; pick another name", ErrInvalid, name)
+	}
 	if !strings.Contains(n, ".") {
 		if p.SingleLabel {
 			return n, nil
 		}
-		return "", fmt.Errorf("%w: name %q: single-label names are not allowed by the helper config", ErrInvalid, name)
+		return "", fmt.Errorf("%w: name %q: single-label names are off in the helper's policy (they can shadow names like gitlab or printer for every user); use a name ending in %s, or have an admin run `sudo kftray helper install --allow-single-label`", ErrInvalid, name, strings.Join(p.Suffixes, " or "))
 	}
 	for _, s := range p.Suffixes {
 		if strings.HasSuffix(n, s) && len(n) > len(s) {
 			return n, nil
 		}
 	}
-	return "", fmt.Errorf("%w: name %q must end with one of %s (helper config name_suffixes)", ErrInvalid, name, strings.Join(p.Suffixes, " "))
+	return "", fmt.Errorf("%w: name %q must end with %s (the helper's allowed suffixes); an admin can allow more with `sudo kftray helper install --allow-suffix .example`", ErrInvalid, name, strings.Join(p.Suffixes, " or "))
+}
+
+// MachineNames is this machine's host name as the kernel and /etc/hostname
+// have it, each in full and in its short form, lowercase.
+func MachineNames() []string {
+	var raw []string
+	if h, err := os.Hostname(); err == nil {
+		raw = append(raw, h)
+	}
+	// The kernel's name can be stale in the service's own UTS namespace
+	// (systemd's ProtectHostname); the static name is the configured one.
+	if b, err := os.ReadFile("/etc/hostname"); err == nil && len(b) <= 1024 {
+		if line, _, _ := strings.Cut(string(b), "\n"); strings.TrimSpace(line) != "" {
+			raw = append(raw, strings.TrimSpace(line))
+		}
+	}
+	var names []string
+	for _, h := range raw {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if h == "" {
+			continue
+		}
+		short, _, _ := strings.Cut(h, ".")
+		for _, n := range []string{h, short} {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 // validateIP allows loopback addresses only.
@@ -273,6 +315,10 @@ func (d *document) set(p Policy, uid uint32, session, lease string, entries []En
 		return err
 	}
 	outside := d.outsideNames()
+	if p.MachineNames != nil { // read once per request, not once per name
+		machine := p.MachineNames()
+		p.MachineNames = func() []string { return machine }
+	}
 	type key struct {
 		name string
 		v4   bool

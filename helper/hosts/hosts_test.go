@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/kftray-go/kftray/internal/atomicfile"
 )
 
 var policy = Policy{Suffixes: []string{".test", ".svc.cluster.local"}, SingleLabel: true, MaxPerUID: 50}
@@ -235,7 +238,7 @@ func TestRenameBusyFallsBackToSameInode(t *testing.T) {
 		}
 		ents, _ := os.ReadDir(filepath.Dir(f.Path))
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".hosts.kftray-") {
+			if strings.HasPrefix(e.Name(), atomicfile.TempPrefix(f.Path)) || e.Name() == "hosts.journal" {
 				t.Fatalf("%v: temp file %s left behind", errno, e.Name())
 			}
 		}
@@ -317,6 +320,63 @@ func TestOutsideWriterDuringUpdateIsKept(t *testing.T) {
 		got := read(t, f)
 		if !strings.Contains(got, "added-by-editor") || !strings.Contains(got, "a.test") {
 			t.Fatalf("in place %v: lost an update:\n%s", inPlace, got)
+		}
+	}
+}
+
+func TestNamePolicy(t *testing.T) {
+	machine := func() []string { return []string{"box.corp.example", "box"} }
+	strict := Policy{Suffixes: []string{".test"}, MachineNames: machine}
+	optIn := Policy{Suffixes: []string{".test", ".local", ".internal", ".corp.example"}, SingleLabel: true, MachineNames: machine}
+	for _, tt := range []struct {
+		name          string
+		strict, optIn bool // allowed under each policy
+	}{
+		{"web.dev.test", true, true},
+		{"gitlab", false, true},
+		{"printer.local", false, true},
+		{"metadata.google.internal", false, true},
+		{"api.corp.example", false, true},
+		{"box", false, false},
+		{"BOX.", false, false},
+		{"box.corp.example", false, false},
+		{"localhost", false, false},
+	} {
+		for _, c := range []struct {
+			p     Policy
+			allow bool
+			label string
+		}{{strict, tt.strict, "default"}, {optIn, tt.optIn, "opt-in"}} {
+			_, err := c.p.NormalizeName(tt.name)
+			if c.allow && err != nil {
+				t.Errorf("%s policy refused %q: %v", c.label, tt.name, err)
+			}
+			if !c.allow && !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s policy: %q gave %v, want ErrInvalid", c.label, tt.name, err)
+			}
+		}
+	}
+	_, err := strict.NormalizeName("gitlab")
+	if err == nil || !strings.Contains(err.Error(), "--allow-single-label") {
+		t.Errorf("single-label refusal does not name the opt-in: %v", err)
+	}
+	_, err = strict.NormalizeName("printer.local")
+	if err == nil || !strings.Contains(err.Error(), "--allow-suffix") {
+		t.Errorf("suffix refusal does not name the opt-in: %v", err)
+	}
+}
+
+func TestMachineNamesIncludesHostname(t *testing.T) {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		t.Skip("no host name")
+	}
+	h = strings.ToLower(h)
+	short, _, _ := strings.Cut(h, ".")
+	names := MachineNames()
+	for _, want := range []string{h, short} {
+		if !slices.Contains(names, want) {
+			t.Errorf("MachineNames() = %v lacks %q", names, want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kftray-go/kftray/internal/atomicfile"
 	"github.com/kftray-go/kftray/internal/privtest"
 )
 
@@ -61,7 +62,7 @@ func inMountns(t *testing.T, dir string) {
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".hosts.kftray-") {
+		if strings.HasPrefix(e.Name(), atomicfile.TempPrefix(target)) || e.Name() == "hosts.journal" {
 			t.Fatalf("temp file left: %s", e.Name())
 		}
 	}

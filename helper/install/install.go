@@ -60,8 +60,14 @@ type Options struct {
 	GOOS, GOARCH          string // default: this machine
 	InsecureSkipSignature bool
 	AllowUID              uint32 // the invoking user's uid
-	Init                  string // InitSystemd, InitLaunchd, InitNone; "" detects
-	Out                   io.Writer
+	// AllowSuffixes are hosts name suffixes to allow besides .test
+	// (--allow-suffix); added to those an existing config allows.
+	AllowSuffixes []string
+	// AllowSingleLabel allows dotless hosts names (--allow-single-label).
+	// Install never turns an allowance off; edit the config for that.
+	AllowSingleLabel bool
+	Init             string // InitSystemd, InitLaunchd, InitNone; "" detects
+	Out              io.Writer
 	// Run executes service-manager commands. Nil runs them for real when
 	// Root is "/" and only reports them otherwise.
 	Run func(ctx context.Context, name string, args ...string) error
@@ -182,6 +188,11 @@ func Install(ctx context.Context, o Options) error {
 	if o.Root == "/" && os.Geteuid() != 0 {
 		return errors.New("installing the helper needs root: run `sudo kftray helper install`")
 	}
+	for _, sfx := range o.AllowSuffixes {
+		if err := config.ValidateSuffix(sfx); err != nil {
+			return fmt.Errorf("--allow-suffix: %w", err)
+		}
+	}
 	data, err := readOnce(o.Binary)
 	if err != nil {
 		return err
@@ -272,6 +283,16 @@ func (o *Options) writeConfig() error {
 	if !slices.Contains(cfg.AllowedUIDs, o.AllowUID) {
 		cfg.AllowedUIDs = append(cfg.AllowedUIDs, o.AllowUID)
 	}
+	for _, sfx := range o.AllowSuffixes {
+		sfx = strings.ToLower(sfx)
+		if sfx != config.DefaultSuffix && !slices.Contains(cfg.NameSuffixes, sfx) {
+			cfg.NameSuffixes = append(cfg.NameSuffixes, sfx)
+		}
+	}
+	if o.AllowSingleLabel {
+		yes := true
+		cfg.AllowSingleLabel = &yes
+	}
 	b, err := cfg.Marshal()
 	if err != nil {
 		return err
@@ -280,6 +301,7 @@ func (o *Options) writeConfig() error {
 		return err
 	}
 	fmt.Fprintf(o.Out, "wrote %s (allowed_uids %v)\n", config.DefaultPath, cfg.AllowedUIDs)
+	fmt.Fprintf(o.Out, "hosts names allowed: %s\n", namePolicy(cfg))
 	return nil
 }
 

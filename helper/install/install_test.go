@@ -208,3 +208,43 @@ func TestInstallRefusals(t *testing.T) {
 		}
 	})
 }
+
+func TestInstallNamePolicy(t *testing.T) {
+	ctx := context.Background()
+	o, _, out := setup(t)
+	if err := Install(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(o.Root, config.DefaultPath)
+	cfg, err := config.Load(cfgPath, false)
+	if err != nil || strings.Join(cfg.Suffixes(), " ") != ".test" || cfg.SingleLabel() {
+		t.Fatalf("default policy: suffixes %v, single labels %v, %v", cfg.Suffixes(), cfg.SingleLabel(), err)
+	}
+	if !strings.Contains(out.String(), "hosts names allowed: *.test; single-label names: refused") {
+		t.Fatalf("install does not say the policy:\n%s", out)
+	}
+
+	o.AllowSuffixes = []string{".Local", ".internal", ".test"}
+	o.AllowSingleLabel = true
+	if err := Install(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	// A later install without the flags keeps what the admin allowed.
+	o.AllowSuffixes, o.AllowSingleLabel, o.AllowUID = nil, false, 999
+	if err := Install(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ = config.Load(cfgPath, false)
+	if got := strings.Join(cfg.Suffixes(), " "); got != ".test .local .internal" || !cfg.SingleLabel() {
+		t.Fatalf("after opt-in and a plain reinstall: suffixes %q, single labels %v", got, cfg.SingleLabel())
+	}
+
+	before, _ := os.ReadFile(cfgPath)
+	o.AllowSuffixes = []string{"local"}
+	if err := Install(ctx, o); err == nil || !strings.Contains(err.Error(), "--allow-suffix") {
+		t.Fatalf("bad suffix: %v", err)
+	}
+	if after, _ := os.ReadFile(cfgPath); !bytes.Equal(before, after) {
+		t.Fatal("a refused install changed the config")
+	}
+}

@@ -26,6 +26,7 @@ type Status struct {
 	Service     string // e.g. "active", "inactive", "socket reachable"
 	UserAllowed bool
 	ConfigError string
+	Names       string // the hosts name policy, for people
 }
 
 // GetStatus inspects an installation without changing it; it needs no root.
@@ -54,6 +55,7 @@ func GetStatus(ctx context.Context, o Options, uid uint32) Status {
 		s.ConfigError = err.Error()
 	} else {
 		s.UserAllowed = cfg.Allowed(uid)
+		s.Names = namePolicy(cfg)
 	}
 	switch o.Init {
 	case InitSystemd:
@@ -74,6 +76,15 @@ func GetStatus(ctx context.Context, o Options, uid uint32) Status {
 		}
 	}
 	return s
+}
+
+// namePolicy says which hostnames the helper writes.
+func namePolicy(cfg *config.Config) string {
+	single := "refused (--allow-single-label allows them)"
+	if cfg.SingleLabel() {
+		single = "allowed"
+	}
+	return fmt.Sprintf("*%s; single-label names: %s; this machine's host name: never", strings.Join(cfg.Suffixes(), ", *"), single)
 }
 
 func query(ctx context.Context, name string, args ...string) string {
@@ -111,6 +122,9 @@ func (s Status) String() string {
 		fmt.Fprintln(&b, "this user: allowed")
 	default:
 		fmt.Fprintln(&b, "this user: NOT allowed; run `sudo kftray helper install` as this user")
+	}
+	if s.Names != "" {
+		fmt.Fprintf(&b, "names:     %s\n", s.Names)
 	}
 	return b.String()
 }

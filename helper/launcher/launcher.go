@@ -1,9 +1,9 @@
 // Package launcher is `kftray-helper service`, the root process behind the
 // helper socket. It authorizes each connection by the kernel's peer uid
 // against the root-owned config, starts one `kftray-helper plugin` per
-// forwarder session with the descriptors the forwarder passed, and kills it
-// (and removes the session's hosts lines and addresses) when the
-// connection closes.
+// forwarder session with the descriptors the forwarder passed, and stops it
+// (SIGTERM, then SIGKILL after StopGrace) and removes the session's hosts
+// lines and addresses when the connection closes.
 package launcher
 
 import (
@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -106,6 +105,7 @@ type Service struct {
 	perUID   map[uint32]int
 	reload   chan struct{}
 	stop     context.CancelFunc
+	flusher  *hosts.Flusher // one DNS flush rate for every write of this process
 }
 
 type liveSession struct {
@@ -122,7 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	signal.Notify(hup, unix.SIGHUP)
 	defer signal.Stop(hup)
 	for {
 		select {
@@ -155,7 +155,7 @@ func Start(ctx context.Context, opts Options) (*Service, error) {
 	if err := ensureRootDir(filepath.Join(opts.RunDir, "sessions"), 0o711); err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, sessions: map[string]liveSession{}, perUID: map[uint32]int{}, reload: make(chan struct{}, 1)}
+	s := newService(opts)
 	// No session survives a launcher restart (plugins die with their parent),
 	// so every managed line and allocation left over is stale.
 	if err := s.sweep(ctx, cfg); err != nil {
@@ -192,8 +192,23 @@ func (s *Service) Stop() error {
 	return s.sweep(context.Background(), cfg)
 }
 
+func newService(opts Options) *Service {
+	return &Service{opts: opts, sessions: map[string]liveSession{}, perUID: map[uint32]int{},
+		reload: make(chan struct{}, 1), flusher: hosts.NewFlusher(hosts.FlushDNS, hosts.FlushInterval)}
+}
+
+// hostsFile is the hosts block as this process writes it.
+func (s *Service) hostsFile(cfg *config.Config) *hosts.File {
+	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir, s.flusher.Flush)
+	hf.Log = s.opts.Log
+	return hf
+}
+
+// sweep finishes or undoes an interrupted hosts write (the journal),
+// removes stale temporary files and every managed line, and frees every
+// address.
 func (s *Service) sweep(ctx context.Context, cfg *config.Config) error {
-	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir)
+	hf := s.hostsFile(cfg)
 	e1 := hf.Sweep(ctx, func(hosts.Line) bool { return false })
 	e2 := session.NewPool(cfg, s.opts.RunDir).Reset()
 	ents, _ := os.ReadDir(filepath.Join(s.opts.RunDir, "sessions"))
@@ -392,7 +407,8 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 		ExtraFiles:  []*os.File{files[2]},
 		SysProcAttr: sysProcAttr(),
 	}
-	if err := cmd.Start(); err != nil {
+	proc, err := startPlugin(cmd)
+	if err != nil {
 		reply(fc, ipc.LaunchResponse{Error: "start plugin: " + err.Error()})
 		return
 	}
@@ -422,8 +438,6 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 
 	reply(fc, ipc.LaunchResponse{PID: pid, Session: id})
 
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	closed := make(chan struct{})
 	go func() {
 		// The protocol has nothing after the launch request: EOF means the
@@ -439,15 +453,15 @@ func (s *Service) handle(ctx context.Context, c *net.UnixConn) {
 		}
 		close(closed)
 	}()
+	// Never a plain kill: the plugin may be rewriting the hosts file.
 	var werr error
 	select {
-	case werr = <-exited:
+	case <-proc.done:
+		werr = proc.err
 	case <-closed:
-		killGroup(pid)
-		werr = <-exited
+		werr = proc.stop(StopGrace)
 	case <-sctx.Done():
-		killGroup(pid)
-		werr = <-exited
+		werr = proc.stop(StopGrace)
 	}
 	c.Close() // tells the forwarder the plugin is gone
 	s.cleanup(cfg, cred.UID, id, log)
@@ -479,7 +493,7 @@ func (s *Service) release(uid uint32) {
 // cleanup removes what the session left: hosts lines, addresses, aliases.
 func (s *Service) cleanup(cfg *config.Config, uid uint32, id string, log zerolog.Logger) {
 	ctx := context.Background()
-	hf := session.NewHostsFile(cfg, s.opts.HostsPath, s.opts.RunDir)
+	hf := s.hostsFile(cfg)
 	if err := hf.RemoveSession(ctx, uid, id); err != nil {
 		log.Error().Err(err).Msg("remove session hosts lines")
 	}
@@ -573,11 +587,6 @@ func describeFD(fd int) string {
 	return "another kind of file"
 }
 
-func killGroup(pid int) {
-	_ = syscall.Kill(-pid, syscall.SIGKILL) // own session: pgid == pid
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-}
-
 func newSessionID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -594,6 +603,5 @@ func Cleanup(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	s := &Service{opts: opts}
-	return s.sweep(ctx, cfg)
+	return newService(opts).sweep(ctx, cfg)
 }

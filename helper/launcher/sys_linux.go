@@ -2,7 +2,8 @@ package launcher
 
 import "syscall"
 
-// The plugin gets its own session and dies with the launcher.
+// The plugin gets its own session and is asked to stop (SIGTERM: it
+// finishes a hosts write under way first) when the launcher dies.
 func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	return &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 }

@@ -1,13 +1,16 @@
 package session
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -60,11 +63,14 @@ func newFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (
 	if err != nil {
 		return nil, err
 	}
+	hf := NewHostsFile(cfg, o.HostsPath, o.RunDir, hosts.NewFlusher(hosts.FlushDNS, hosts.FlushInterval).Flush)
+	hf.Gate = &hosts.Gate{}
+	hf.Log = o.Log
 	return &Session{
 		UID:    o.UID,
 		ID:     o.Session,
 		Config: cfg,
-		Hosts:  NewHostsFile(cfg, o.HostsPath, o.RunDir),
+		Hosts:  hf,
 		Pool:   NewPool(cfg, o.RunDir),
 		FDs:    fds,
 		Info:   info,
@@ -72,13 +78,15 @@ func newFromOptions(o PluginOptions, fds *fdpass.Conn, requireRootConfig bool) (
 	}, nil
 }
 
-// NewHostsFile is the hosts block every helper process shares.
-func NewHostsFile(cfg *config.Config, path, runDir string) *hosts.File {
+// NewHostsFile is the hosts block every helper process shares; flush
+// runs after each change (a process's rate-limited DNS flush).
+func NewHostsFile(cfg *config.Config, path, runDir string, flush func(context.Context) error) *hosts.File {
 	return &hosts.File{
 		Path:     path,
 		LockPath: runDir + "/hosts.lock",
-		Policy:   hosts.Policy{Suffixes: cfg.Suffixes(), SingleLabel: cfg.SingleLabel(), MaxPerUID: cfg.MaxHosts()},
-		Flush:    hosts.FlushDNS,
+		Policy: hosts.Policy{Suffixes: cfg.Suffixes(), SingleLabel: cfg.SingleLabel(), MaxPerUID: cfg.MaxHosts(),
+			MachineNames: hosts.MachineNames},
+		Flush: flush,
 	}
 }
 
@@ -112,15 +120,30 @@ func SelfVersion() (ipc.VersionInfo, error) {
 	return ipc.VersionInfo{Version: Version(), Protocol: ipc.ProtocolVersion, SHA256: hex.EncodeToString(h.Sum(nil)), OS: runtime.GOOS, Arch: runtime.GOARCH}, nil
 }
 
-// exitWithParent ends the plugin when the launcher is gone. Linux also has
-// Pdeathsig; macOS has nothing like it, so watch for re-parenting.
-func exitWithParent() {
+// exitWithParent ends the plugin when the launcher is gone, after a hosts
+// write under way. Linux also has Pdeathsig; macOS has nothing like it, so
+// watch for re-parenting.
+func exitWithParent(gate *hosts.Gate) {
 	parent := os.Getppid()
 	for range time.Tick(time.Second) {
 		if os.Getppid() != parent {
+			gate.Close()
 			os.Exit(1)
 		}
 	}
+}
+
+// exitOnSIGTERM is how the launcher ends a session: it sends SIGTERM, and
+// kills only if the plugin is still there after launcher.StopGrace. A
+// hosts write under way finishes first, and no new one starts.
+func exitOnSIGTERM(gate *hosts.Gate) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		gate.Close()
+		os.Exit(0)
+	}()
 }
 
 // ServePlugin runs `kftray-helper plugin`: the go-plugin gRPC server for one
@@ -156,12 +179,16 @@ func ServePlugin(o PluginOptions) error {
 	}); err != nil {
 		return err
 	}
-	go exitWithParent()
+	exitOnSIGTERM(s.Hosts.Gate)
+	go exitWithParent(s.Hosts.Gate)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  ipc.Handshake,
 		VersionedPlugins: ipc.PluginMap(s),
 		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "kftray-helper", Output: os.Stderr, Level: hclog.Warn, JSONFormat: true}),
 	})
+	// Serve returns as soon as the client asks go-plugin to shut down,
+	// while a SetHosts may still be writing: let it finish.
+	s.Hosts.Gate.Close()
 	return nil
 }

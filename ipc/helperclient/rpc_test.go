@@ -46,11 +46,10 @@ func rpcClientTB(t testing.TB, cfg *config.Config) (*Client, string) {
 	}
 	s := &session.Session{
 		UID: uint32(os.Getuid()), ID: "sess1", Config: cfg,
-		Hosts: session.NewHostsFile(cfg, hostsPath, dir),
+		Hosts: session.NewHostsFile(cfg, hostsPath, dir, nil),
 		Pool:  session.NewPool(cfg, dir),
 		FDs:   fdpass.New(remote), Info: info, Log: zerolog.Nop(),
 	}
-	s.Hosts.Flush = nil
 	gc, gs := plugin.TestPluginGRPCConn(t, false, ipc.PluginMap(s)[ipc.ProtocolVersion])
 	// Server first: gc.Close asks the server to stop itself, and two
 	// concurrent GRPCServer.Stop calls race in go-plugin v1.8.0.

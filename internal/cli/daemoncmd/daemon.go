@@ -16,6 +16,7 @@ import (
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
+	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/logging"
 	"github.com/kftray-go/kftray/localapi"
 )
@@ -68,6 +69,7 @@ func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 		addr = ""
 	}
 	err = fwdaemon.Run(cmd.Context(), fwdaemon.Options{Dir: dir, Log: log, HTTPAddr: addr,
+		HelperProbe: helpercmd.Probe(buildinfo.Version),
 		Ready: func(st localapi.Status) {
 			if !opts.Detached {
 				fmt.Fprintf(f.IO.ErrOut, "kftray daemon running (pid %d) on %s; Ctrl-C stops it\n", st.PID, st.Socket)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/helper/config"
 	"github.com/kftray-go/kftray/helper/install"
 	"github.com/kftray-go/kftray/internal/buildinfo"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
@@ -41,6 +42,8 @@ type flags struct {
 	root, binary, signature, init string
 	insecure                      bool
 	allowUID                      int
+	allowSuffixes                 []string
+	allowSingleLabel              bool
 }
 
 func (f *flags) options(opts Options, cmd *cobra.Command) (install.Options, error) {
@@ -51,6 +54,12 @@ func (f *flags) options(opts Options, cmd *cobra.Command) (install.Options, erro
 	o := install.Options{
 		Root: f.root, Binary: f.binary, Signature: f.signature, TrustedKeys: keys,
 		Version: opts.Version, InsecureSkipSignature: f.insecure, Init: f.init, Out: cmd.OutOrStdout(),
+		AllowSuffixes: f.allowSuffixes, AllowSingleLabel: f.allowSingleLabel,
+	}
+	for _, sfx := range f.allowSuffixes {
+		if err := config.ValidateSuffix(sfx); err != nil {
+			return o, cmdutil.FlagErrorf("--allow-suffix: %v", err)
+		}
 	}
 	if o.Binary == "" {
 		o.Binary, err = defaultBinary()
@@ -87,6 +96,8 @@ func (f *flags) register(cmd *cobra.Command, withBinary bool) {
 		cmd.Flags().StringVar(&f.binary, "binary", "", "kftray-helper binary to install (default: next to kftray)")
 		cmd.Flags().StringVar(&f.signature, "signature", "", "its minisign signature (default: BINARY.minisig)")
 		cmd.Flags().BoolVar(&f.insecure, "insecure-skip-signature", false, "DEVELOPMENT ONLY: install an unverified binary as root")
+		cmd.Flags().StringArrayVar(&f.allowSuffixes, "allow-suffix", nil, "also allow hosts names ending in `SUFFIX` (e.g. .local, .internal, .corp.example); repeatable; .test is always allowed")
+		cmd.Flags().BoolVar(&f.allowSingleLabel, "allow-single-label", false, "also allow dotless hosts names such as grafana (kftray's example aliases); any allowed user can then redirect such a name for every user of this machine")
 	}
 }
 
@@ -127,6 +138,12 @@ func escalate(cmd *cobra.Command, f *flags, binary string) (bool, error) {
 	}
 	if f.init != "" {
 		args = append(args, "--init", f.init)
+	}
+	for _, sfx := range f.allowSuffixes {
+		args = append(args, "--allow-suffix", sfx)
+	}
+	if f.allowSingleLabel {
+		args = append(args, "--allow-single-label")
 	}
 	if tool == "/usr/bin/sudo" {
 		args = append([]string{"--"}, args...)

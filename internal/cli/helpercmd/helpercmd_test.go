@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kftray-go/kftray/helper/config"
 	"github.com/kftray-go/kftray/helper/install"
 )
 
@@ -55,5 +56,34 @@ func TestInstallStatusUninstallUnderRoot(t *testing.T) {
 	out, _ = run(t, "status", "--root", root, "--init", "none")
 	if !strings.Contains(out, "not installed") || !strings.Contains(out, "sudo kftray helper install") {
 		t.Fatalf("status after uninstall:\n%s", out)
+	}
+}
+
+// kftray's example aliases (grafana, argocd, ...) are single labels: one
+// flag at install allows them.
+func TestInstallNamePolicyFlags(t *testing.T) {
+	root := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "kftray-helper")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	base := []string{"install", "--root", root, "--binary", bin, "--init", "none", "--insecure-skip-signature", "--allow-uid", "4321"}
+	if out, err := run(t, append(base, "--allow-suffix", "local")...); err == nil || !strings.Contains(err.Error(), "--allow-suffix") {
+		t.Fatalf("bad suffix accepted: %v\n%s", err, out)
+	}
+	out, err := run(t, append(base, "--allow-single-label", "--allow-suffix", ".local", "--allow-suffix", ".internal")...)
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	cfg, err := config.Load(filepath.Join(root, config.DefaultPath), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Suffixes(), " "); got != ".test .local .internal" || !cfg.SingleLabel() {
+		t.Fatalf("suffixes %q, single labels %v", got, cfg.SingleLabel())
+	}
+	if !strings.Contains(out, "single-label names: allowed") {
+		t.Fatalf("install output does not state the policy:\n%s", out)
+	}
+	if out, _ = run(t, "status", "--root", root, "--init", "none"); !strings.Contains(out, "names:     *.test, *.local, *.internal; single-label names: allowed") {
+		t.Fatalf("status does not state the policy:\n%s", out)
 	}
 }

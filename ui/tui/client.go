@@ -1,9 +1,3 @@
-//go:build kftui_apiext
-
-// This file needs the daemon API of the apiext branch (cluster listings,
-// helper, log, per-field errors); until that lands on main it builds only
-// with -tags kftui_apiext on top of it, and client_old.go stands in.
-
 package tui
 
 import (

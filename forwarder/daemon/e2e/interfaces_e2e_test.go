@@ -1,0 +1,205 @@
+//go:build e2e
+
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/fwdconfig"
+	"github.com/kftray-go/kftray/localapi"
+)
+
+// limitedKubeconfig writes a kubeconfig for a new service account of ns
+// that the real RBAC authorizer allows only rules in ns.
+func limitedKubeconfig(t *testing.T, c *cluster.Cluster, ns, name string, rules []rbacv1.PolicyRule) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs := c.Client
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}}}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exp := int64(3600)
+	tok, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ai := range cfg.AuthInfos {
+		ai.Token, ai.ClientCertificate, ai.ClientCertificateData, ai.ClientKey, ai.ClientKeyData = tok.Status.Token, "", nil, "", nil
+	}
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// poll calls f until it holds, failing the test after a bounded time.
+func poll(t *testing.T, what string, f func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ok, detail := f()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s: %s", what, detail)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestInterfacesAPIOnTheDevCluster: what the add/edit forms of the TUI,
+// web UI and MCP ask the daemon, against the real API server and RBAC:
+// contexts, namespaces, Services with ports, pods; a listing RBAC denies
+// answers 403 saying so and to type the value; a config created through
+// the API runs, and an update restarts it on the new port.
+func TestInterfacesAPIOnTheDevCluster(t *testing.T) {
+	c := cluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t)
+	if err := c.Deploy(ctx, ns, cluster.WebApp(1)); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := c.ReadyPods(ctx, ns, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, dir := newKftray(t)
+	k.run("daemon", "start")
+	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
+	defer client.Close()
+
+	ctxs, err := client.Contexts(ctx, c.Kubeconfig)
+	if err != nil || !slices.ContainsFunc(ctxs, func(x localapi.KubeContext) bool { return x.Name == c.Context && x.Current }) {
+		t.Fatalf("contexts: %+v %v; want %s, current", ctxs, err, c.Context)
+	}
+	ref := localapi.ClusterRef{Kubeconfig: c.Kubeconfig, Context: c.Context}
+	nss, cut, err := client.Namespaces(ctx, ref)
+	if err != nil || cut || !slices.ContainsFunc(nss, func(n localapi.Namespace) bool { return n.Name == ns && n.Phase == "Active" }) {
+		t.Fatalf("namespaces: %+v %v %v; want %s, active", nss, cut, err, ns)
+	}
+	svcs, _, err := client.Services(ctx, ref, ns)
+	want := []localapi.ServicePort{{Name: "http", Port: 80, TargetPort: "http", Protocol: "TCP"}, {Name: "echo", Port: 9000, TargetPort: "echo", Protocol: "TCP"}}
+	if err != nil || len(svcs) != 1 || svcs[0].Name != "web" || svcs[0].Type != "ClusterIP" || !slices.Equal(svcs[0].Ports, want) {
+		t.Fatalf("services: %+v %v; want web with ports %+v", svcs, err, want)
+	}
+	podList, _, err := client.Pods(ctx, ref, ns, "app=web")
+	if err != nil || len(podList) != 1 || podList[0].Name != pods[0] || !podList[0].Ready || podList[0].Phase != "Running" ||
+		podList[0].Labels["app"] != "web" || len(podList[0].Ports) != 2 || podList[0].Ports[0] != (localapi.PodPort{Name: "http", Port: 8080, Protocol: "TCP"}) {
+		t.Fatalf("pods app=web: %+v %v; want %s ready with its ports", podList, err, pods[0])
+	}
+
+	// What a picker waits for: each call loads the kubeconfig and lists.
+	for _, call := range []struct {
+		name string
+		do   func() error
+	}{
+		{"contexts", func() error { _, err := client.Contexts(ctx, c.Kubeconfig); return err }},
+		{"namespaces", func() error { _, _, err := client.Namespaces(ctx, ref); return err }},
+		{"services", func() error { _, _, err := client.Services(ctx, ref, ns); return err }},
+		{"pods", func() error { _, _, err := client.Pods(ctx, ref, ns, "app=web"); return err }},
+	} {
+		const n = 20
+		start := time.Now()
+		for range n {
+			if err := call.do(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("%s: %v per call (mean of %d)", call.name, time.Since(start)/n, n)
+	}
+
+	// A user who may list Services in this namespace and nothing else.
+	limited := limitedKubeconfig(t, c, ns, "svc-only", []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list"}}})
+	lref := localapi.ClusterRef{Kubeconfig: limited, Context: c.Context}
+	// RBAC changes reach the authorizer's cache a moment after they are made.
+	poll(t, "the limited user to list services", func() (bool, string) {
+		s, _, err := client.Services(ctx, lref, ns)
+		return err == nil && len(s) == 1, fmt.Sprintf("%+v %v", s, err)
+	})
+	_, _, err = client.Pods(ctx, lref, ns, "")
+	var se *localapi.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusForbidden ||
+		!strings.Contains(se.Msg, fmt.Sprintf("may not list pods in namespace %q", ns)) || !strings.Contains(se.Msg, "type the label selector and port instead") {
+		t.Fatalf("pods as the limited user: %v; want 403 saying what is forbidden and to type instead", err)
+	}
+	t.Logf("pods as the limited user: %d %s", se.Code, se.Msg)
+	_, _, err = client.Namespaces(ctx, lref)
+	if !errors.As(err, &se) || se.Code != http.StatusForbidden || !strings.Contains(se.Msg, "may not list namespaces (cluster-wide); type the namespace instead") {
+		t.Fatalf("namespaces as the limited user: %v; want 403", err)
+	}
+
+	// A config made in a form: created, started, edited while it runs.
+	cfg := fwdconfig.Config{Alias: "web", Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: ns, WorkloadType: "service",
+		Protocol: "tcp", Service: svcs[0].Name, RemotePort: int(svcs[0].Ports[0].Port), HTTPLogsAutoCleanup: true}
+	if err := client.ValidateConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := client.Start(ctx, localapi.Selection{Refs: []string{"web"}}); err != nil || res.Failed() != 0 {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	f := waitForward(t, client, "web running on "+pods[0], func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.Pod == pods[0]
+	})
+	if got := get(t, f.Address); got != pods[0] {
+		t.Fatalf("answered by %q, want %s", got, pods[0])
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	edit, err := client.Config(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit.LocalPort = port
+	if err := client.UpdateConfig(ctx, "web", edit); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitForward(t, client, "web running on "+addr, func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.Address == addr
+	})
+	if got := get(t, addr); got != pods[0] {
+		t.Fatalf("after the edit answered by %q, want %s", got, pods[0])
+	}
+	k.run("stop", "web")
+	k.run("daemon", "stop")
+}
