@@ -223,6 +223,32 @@ func TestTUIOnTheDevCluster(t *testing.T) {
 		t.Fatalf("kftui --non-interactive --auto-start: %v\n%s", err, out)
 	}
 	kftray("stop", "web")
+
+	// The form: the namespace and the Service come from the cluster (tab
+	// completes what was typed), the daemon stores the config.
+	s.start(bin, dir)
+	s.waitScreen("the list", func(scr string) bool { return strings.Contains(row(scr, "web"), "stopped") })
+	s.keys("a")
+	s.waitScreen("the form", func(scr string) bool { return strings.Contains(scr, "add a config") })
+	s.keys("web2", "Tab", "Tab", "Tab", c.Kubeconfig, "Tab") // workload, protocol, kubeconfig, context
+	s.waitScreen("the contexts", func(scr string) bool { return strings.Contains(scr, "in the cluster: "+c.Context) })
+	s.keys(c.Context[:3], "Tab", "Tab") // completes the context, then the namespace
+	s.waitScreen("the namespaces", func(scr string) bool { return strings.Contains(scr, "in the cluster: ") && strings.Contains(scr, ns) })
+	s.keys("C-u", ns[:len(ns)-3], "Tab") // completes the namespace
+	s.waitScreen("the namespace completed", func(scr string) bool { return strings.Contains(scr, "namespace       "+ns) })
+	s.keys("Tab")
+	s.waitScreen("the Services", func(scr string) bool { return strings.Contains(scr, "in the cluster: web") })
+	s.keys("w", "Tab", "Tab") // completes web, then the remote port
+	s.waitScreen("web's ports", func(scr string) bool { return strings.Contains(scr, "in the cluster: 80") })
+	s.keys("80", "Enter")
+	s.waitScreen("the new config", func(scr string) bool { return strings.Contains(row(scr, "web2"), "stopped") })
+	var all []localapi.Forward
+	if err := json.Unmarshal([]byte(kftray("status", "--json")), &all); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[1].Name != "web2" || all[1].Config.Service != "web" || all[1].Config.Namespace != ns || all[1].Config.RemotePort != 80 {
+		t.Fatalf("after adding web2 in kftui's form: %+v", all)
+	}
 }
 
 // start runs kftui in a new session; the shell then prints its exit status.
