@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
@@ -33,7 +35,18 @@ var (
 	_ LogAPI        = apiClient{}
 )
 
+// older says so when the daemon does not know an endpoint: it runs an
+// older kftray than kftui (the mux's plain "404 page not found").
+func older(err error, what string) error {
+	var se *localapi.StatusError
+	if errors.As(err, &se) && se.Code == 404 && strings.Contains(se.Msg, "page not found") {
+		return fmt.Errorf("the running kftray daemon is older than kftui and cannot %s; restart it with 'kftray daemon stop' (its forwards are restored)", what)
+	}
+	return err
+}
+
 func fieldsError(err error) error {
+	err = older(err, "save configs")
 	var se *localapi.StatusError
 	if !errors.As(err, &se) || len(se.Fields) == 0 {
 		return err
@@ -56,6 +69,7 @@ func (c apiClient) UpdateConfig(ctx context.Context, ref string, cfg fwdconfig.C
 
 func (c apiClient) ClusterContexts(ctx context.Context, kubeconfig string) ([]string, string, error) {
 	kcs, err := c.Contexts(ctx, kubeconfig)
+	err = older(err, "list contexts")
 	var names []string
 	cur := ""
 	for _, k := range kcs {
@@ -69,6 +83,7 @@ func (c apiClient) ClusterContexts(ctx context.Context, kubeconfig string) ([]st
 
 func (c apiClient) ClusterNamespaces(ctx context.Context, kubeconfig, kctx string) ([]string, error) {
 	nss, _, err := c.Namespaces(ctx, localapi.ClusterRef{Kubeconfig: kubeconfig, Context: kctx})
+	err = older(err, "list namespaces")
 	var names []string
 	for _, n := range nss {
 		names = append(names, n.Name)
@@ -78,6 +93,7 @@ func (c apiClient) ClusterNamespaces(ctx context.Context, kubeconfig, kctx strin
 
 func (c apiClient) ClusterServices(ctx context.Context, kubeconfig, kctx, ns string) ([]ServiceInfo, error) {
 	svcs, _, err := c.Services(ctx, localapi.ClusterRef{Kubeconfig: kubeconfig, Context: kctx}, ns)
+	err = older(err, "list Services")
 	var out []ServiceInfo
 	for _, s := range svcs {
 		si := ServiceInfo{Name: s.Name}
@@ -91,6 +107,7 @@ func (c apiClient) ClusterServices(ctx context.Context, kubeconfig, kctx, ns str
 
 func (c apiClient) ClusterPods(ctx context.Context, kubeconfig, kctx, ns string) ([]PodInfo, error) {
 	pods, _, err := c.Pods(ctx, localapi.ClusterRef{Kubeconfig: kubeconfig, Context: kctx}, ns, "")
+	err = older(err, "list pods")
 	var out []PodInfo
 	for _, p := range pods {
 		pi := PodInfo{Name: p.Name, Ready: p.Ready, Labels: p.Labels}
@@ -104,12 +121,28 @@ func (c apiClient) ClusterPods(ctx context.Context, kubeconfig, kctx, ns string)
 
 func (c apiClient) HelperStatus(ctx context.Context) (HelperInfo, error) {
 	h, err := c.Helper(ctx)
+	err = older(err, "report the helper's status")
 	return HelperInfo{Installed: h.Installed, UpToDate: h.UpToDate, Allowed: h.Allowed, Version: h.Version, Want: h.Want,
 		Service: h.Service, NeededBy: h.NeededBy, InstallCommand: h.InstallCommand, Error: h.Error}, err
 }
 
 func (c apiClient) FollowDaemonLogLines(ctx context.Context, level string, tail int, f func(LogLine) error) error {
-	return c.FollowDaemonLog(ctx, localapi.LogQuery{Level: level, Tail: tail}, func(l localapi.LogLine) error {
+	return older(c.FollowDaemonLog(ctx, localapi.LogQuery{Level: level, Tail: tail}, func(l localapi.LogLine) error {
 		return f(LogLine{Time: l.Time, Level: l.Level, Message: l.Message, Fields: l.Fields})
-	})
+	}), "show its log")
+}
+
+func (c apiClient) Config(ctx context.Context, ref string) (fwdconfig.Config, error) {
+	cfg, err := c.Client.Config(ctx, ref)
+	return cfg, older(err, "edit configs")
+}
+
+func (c apiClient) Restart(ctx context.Context, sel localapi.Selection) (localapi.Results, error) {
+	res, err := c.Client.Restart(ctx, sel)
+	return res, older(err, "restart forwards")
+}
+
+func (c apiClient) Settings(ctx context.Context) (map[string]string, error) {
+	v, err := c.Client.Settings(ctx)
+	return v, older(err, "show settings")
 }
