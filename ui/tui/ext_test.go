@@ -62,7 +62,7 @@ func (b *extBackend) UpdateConfig(_ context.Context, ref string, c fwdconfig.Con
 		return b.updateErr
 	}
 	f := b.find(ref)
-	f.Config, f.Name, f.UpdatedAt = c, c.Name(), f.UpdatedAt.Add(time.Second)
+	f.Config, f.Name, f.UpdatedAt = c, c.Name(), b.now()
 	return nil
 }
 
@@ -211,7 +211,9 @@ func TestGoldenFormPickers(t *testing.T) {
 	hs.waitFor("the contexts", func(m Model) bool {
 		return strings.Contains(m.form.optsNote["context"], "in the cluster: dev, prod (current: dev)")
 	})
-	hs.keys("tab", "ctrl+u")
+	hs.keys("tab")
+	hs.waitFor("the namespaces", func(m Model) bool { return strings.Contains(m.form.optsNote["namespace"], "kube-system") })
+	hs.keys("ctrl+u")
 	hs.typeText("da")
 	hs.keys("tab") // completes "data"
 	hs.keys("tab") // service: listed for data

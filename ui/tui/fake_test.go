@@ -31,6 +31,13 @@ type memBackend struct {
 	calls  []string
 	events chan localapi.Event
 	nextID int64
+	ticks  int // the daemon's clock: each change is a millisecond after the last
+}
+
+// now is the time of a change, later than every change before it.
+func (b *memBackend) now() time.Time {
+	b.ticks++
+	return t0.Add(time.Duration(b.ticks) * time.Millisecond)
 }
 
 func newMem(fwds ...localapi.Forward) *memBackend {
@@ -79,7 +86,7 @@ func (b *memBackend) Start(_ context.Context, sel localapi.Selection) (localapi.
 			continue
 		}
 		if f.Status != localapi.StatusRunning {
-			f.Status, f.Address, f.Pod, f.Since, f.UpdatedAt = localapi.StatusRunning, fmt.Sprintf("127.0.0.1:%d", 40000+f.ID), f.Name+"-pod-1", t0, t0
+			f.Status, f.Address, f.Pod, f.Since, f.UpdatedAt = localapi.StatusRunning, fmt.Sprintf("127.0.0.1:%d", 40000+f.ID), f.Name+"-pod-1", t0, b.now()
 		}
 		cp := *f
 		res.Results = append(res.Results, localapi.Result{Ref: r, Forward: &cp})
@@ -98,7 +105,7 @@ func (b *memBackend) Stop(_ context.Context, sel localapi.Selection) (localapi.R
 			res.Results = append(res.Results, localapi.Result{Ref: r, Error: "no config named " + r})
 			continue
 		}
-		f.Status, f.Address, f.Pod, f.LastError, f.UpdatedAt = localapi.StatusStopped, "", "", "", t0
+		f.Status, f.Address, f.Pod, f.LastError, f.UpdatedAt = localapi.StatusStopped, "", "", "", b.now()
 		cp := *f
 		res.Results = append(res.Results, localapi.Result{Ref: r, Forward: &cp})
 	}

@@ -385,6 +385,11 @@ func (m Model) setFlash(isErr bool, format string, args ...any) Model {
 // apply takes one forward's new state from the event stream.
 func (m *Model) apply(f localapi.Forward) {
 	e := m.entries[f.ID]
+	if e != nil && f.UpdatedAt.Before(e.f.UpdatedAt) {
+		// Older than what we show: a snapshot event or a list read
+		// before a start or stop answer that already arrived.
+		return
+	}
 	if e == nil {
 		e = &entry{}
 		m.entries[f.ID] = e

@@ -416,3 +416,18 @@ func TestLongFormScrolls(t *testing.T) {
 		t.Fatalf("the focused field is not in view at 12 rows:\n%s", scr)
 	}
 }
+
+// A snapshot event read before a start answer arrived must not undo it.
+func TestOlderStateDoesNotWin(t *testing.T) {
+	m := New(context.Background(), Options{Backend: newMem(), Now: func() time.Time { return t0 }})
+	m.subGen = 1
+	fresh := fixture()[3]
+	fresh.Status, fresh.UpdatedAt = localapi.StatusRunning, t0.Add(2*time.Millisecond)
+	nm, _ := m.Update(resultsMsg{verb: "start", res: localapi.Results{Results: []localapi.Result{{Ref: "4", Forward: &fresh}}}})
+	stale := fixture()[3] // stopped, at t0
+	nm, _ = nm.(Model).Update(eventMsg{gen: 1, ev: localapi.Event{Type: "forward", Forward: &stale}})
+	nm, _ = nm.(Model).Update(loadedMsg{fwds: []localapi.Forward{stale}})
+	if got := nm.(Model).entries[4].f.Status; got != localapi.StatusRunning {
+		t.Fatalf("status %s after older news; want running", got)
+	}
+}
