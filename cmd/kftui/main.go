@@ -38,7 +38,7 @@ func run(args []string) int {
 			"(--configs-path FILE, --json TEXT or --stdin, kftray's JSON).",
 		Example: "  kftui\n  kftui --configs-path team.json --auto-start\n" +
 			"  kftui --non-interactive --auto-start --configs-path team.json\n" +
-			"  kubectl get ... | kftui --non-interactive --stdin --auto-start --stop-on-exit",
+			"  kftui --non-interactive --stdin --auto-start --stop-on-exit < team.json",
 		Version:       buildinfo.Get().Version,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,

@@ -431,3 +431,29 @@ func TestOlderStateDoesNotWin(t *testing.T) {
 		t.Fatalf("status %s after older news; want running", got)
 	}
 }
+
+// NO_COLOR: the screen has no color sequences, only attributes (bold,
+// reverse) and the > and * marks.
+func TestNoColor(t *testing.T) {
+	colored := func(noColor bool) bool {
+		m := New(context.Background(), Options{Backend: newMem(), Now: func() time.Time { return t0 }, NoColor: noColor})
+		m.conn = connLive
+		for _, f := range fixture() {
+			m.apply(f)
+		}
+		m.fixCursor()
+		s := m.Render()
+		for _, sgr := range []string{"\x1b[31", "\x1b[32", "\x1b[33", "\x1b[34", "\x1b[90", "\x1b[38;"} {
+			if strings.Contains(s, sgr) {
+				return true
+			}
+		}
+		return false
+	}
+	if colored(true) {
+		t.Fatal("NoColor screen has colors")
+	}
+	if !colored(false) {
+		t.Fatal("the colored screen has no colors: the check above proves nothing")
+	}
+}
