@@ -193,14 +193,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(ks)
 	return ks
 }
-
-// groupOf returns the items (forwards) under a group header at index i.
-func groupMembers(items []item, i int) []*entry {
-	var out []*entry
-	for j := i + 1; j < len(items) && items[j].depth > items[i].depth; j++ {
-		if items[j].e != nil {
-			out = append(out, items[j].e)
-		}
-	}
-	return out
-}

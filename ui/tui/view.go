@@ -18,11 +18,7 @@ func (m Model) View() tea.View {
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "kftui"
-	if m.mode == modeFilter || (m.mode == modeForm && m.form != nil) || (m.mode == modeExport && m.picker != nil && m.picker.focusName) {
-		// The inputs draw their own cursor.
-		v.Cursor = nil
-	}
-	return v
+	return v // the text inputs draw their own (virtual) cursor
 }
 
 // Render is the screen as text, exactly width × height cells.
@@ -237,11 +233,9 @@ func plannedAddress(c fwdconfig.Config) string {
 			host = "127.x"
 		}
 	}
-	port := "auto"
+	port := "auto" // a free port, picked at start
 	if c.LocalPort != 0 {
 		port = fmt.Sprint(c.LocalPort)
-	} else if c.RemotePort != 0 && c.WorkloadType != fwdconfig.WorkloadExpose {
-		port = "auto"
 	}
 	return host + ":" + port
 }
