@@ -42,11 +42,22 @@ type Options struct {
 	// Ready, if set, is called once the API is listening and the
 	// restore has been started.
 	Ready func(localapi.Status)
+	// ShutdownTimeout bounds how long requests in flight may take to
+	// finish when the daemon stops; default 5 s. Stopping the forwards
+	// and writing their states has time of its own after that.
+	ShutdownTimeout time.Duration
+	// RelaySweepEvery is how often relays left by dead kftray processes
+	// are looked for and deleted (also once at start); default 5 min.
+	RelaySweepEvery time.Duration
 	// HelperProbe inspects the installed root helper for GET /v1/helper
 	// (the CLI passes what `kftray helper status` computes); nil: the
 	// daemon says it cannot tell.
 	HelperProbe func(ctx context.Context) localapi.Helper
 }
+
+// stopTimeout bounds stopping every forward and writing their stopped
+// states at shutdown (relay deletions included).
+const stopTimeout = 45 * time.Second
 
 func osPID() int { return os.Getpid() }
 
@@ -57,6 +68,12 @@ func osPID() int { return os.Getpid() }
 func Run(ctx context.Context, opts Options) error {
 	if opts.CounterPeriod <= 0 {
 		opts.CounterPeriod = time.Second
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 5 * time.Second
+	}
+	if opts.RelaySweepEvery <= 0 {
+		opts.RelaySweepEvery = 5 * time.Minute
 	}
 	log := opts.Log
 	p := localapi.PathsIn(opts.Dir)
@@ -71,6 +88,11 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer lk.release()
+	// The lock is ours: whoever wrote the pid file before is gone.
+	prev := p.ReadPID()
+	if prev == os.Getpid() {
+		prev = 0
+	}
 	if err := writeFile0600(p.PID, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
 		return fmt.Errorf("writing %s: %w", p.PID, err)
 	}
@@ -82,11 +104,18 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 
+	if opts.Engine.Relay.Owner.Session == "" {
+		// Tells this daemon's relays from a dead one's (relay.DeadSession).
+		opts.Engine.Relay.Owner.Session = relay.DaemonSession(relay.DirKey(p.Dir))
+	}
+	if err := st.SetSetting(ctx, RelaySessionKey, opts.Engine.Relay.Owner.Session); err != nil {
+		return fmt.Errorf("recording the relay session: %w", err)
+	}
 	if opts.Engine.Relay.TemplateDir == "" {
 		// The user's relay-deployment.yaml.tmpl, if any, lives here.
 		opts.Engine.Relay.TemplateDir = p.Dir
 	}
-	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true})
+	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true, DeadDaemon: prev})
 	if n, err := core.ClearStale(ctx); err != nil {
 		return fmt.Errorf("clearing stale forward states: %w", err)
 	} else if n > 0 {
@@ -150,14 +179,16 @@ func Run(ctx context.Context, opts Options) error {
 			log.Info().Int("forwards", n).Msg("restored forwards that were running")
 		}
 	}()
-	// Relays left by an earlier daemon: reported, in the background, and
-	// given up on when the daemon stops.
+	// Relays that dead kftray processes left: deleted in the background,
+	// at start and every RelaySweepEvery, until the daemon stops.
 	orphansCtx, stopOrphans := context.WithCancel(ctx)
 	orphansDone := make(chan struct{})
 	go func() {
 		defer close(orphansDone)
 		if m, ok := core.eng.(interface{ RelayOwner() relay.Owner }); ok {
-			reportOrphanRelays(orphansCtx, st, load, m.RelayOwner(), log)
+			s := &relaySweeper{st: st, load: load, owner: m.RelayOwner(), dirKey: relay.DirKey(p.Dir), kube: core.kube,
+				log: log, deleteTimeout: 30 * time.Second}
+			s.run(orphansCtx, opts.RelaySweepEvery)
 		}
 	}()
 	if opts.Ready != nil {
@@ -186,17 +217,23 @@ wait:
 	}
 	// Stop serving first so no new forward starts while we stop them.
 	core.Hub().Close(&localapi.Event{Type: "shutdown"})
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := srv.Shutdown(hctx); err != nil {
 		log.Warn().Err(err).Msg("api shutdown")
 	}
+	// The HTTP server may have spent all of hctx: stopping the forwards
+	// and writing their stopped states get their own time.
+	sctx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancelStop()
 	stopOrphans()
 	<-orphansDone
-	<-restoreDone
-	core.StopAll(sctx)
+	// The state writer stops first, so the stopped states are written
+	// here, with sctx, and not by a writer racing the end of the process.
 	stopWriter()
 	wg.Wait()
+	core.StopAll(sctx) // gives up the restore's starts too
+	<-restoreDone
 	core.Flush(sctx)
 	if err := core.Close(); err != nil {
 		log.Warn().Err(err).Msg("closing the helper session")
