@@ -33,6 +33,13 @@ const (
 	// log files together; the hourly sweep removes the oldest rotated
 	// files beyond it.
 	SettingHTTPLogsMaxTotalSize = "http_logs_max_total_size"
+	// SettingMCPServerEnabled turns on the daemon's MCP endpoint
+	// (Streamable HTTP on loopback, behind the API token); kftray's
+	// setting of the same name. `kftray mcp` (stdio) needs no setting.
+	SettingMCPServerEnabled = "mcp_server_enabled"
+	// SettingMCPServerPort is the loopback port of that endpoint; 0 picks
+	// a free one (the daemon writes it to mcp.addr).
+	SettingMCPServerPort = "mcp_server_port"
 )
 
 // knownSettings is every setting users may change, by key. Internal
@@ -43,6 +50,10 @@ var knownSettings = []Setting{
 		Help: "log the HTTP traffic of forwards whose config does not say (http_logs_enabled)"},
 	{Key: SettingHTTPLogsMaxTotalSize, Kind: SettingInt, Default: "1073741824", Min: 1 << 20, Max: 1 << 40,
 		Help: "bytes all HTTP log files may take together; the oldest rotated files go first"},
+	{Key: SettingMCPServerEnabled, Kind: SettingBool, Default: "false",
+		Help: "serve MCP (Streamable HTTP) on 127.0.0.1 behind the API token; its address is in mcp.addr"},
+	{Key: SettingMCPServerPort, Kind: SettingInt, Default: "0", Min: 0, Max: 65535,
+		Help: "loopback port of the MCP endpoint; 0 picks a free port"},
 }
 
 // KnownSettings returns every setting users may change, sorted by key.
