@@ -640,5 +640,26 @@ func (b *bench) profilePass(ctx context.Context) error {
 			progress("profile %s", path)
 		}
 	}
+	// The same keep-alive load with the HTTP log on.
+	dir := filepath.Join(b.tmp, "http_logs")
+	if _, err := b.eng.do(engineCmd{Cmd: "httplog", ID: idWebHTTP, On: true, Path: dir}, time.Minute); err != nil {
+		return err
+	}
+	path, _ := filepath.Abs(filepath.Join(b.p.profile, tKftrayWS+"-ka32-httplog.pprof"))
+	if _, err := b.eng.do(engineCmd{Cmd: "profile-start", Path: path}, time.Minute); err != nil {
+		return err
+	}
+	_, _, err := keepAlive(b.http[tKftrayWS], 32, b.p.kaDur)
+	if _, perr := b.eng.do(engineCmd{Cmd: "profile-stop"}, time.Minute); perr != nil {
+		return perr
+	}
+	if _, oerr := b.eng.do(engineCmd{Cmd: "httplog", ID: idWebHTTP, On: false, Path: dir}, time.Minute); oerr != nil {
+		return oerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s ka32 with the HTTP log: %w", tKftrayWS, err)
+	}
+	b.res.Profiles = append(b.res.Profiles, path)
+	progress("profile %s", path)
 	return nil
 }
