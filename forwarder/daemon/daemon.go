@@ -162,6 +162,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log})
+	d.registerSources(srv)
 	var wg sync.WaitGroup
 	for _, ln := range lns {
 		wg.Add(1)
