@@ -17,6 +17,9 @@ type DiscoverRequest struct {
 	Namespaces    []string `json:"namespaces,omitempty"`
 	AliasAsDomain bool     `json:"alias_as_domain,omitempty"`
 	AutoLoopback  bool     `json:"auto_loopback,omitempty"`
+	// Kube is the caller's kubeconfig, used for the scan when Kubeconfig
+	// is empty (the configs then name none, as configs added by hand).
+	Kube *KubeEnv `json:"kube,omitempty"`
 	// DryRun plans the merge and changes nothing.
 	DryRun bool `json:"dry_run,omitempty"`
 }

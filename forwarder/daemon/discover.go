@@ -45,7 +45,11 @@ func (d *daemon) serveDiscover(w http.ResponseWriter, r *http.Request) {
 func (d *daemon) Discover(ctx context.Context, req localapi.DiscoverRequest) (localapi.DiscoverResult, error) {
 	lctx, cancel := context.WithTimeout(ctx, clusterTimeout)
 	defer cancel()
-	cl, err := d.cluster(localapi.ClusterRef{Kubeconfig: req.Kubeconfig, Context: req.Context})
+	scan := localapi.ClusterRef{Kubeconfig: req.Kubeconfig, Context: req.Context}
+	if scan.Kubeconfig == "" && req.Kube != nil {
+		scan.Kubeconfig = req.Kube.Kubeconfig
+	}
+	cl, err := d.cluster(scan)
 	if err != nil {
 		return localapi.DiscoverResult{}, err
 	}

@@ -48,19 +48,26 @@ type Entry struct {
 	RemotePort intstr.IntOrString
 }
 
-// ParseEntry reads "alias-localPort-remotePort". The alias may itself
-// contain hyphens: the two ports are the last two fields.
+// ParseEntry reads "alias-localPort-remotePort". The alias may contain
+// hyphens, and so may a remote port name (Service port names such as
+// "grpc-web" do): the local port is the last all-digit field that has a
+// field after it, or the field before a numeric remote port.
 func ParseEntry(s string) (Entry, error) {
 	s = strings.TrimSpace(s)
-	r := strings.LastIndexByte(s, '-')
-	if r < 0 {
+	f := strings.Split(s, "-")
+	n := len(f)
+	if n < 3 {
 		return Entry{}, fmt.Errorf("%q is not alias-localPort-remotePort", s)
 	}
-	l := strings.LastIndexByte(s[:r], '-')
-	if l < 0 {
-		return Entry{}, fmt.Errorf("%q is not alias-localPort-remotePort (two fields, three needed)", s)
+	i := n - 2 // index of the local port
+	if _, err := strconv.Atoi(f[n-1]); err != nil && f[n-1] != "" {
+		for i = n - 2; i > 0 && !allDigits(f[i]); i-- {
+		}
+		if i == 0 {
+			return Entry{}, fmt.Errorf("%q has no local port number (alias-localPort-remotePort)", s)
+		}
 	}
-	alias, local, remote := strings.TrimSpace(s[:l]), strings.TrimSpace(s[l+1:r]), strings.TrimSpace(s[r+1:])
+	alias, local, remote := strings.TrimSpace(strings.Join(f[:i], "-")), strings.TrimSpace(f[i]), strings.TrimSpace(strings.Join(f[i+1:], "-"))
 	if alias == "" {
 		return Entry{}, fmt.Errorf("%q has no alias before the ports (alias-localPort-remotePort)", s)
 	}
@@ -80,6 +87,19 @@ func ParseEntry(s string) (Entry, error) {
 		e.RemotePort = intstr.FromString(remote)
 	}
 	return e, nil
+}
+
+func allDigits(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Enabled reports whether svc asks to be discovered.

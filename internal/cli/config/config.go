@@ -33,6 +33,7 @@ func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 		NewCmdRm(f, nil),
 		NewCmdImport(f, nil),
 		NewCmdExport(f, nil),
+		NewCmdDiscover(f, nil),
 	)
 	return cmd
 }
