@@ -17,11 +17,25 @@ import (
 	"github.com/kftray-go/kftray/store"
 )
 
-// registerSources adds the config-source endpoints (discover, git sync).
-// They live here, beside the API's core, so the two change apart.
-func (d *daemon) registerSources(srv *httpapi.Server) {
+// registerSources adds the config-source endpoints (discover, git sync)
+// and starts the git sync loop; the function it returns stops the loop
+// and waits for it. They live here, beside the API's core, so the two
+// change apart.
+func (d *daemon) registerSources(ctx context.Context, srv *httpapi.Server) (stop func(), err error) {
+	s, err := newSyncer(d, d.dir, d.core.log)
+	if err != nil {
+		return nil, err
+	}
 	v := localapi.Version
 	srv.Handle("POST "+v+"/configs/discover", d.serveDiscover)
+	srv.Handle("GET "+v+"/sync/sources", s.serveList)
+	srv.Handle("POST "+v+"/sync/sources", s.serveAdd)
+	srv.Handle("DELETE "+v+"/sync/sources/{id}", s.serveRemove)
+	srv.Handle("POST "+v+"/sync/now", s.serveNow)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); s.loop(ctx) }()
+	return func() { cancel(); <-done }, nil
 }
 
 func (d *daemon) serveDiscover(w http.ResponseWriter, r *http.Request) {
