@@ -13,9 +13,9 @@ import (
 // SyncSource is a kftray JSON file in a git repository that the daemon
 // imports on an interval and on demand.
 type SyncSource struct {
-	ID   int64  `json:"id,omitempty"` // set by the daemon
-	URL  string `json:"url"`          // https://... or file://...
-	Path string `json:"path"`         // the file inside the repository
+	ID   int64  `json:"id,omitempty"`  // set by the daemon
+	URL  string `json:"url"`           // https://... or file://...
+	Path string `json:"path"`          // the file inside the repository
 	Ref  string `json:"ref,omitempty"` // branch; "" the default branch
 	// TokenFile is a file (mode 0600) holding the token sent over https.
 	// Only its path is kept; the token is read at each sync.
