@@ -34,6 +34,7 @@ func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 		NewCmdImport(f, nil),
 		NewCmdExport(f, nil),
 		NewCmdDiscover(f, nil),
+		NewCmdSync(f),
 	)
 	return cmd
 }
