@@ -56,7 +56,14 @@ func newSyncer(d *daemon, dir string, log zerolog.Logger) (*syncer, error) {
 		return s, fmt.Errorf("reading the git sync sources: %w", err)
 	}
 	if err := json.Unmarshal(b, &s.list); err != nil {
-		return s, fmt.Errorf("reading the git sync sources %s: %w; fix or delete the file and add the sources again", s.file, err)
+		// The daemon runs the forwards even so: the file is set aside
+		// (not overwritten by the next add) and the sources are lost.
+		s.list = nil
+		bad := s.file + ".bad"
+		if rerr := os.Rename(s.file, bad); rerr != nil {
+			return s, fmt.Errorf("reading the git sync sources %s: %w; fix or delete the file", s.file, err)
+		}
+		log.Error().Err(err).Str("file", bad).Msg("git sync: the sources file is corrupt; moved aside, add the sources again")
 	}
 	for _, st := range s.list {
 		s.nextID = max(s.nextID, st.ID)
@@ -121,8 +128,8 @@ func (s *syncer) add(ctx context.Context, src localapi.SyncSource) (localapi.Syn
 	s.saveLocked()
 	s.mu.Unlock()
 	s.log.Info().Int64("source", src.ID).Str("url", src.URL).Str("path", src.Path).Str("ref", src.Ref).Msg("git sync: source added")
-	s.poke()
 	st, _ := s.syncOne(ctx, src.ID)
+	s.poke() // the loop learns the new source's next sync
 	return st, nil
 }
 

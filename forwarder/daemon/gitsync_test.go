@@ -183,3 +183,19 @@ func TestGitSyncFileFlush(t *testing.T) {
 		}
 	}
 }
+
+// TestGitSyncCorruptFile: a corrupt gitsync.json does not keep the daemon
+// from starting; it is moved aside, not overwritten.
+func TestGitSyncCorruptFile(t *testing.T) {
+	dir := shortDir(t)
+	if err := os.WriteFile(filepath.Join(dir, SyncFileName), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := runDaemon(t, Options{Dir: dir, Engine: testWorld(t).engine()})
+	if list, err := c.SyncSources(context.Background()); err != nil || len(list) != 0 {
+		t.Fatalf("sources: %+v %v", list, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, SyncFileName+".bad")); err != nil || string(b) != "{not json" {
+		t.Fatalf("the corrupt file set aside: %q %v", b, err)
+	}
+}
