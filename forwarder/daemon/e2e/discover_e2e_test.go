@@ -97,6 +97,9 @@ func TestDiscoverFromServiceAnnotations(t *testing.T) {
 	if err := json.Unmarshal([]byte(k.run("config", "list", "--json")), &stored); err != nil || len(stored) != 0 {
 		t.Fatalf("after the dry run the store has %v (%v); want nothing", stored, err)
 	}
+	if got := strings.Join(dry.Services, ","); got != ns+"/db,"+ns+"/web" {
+		t.Fatalf("services %s; want the two enabled ones, %s/db and %s/web", got, ns, ns)
+	}
 	if len(dry.Problems) != 2 {
 		t.Fatalf("problems: %+v; want broken-entry and nope-1-missing of %s/web", dry.Problems, ns)
 	}
@@ -132,7 +135,7 @@ func TestDiscoverFromServiceAnnotations(t *testing.T) {
 	}
 	// The table output names what was skipped and why.
 	table := k.run("config", "discover", "--kubeconfig", c.Kubeconfig, "--context", c.Context, "-n", ns, "--dry-run")
-	if !strings.Contains(table, "0 added, 0 updated, 5 unchanged, 2 skipped") {
+	if !strings.Contains(table, "dry run, nothing changed: 2 services: 0 to add, 0 to update, 5 unchanged, 2 skipped") {
 		t.Errorf("table output:\n%s", table)
 	}
 

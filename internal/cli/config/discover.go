@@ -117,11 +117,12 @@ func runDiscover(cmd *cobra.Command, opts *DiscoverOptions) error {
 		}
 		fmt.Fprintf(io.ErrOut, "skipped %s: %s\n", where, p.Message)
 	}
-	verb := "discovered"
 	if res.DryRun {
-		verb = "dry run, nothing changed; would have"
+		_, err = fmt.Fprintf(io.Out, "dry run, nothing changed: %d services: %d to add, %d to update, %d unchanged, %d skipped\n",
+			len(res.Services), n[0], n[1], n[2], len(res.Problems))
+		return err
 	}
-	_, err = fmt.Fprintf(io.Out, "%s %d services: %d added, %d updated, %d unchanged, %d skipped\n",
-		verb, len(res.Services), n[0], n[1], n[2], len(res.Problems))
+	_, err = fmt.Fprintf(io.Out, "discovered %d services: %d added, %d updated, %d unchanged, %d skipped\n",
+		len(res.Services), n[0], n[1], n[2], len(res.Problems))
 	return err
 }
