@@ -75,7 +75,7 @@ func (d *daemon) Discover(ctx context.Context, req localapi.DiscoverRequest) (lo
 	for _, ns := range namespaces {
 		list, err := cl.Client.CoreV1().Services(ns).List(lctx, metav1.ListOptions{})
 		if err != nil {
-			return localapi.DiscoverResult{}, listError(lctx, cl, "services", ns, "the configs with 'kftray config add'", err)
+			return localapi.DiscoverResult{}, listError(lctx, cl, "services", ns, "the namespaces to scan with -n", err)
 		}
 		svcs = append(svcs, list.Items...)
 	}
