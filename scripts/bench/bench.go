@@ -34,6 +34,7 @@ type bench struct {
 	http, echo map[string]string // target → local address
 	recAddr    map[string]string // kftray target → address of its rec forward
 	eng        *engineProc
+	daemons    map[string]*daemonProc // tDaemon, tDaemonFG
 	kubectl    map[string]*kubectlPF
 	helper     *helperService
 	privEcho   string
@@ -46,6 +47,9 @@ func (b *bench) close() {
 	}
 	if b.eng != nil {
 		b.eng.stop()
+	}
+	for _, d := range b.daemons {
+		d.stop()
 	}
 	if b.helper != nil {
 		b.helper.stop()
@@ -140,6 +144,10 @@ func (b *bench) setup(ctx context.Context) error {
 	b.http[tKftraySPDY], b.echo[tKftraySPDY], b.recAddr[tKftraySPDY] = rep.Addrs[idWebHTTP+10], rep.Addrs[idWebEcho+10], rep.Addrs[idRec+10]
 	b.privEcho, b.privHTTP = rep.Addrs[idPrivEcho], rep.Addrs[idPrivHTTP]
 
+	if err := b.startDaemons(sctx); err != nil {
+		return err
+	}
+
 	b.kubectl = map[string]*kubectlPF{}
 	for _, t := range []string{tKubectlWS, tKubectlSPDY} {
 		if err := b.startWebKubectl(sctx, t); err != nil {
@@ -161,6 +169,30 @@ func (b *bench) setup(ctx context.Context) error {
 		}
 	}
 	progress("ready: %v", b.http)
+	return nil
+}
+
+// startDaemons starts the real kftray daemon twice, each with its own
+// config directory: detached as `kftray start` spawns it (what users run)
+// and in the foreground as a plain child of the bench.
+func (b *bench) startDaemons(ctx context.Context) error {
+	progress("building kftray and starting its daemon (detached as kftray start spawns it, and in the foreground)")
+	bin, err := buildKftray(ctx, b.tmp)
+	if err != nil {
+		return err
+	}
+	b.daemons = map[string]*daemonProc{}
+	web := func(id int64, port int) fwdconfig.Config { return b.cfg(id, "web", port) }
+	for _, t := range []string{tDaemon, tDaemonFG} {
+		d, err := startDaemon(ctx, bin, filepath.Join(b.tmp, t), t == tDaemon, web)
+		if err != nil {
+			return err
+		}
+		b.daemons[t] = d
+		b.http[t], b.echo[t] = d.http, d.echo
+		b.res.note("%s: transport %s; %s (bench: %s)", t, d.transport, schedInfo(d.pid), schedInfo(os.Getpid()))
+		progress("%s: transport %s; %s", t, d.transport, schedInfo(d.pid))
+	}
 	return nil
 }
 
@@ -220,6 +252,8 @@ func (b *bench) fwdPID(t string) int {
 		return b.kubectl[t].pid()
 	case tKftrayWS, tKftraySPDY:
 		return b.eng.pid()
+	case tDaemon, tDaemonFG:
+		return b.daemons[t].pid
 	}
 	return 0
 }

@@ -18,9 +18,13 @@ const (
 	tKubectlSPDY = "kubectl-spdy"
 	tKftrayWS    = "kftray-ws"
 	tKftraySPDY  = "kftray-spdy"
+	// The real kftray daemon, default transport: as `kftray start`
+	// spawns it (detached) and as a foreground `kftray daemon`.
+	tDaemon   = "daemon"
+	tDaemonFG = "daemon-fg"
 )
 
-var targets = []string{tDirect, tKubectlWS, tKubectlSPDY, tKftrayWS, tKftraySPDY}
+var targets = []string{tDirect, tKubectlWS, tKubectlSPDY, tKftrayWS, tKftraySPDY, tDaemon, tDaemonFG}
 
 // metric describes one row of the table.
 type metric struct {
@@ -188,8 +192,8 @@ func (r *Results) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run %s on %s; load average before %s, after %s; %d repetition(s)%s.\n\n",
 		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine, r.Load, r.LoadEnd, r.Reps, map[bool]string{true: ", quick mode (small sizes)", false: ""}[r.Quick])
-	b.WriteString("| metric | unit | direct | kubectl ws | kubectl spdy | kftray ws | kftray spdy | kftray/kubectl ws | kftray/kubectl spdy | kftray/direct ws | kftray/direct spdy |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| metric | unit | direct | kubectl ws | kubectl spdy | kftray ws | kftray spdy | daemon (detached) | daemon (foreground) | kftray/kubectl ws | kftray/kubectl spdy | kftray/direct ws | kftray/direct spdy | daemon/kubectl ws | daemon/kftray ws | daemon fg/kubectl ws |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range metrics {
 		byT, ok := r.Summary[m.Key]
 		if !ok {
@@ -202,7 +206,8 @@ func (r *Results) Markdown() string {
 		}
 		row = append(row,
 			r.ratio(m.Key, tKftrayWS, tKubectlWS), r.ratio(m.Key, tKftraySPDY, tKubectlSPDY),
-			r.ratio(m.Key, tKftrayWS, tDirect), r.ratio(m.Key, tKftraySPDY, tDirect))
+			r.ratio(m.Key, tKftrayWS, tDirect), r.ratio(m.Key, tKftraySPDY, tDirect),
+			r.ratio(m.Key, tDaemon, tKubectlWS), r.ratio(m.Key, tDaemon, tKftrayWS), r.ratio(m.Key, tDaemonFG, tKubectlWS))
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 	b.WriteString("\nCells: median (min–max) over repetitions. Ratios are of medians; for MiB/s and req/s higher is better, for times lower is better.\n")
