@@ -14,15 +14,26 @@ import (
 	"github.com/kftray-go/kftray/localapi"
 )
 
+// How a daemon is started.
+type daemonMode int
+
+const (
+	// asShipped is the daemon as `kftray start` spawns it: through
+	// localapi.Ensure with the CLI's DaemonCommand.
+	asShipped daemonMode = iota
+	// setsidDetached is how Ensure detached it before issue 22: the same
+	// command line in a session (and so a scheduler autogroup) of its own.
+	setsidDetached
+	// foreground is a plain `kftray daemon` child of the bench (same
+	// session and autogroup as the bench).
+	foreground
+)
+
 // daemonProc is a real `kftray daemon` (the binary built from cmd/kftray)
 // with its own config directory, running the web forwards (HTTP and echo)
-// with its default transport. detached is the daemon as `kftray start`
-// spawns it: through localapi.Ensure with the CLI's DaemonCommand, exactly
-// as shipped. Otherwise it is a foreground `kftray daemon`, a plain child
-// of the bench (same session and scheduler autogroup as the bench).
+// with its default transport.
 type daemonProc struct {
 	dir       string
-	detached  bool
 	c         *localapi.Client
 	cmd       *exec.Cmd // foreground only
 	pid       int
@@ -46,32 +57,37 @@ func buildKftray(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-func startDaemon(ctx context.Context, bin, dir string, detached bool, web func(id int64, port int) fwdconfig.Config) (*daemonProc, error) {
+func startDaemon(ctx context.Context, bin, dir string, mode daemonMode, web func(id int64, port int) fwdconfig.Config) (*daemonProc, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	d := &daemonProc{dir: dir, detached: detached}
-	if detached {
-		args, err := localapi.DaemonCommand(bin, dir, 0)
-		if err != nil {
-			return nil, err
-		}
+	d := &daemonProc{dir: dir}
+	args, err := localapi.DaemonCommand(bin, dir, 0)
+	if err != nil {
+		return nil, err
+	}
+	if mode == asShipped {
 		c, _, err := localapi.Ensure(ctx, localapi.EnsureOptions{Dir: dir, Command: args, Wait: time.Minute})
 		if err != nil {
-			return nil, fmt.Errorf("kftray daemon (detached, as kftray start spawns it): %w", err)
+			return nil, fmt.Errorf("kftray daemon (as kftray start spawns it): %w", err)
 		}
 		d.c = c
 	} else {
-		logf, err := os.Create(filepath.Join(dir, "foreground.out"))
+		logf, err := os.Create(filepath.Join(dir, "daemon.out"))
 		if err != nil {
 			return nil, err
 		}
 		defer logf.Close()
-		d.cmd = exec.Command(bin, "daemon", "--config-dir", dir)
+		if mode == foreground {
+			d.cmd = exec.Command(bin, "daemon", "--config-dir", dir)
+			dieWithParent(d.cmd)
+		} else {
+			d.cmd = exec.Command(args[0], args[1:]...)
+			d.cmd.SysProcAttr = setsidAttr()
+		}
 		d.cmd.Stdout, d.cmd.Stderr = logf, logf
-		dieWithParent(d.cmd)
 		if err := d.cmd.Start(); err != nil {
-			return nil, fmt.Errorf("kftray daemon (foreground): %w", err)
+			return nil, fmt.Errorf("kftray daemon: %w", err)
 		}
 		d.c = localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 		deadline := time.Now().Add(time.Minute)
@@ -80,7 +96,7 @@ func startDaemon(ctx context.Context, bin, dir string, detached bool, web func(i
 				break
 			} else if time.Now().After(deadline) {
 				d.stop()
-				return nil, fmt.Errorf("kftray daemon (foreground) did not answer on %s within 1m: %w (output %s)", localapi.PathsIn(dir).Socket, err, logf.Name())
+				return nil, fmt.Errorf("kftray daemon did not answer on %s within 1m: %w (output %s)", localapi.PathsIn(dir).Socket, err, logf.Name())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
