@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,10 +92,16 @@ func TestDaemonStartDetachesFromTerminal(t *testing.T) {
 		t.Logf("no scheduler autogroups here (%v): not checked", err)
 	}
 
+	// It ignores SIGHUP in the kernel's sense (SIG_IGN): a SIGHUP sent to
+	// it is dropped when sent. Go's default would be a handler that exits
+	// a moment later, so answering right after a SIGHUP proves nothing
+	// by itself.
+	if !sigIgnored(t, daemon, syscall.SIGHUP) {
+		t.Errorf("the daemon does not ignore SIGHUP")
+	}
 	// SIGHUP to the daemon itself, then the terminal closes: the kernel
 	// hangs it up (SIGHUP to the foreground group) and its session leader
-	// exits (SIGHUP again). A fatal signal marks the whole process as
-	// exiting before kill returns, so answering afterwards is survival.
+	// exits.
 	if err := syscall.Kill(daemon, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +142,26 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { m.Close(); s.Close() })
 	return m, s
+}
+
+// sigIgnored says whether pid ignores sig (SigIgn in /proc/PID/status).
+func sigIgnored(t *testing.T, pid int, sig syscall.Signal) bool {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatalf("/proc/%d/status SigIgn %q: %v", pid, v, err)
+			}
+			return mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	t.Fatalf("no SigIgn in /proc/%d/status", pid)
+	return false
 }
 
 type stat struct{ pgrp, session, tty int }
