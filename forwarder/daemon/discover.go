@@ -87,7 +87,7 @@ func (d *daemon) Discover(ctx context.Context, req localapi.DiscoverRequest) (lo
 	})
 	found := discover.FromServices(svcs, discover.Options{Context: req.Context, Kubeconfig: req.Kubeconfig,
 		AliasAsDomain: req.AliasAsDomain, AutoLoopback: req.AutoLoopback})
-	out := localapi.DiscoverResult{DryRun: req.DryRun, Services: found.Services, Problems: found.Problems}
+	out := localapi.DiscoverResult{DryRun: req.DryRun, Services: found.Services, Problems: discoverProblems(found.Problems)}
 	if len(found.Configs) > 0 {
 		res, plan, err := d.core.st.MergeConfigs(ctx, found.Configs, store.MergeOptions{DryRun: req.DryRun})
 		var ie *fwdconfig.ImportError
@@ -108,4 +108,12 @@ func (d *daemon) Discover(ctx context.Context, req localapi.DiscoverRequest) (lo
 	d.core.log.Info().Int("services", len(out.Services)).Int("added", len(out.Result.Added)).Int("updated", len(out.Result.Updated)).
 		Int("problems", len(out.Problems)).Bool("dry_run", req.DryRun).Msg("discovered configs from Service annotations")
 	return out, nil
+}
+
+func discoverProblems(ps []discover.Problem) []localapi.DiscoverProblem {
+	out := make([]localapi.DiscoverProblem, len(ps))
+	for i, p := range ps {
+		out[i] = localapi.DiscoverProblem(p)
+	}
+	return out
 }

@@ -21,8 +21,17 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kftray-go/kftray/fwdconfig"
-	"github.com/kftray-go/kftray/localapi"
 )
+
+// Problem is one Service or entry that could not become a config. The
+// daemon hands it to clients as localapi.DiscoverProblem (the engine does
+// not speak the API's types).
+type Problem struct {
+	Namespace string
+	Service   string
+	Entry     string // the entry (or port) at fault; "" the whole Service
+	Message   string
+}
 
 // The annotations kftray reads.
 const (
@@ -111,7 +120,7 @@ func Enabled(svc *corev1.Service) bool {
 type Result struct {
 	Services []string           // namespace/name of every enabled Service
 	Configs  []fwdconfig.Config // valid configs, in Service order
-	Problems []localapi.DiscoverProblem
+	Problems []Problem
 }
 
 // FromServices builds the configs of the enabled Services among svcs.
@@ -129,7 +138,7 @@ func FromServices(svcs []corev1.Service, opts Options) Result {
 		id := svc.Namespace + "/" + svc.Name
 		res.Services = append(res.Services, id)
 		problem := func(entry, msg string) {
-			res.Problems = append(res.Problems, localapi.DiscoverProblem{Namespace: svc.Namespace, Service: svc.Name, Entry: entry, Message: msg})
+			res.Problems = append(res.Problems, Problem{Namespace: svc.Namespace, Service: svc.Name, Entry: entry, Message: msg})
 		}
 		add := func(entry string, c fwdconfig.Config, defaultAlias bool) {
 			key := strings.ToLower(c.Alias)
