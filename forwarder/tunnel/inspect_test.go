@@ -107,20 +107,8 @@ func TestReplayInspectedAndCountedOnce(t *testing.T) {
 	release := srv.Hold("default", "web-1")
 	defer release()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	payload := strings.Repeat("sent before any answer;", 100)
 	if _, err := client.Write([]byte(payload)); err != nil {
 		t.Fatal(err)
@@ -143,7 +131,7 @@ func TestReplayInspectedAndCountedOnce(t *testing.T) {
 		t.Fatalf("first attempt ended before reading the client's bytes: %v", err)
 	}
 	release()
-	err = <-first
+	err := <-first
 	var refused *RefusedError
 	if !errors.As(err, &refused) {
 		t.Fatalf("first pod: Forward = %v, want a refusal", err)
@@ -250,20 +238,8 @@ func TestSlowInspectorBehindAsyncDoesNotStall(t *testing.T) {
 	async := inspect.NewAsync(oneConn{slow}, inspect.Limits{Events: 16, Bytes: 256 << 10})
 	t.Cleanup(async.Close)
 	t.Cleanup(release) // runs first
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ic := inspect.Open(async, inspect.ConnInfo{ID: 1})
 	local := NewLocal(server)
 	local.Inspect(ic)
