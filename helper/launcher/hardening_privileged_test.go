@@ -31,20 +31,11 @@ const (
 )
 
 func TestPrivilegedHardening(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("privileged tests need root")
-	}
-	if args, ok := privtest.Rerunning("in-netns-hardening"); ok {
-		hardening(t, args[0])
-		return
-	}
-	dir := privtest.SharedDir(t, "kftray-hard-")
-	privtest.Build(t, dir, map[string]string{
+	privtest.InNamespaces(t, []string{"--net", "--mount"}, map[string]string{
 		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
 		"probe":         "./testdata/probe",
 		"hostile":       "./testdata/hostile",
-	})
-	privtest.Rerun(t, []string{"--net", "--mount"}, "in-netns-hardening", dir)
+	}, hardening)
 }
 
 // proc is a long-running hostile command whose stdout lines the test reads.
@@ -138,10 +129,7 @@ func cpuTicks(t *testing.T, pid int) int {
 }
 
 func hardening(t *testing.T, bin string) {
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v\n%s", err, out)
-	}
-	w := &world{t: t, bin: bin}
+	w := newWorld(t, bin, "kftray-hardworld-")
 	w.uidA, w.gidA = privtest.User(t, userA)
 	w.uidB, w.gidB = privtest.User(t, userB)
 	uidC, gidC := privtest.User(t, userC)
@@ -149,13 +137,6 @@ func hardening(t *testing.T, bin string) {
 	if gidA2 != w.gidA {
 		t.Fatalf("%s has gid %d, want %s's %d", userA2, gidA2, userA, w.gidA)
 	}
-	dir := privtest.SharedDir(t, "kftray-hardworld-")
-	w.dir = dir
-	w.socket = filepath.Join(dir, "helper.sock")
-	w.hosts = filepath.Join(dir, "hosts")
-	w.cfg = filepath.Join(dir, "etc", "config.json")
-	w.runDir = filepath.Join(dir, "run")
-	os.Mkdir(filepath.Join(dir, "etc"), 0o755)
 	writeConfig(t, w.cfg, w.uidA, w.uidB, uidC)
 	if err := os.WriteFile(w.hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,19 +33,10 @@ import (
 // the real `kftray-helper service` in fresh network, mount and UTS
 // namespaces (its own host name) with users made by useradd.
 func TestPrivilegedHostsFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("privileged tests need root")
-	}
-	if args, ok := privtest.Rerunning("hosts-in-ns"); ok {
-		hostsInNamespaces(t, args[0])
-		return
-	}
-	dir := privtest.SharedDir(t, "kftray-hosts-priv-")
-	privtest.Build(t, dir, map[string]string{
+	privtest.InNamespaces(t, []string{"--net", "--mount", "--uts"}, map[string]string{
 		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
 		"hostsprobe":    "./testdata/hostsprobe",
-	})
-	privtest.Rerun(t, []string{"--net", "--mount", "--uts"}, "hosts-in-ns", dir)
+	}, hostsInNamespaces)
 }
 
 // The machine's host name inside the test's UTS namespace. It ends in
@@ -64,25 +54,6 @@ var userLines = func() string {
 	b.WriteString("10.9.9.9 last.lan.example\n")
 	return b.String()
 }()
-
-func startLoggedService(t *testing.T, w *world, log io.Writer) {
-	t.Helper()
-	c := exec.Command(filepath.Join(w.bin, "kftray-helper"), "service",
-		"--socket", w.socket, "--config", w.cfg, "--hosts", w.hosts, "--run-dir", w.runDir)
-	c.Stderr = log
-	c.Env = []string{"PATH=/usr/bin:/bin", "KFTRAY_LOG_LEVEL=warn"}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.service = c
-	privtest.WaitFor(t, 15*time.Second, "the service socket", func() bool {
-		conn, err := net.Dial("unix", w.socket)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	})
-}
 
 // settled waits until plugins plugin processes run (sessions that end
 // are cleaned up) and the hosts file is want again, and fails with the
@@ -103,24 +74,18 @@ func settled(t *testing.T, w *world, want string, plugins int, what string) {
 }
 
 func hostsInNamespaces(t *testing.T, bin string) {
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v\n%s", err, out)
-	}
 	if err := unix.Sethostname([]byte(testHostname)); err != nil {
 		t.Fatalf("sethostname in the test's UTS namespace: %v", err)
 	}
 	uidA, gidA := privtest.User(t, userA)
-	dir := privtest.SharedDir(t, "kftray-hosts-world-")
-	w := &world{t: t, bin: bin, dir: dir, uidA: uidA, gidA: gidA,
-		socket: filepath.Join(dir, "helper.sock"),
-		cfg:    filepath.Join(dir, "conf", "config.json"),
-		runDir: filepath.Join(dir, "run"),
-	}
+	w := newWorld(t, bin, "kftray-hosts-world-")
+	w.uidA, w.gidA = uidA, gidA
+	dir := w.dir
+	w.cfg = filepath.Join(dir, "conf", "config.json") // etc is read-only below
 
 	// systemd's layout: ProtectSystem=strict makes etc read-only,
 	// ReadWritePaths=/etc/hosts bind-mounts the file read-write over it.
 	etc := filepath.Join(dir, "etc")
-	os.Mkdir(etc, 0o755)
 	w.hosts = filepath.Join(etc, "hosts")
 	os.WriteFile(w.hosts, []byte("placeholder\n"), 0o644)
 	source := filepath.Join(dir, "hosts-rw")
@@ -142,7 +107,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 
 	var log bytes.Buffer
 	logw := &lockedWriter{w: &log}
-	startLoggedService(t, w, logw)
+	w.startServiceLog(logw)
 	defer func() {
 		if w.service.ProcessState == nil {
 			w.stopService()
@@ -305,7 +270,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		pw.t = t
 		pw.cfg = filepath.Join(root, config.DefaultPath)
 		pw.socket = filepath.Join(dir, "policy.sock")
-		startLoggedService(t, &pw, logw)
+		pw.startServiceLog(logw)
 		defer pw.stopService()
 
 		names := []string{"gitlab", "printer.local", "metadata.google.internal", testHostname, "kftray-box", "web.dev.test"}
@@ -361,7 +326,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		for _, n := range append(append([]string{}, stale...), keep...) {
 			os.WriteFile(filepath.Join(plain, n), []byte("127.0.0.1 half-written\n"), 0o644)
 		}
-		startLoggedService(t, &sw, logw)
+		sw.startServiceLog(logw)
 		defer sw.stopService()
 		for _, n := range stale {
 			if _, err := os.Lstat(filepath.Join(plain, n)); !errors.Is(err, os.ErrNotExist) {

@@ -31,22 +31,13 @@ const (
 )
 
 func TestPrivileged(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("privileged tests need root")
-	}
-	if args, ok := privtest.Rerunning("in-netns"); ok {
-		inNetns(t, args[0])
-		return
-	}
-	// The binaries go where the test users can run them.
-	dir := privtest.SharedDir(t, "kftray-priv-")
-	privtest.Build(t, dir, map[string]string{
+	// The binaries go where the test users can run them; a private mount
+	// namespace too, so a test can bind-mount a temp file over /etc/hosts
+	// the way containers do.
+	privtest.InNamespaces(t, []string{"--net", "--mount"}, map[string]string{
 		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
 		"probe":         "./testdata/probe",
-	})
-	// A private mount namespace too, so a test can bind-mount a temp file
-	// over /etc/hosts the way containers do.
-	privtest.Rerun(t, []string{"--net", "--mount"}, "in-netns", dir)
+	}, inNetns)
 }
 
 type world struct {
@@ -90,29 +81,30 @@ func (w *world) pluginPIDs() []int {
 	return pids
 }
 
-func (w *world) startService() {
-	w.t.Helper()
-	c := exec.Command(filepath.Join(w.bin, "kftray-helper"), "service",
-		"--socket", w.socket, "--config", w.cfg, "--hosts", w.hosts, "--run-dir", w.runDir)
-	c.Stderr = os.Stderr
-	c.Env = []string{"PATH=/usr/bin:/bin", "KFTRAY_LOG_LEVEL=warn"}
-	if err := c.Start(); err != nil {
-		w.t.Fatal(err)
+// newWorld lays out a world in a fresh directory other users can reach:
+// the helper's socket, hosts file, config (in etc/, which it makes) and run
+// directory; the caller writes the files.
+func newWorld(t *testing.T, bin, pattern string) *world {
+	dir := privtest.SharedDir(t, pattern)
+	if err := os.Mkdir(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	w.service = c
-	privtest.WaitFor(w.t, 15*time.Second, "the service socket", func() bool {
-		conn, err := net.Dial("unix", w.socket)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	})
+	return &world{t: t, bin: bin, dir: dir,
+		socket: filepath.Join(dir, "helper.sock"),
+		hosts:  filepath.Join(dir, "hosts"),
+		cfg:    filepath.Join(dir, "etc", "config.json"),
+		runDir: filepath.Join(dir, "run"),
+	}
 }
 
-func (w *world) stopService() {
-	w.service.Process.Signal(syscall.SIGTERM)
-	w.service.Wait()
+func (w *world) startService() { w.startServiceLog(os.Stderr) }
+
+func (w *world) startServiceLog(log io.Writer) {
+	w.t.Helper()
+	w.service = privtest.StartHelper(w.t, filepath.Join(w.bin, "kftray-helper"), w.socket, w.cfg, w.hosts, w.runDir, log)
 }
+
+func (w *world) stopService() { privtest.StopHelper(w.service) }
 
 type probe struct {
 	cmd   *exec.Cmd
@@ -141,22 +133,12 @@ func (w *world) startProbe(uid, gid uint32, name string) *probe {
 }
 
 func inNetns(t *testing.T, bin string) {
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v\n%s", err, out)
-	}
 	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); strings.TrimSpace(string(b)) != "1024" {
 		t.Fatalf("ip_unprivileged_port_start = %q in the fresh namespace, want 1024", b)
 	}
-	w := &world{t: t, bin: bin}
+	w := newWorld(t, bin, "kftray-world-")
 	w.uidA, w.gidA = privtest.User(t, userA)
 	w.uidB, w.gidB = privtest.User(t, userB)
-	dir := privtest.SharedDir(t, "kftray-world-")
-	w.dir = dir
-	w.socket = filepath.Join(dir, "helper.sock")
-	w.hosts = filepath.Join(dir, "hosts")
-	w.cfg = filepath.Join(dir, "etc", "config.json")
-	w.runDir = filepath.Join(dir, "run")
-	os.Mkdir(filepath.Join(dir, "etc"), 0o755)
 	if err := os.WriteFile(w.cfg, []byte(fmt.Sprintf(`{"allowed_uids": [%d]}`, w.uidA)), 0o644); err != nil {
 		t.Fatal(err)
 	}
