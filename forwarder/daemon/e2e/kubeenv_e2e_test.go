@@ -33,16 +33,8 @@ func (k *kftray) runEnv(extra []string, args ...string) (string, string, error) 
 // kubeconfig, says which, and the next daemon, started from the bad shell
 // again, restores it with the same one.
 func TestDaemonUsesTheClientsKubeconfig(t *testing.T) {
-	c := cluster.Get(t)
+	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
 	ctx := context.Background()
-	ns := c.Namespace(t)
-	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
-		t.Fatal(err)
-	}
-	pods, err := c.ReadyPods(ctx, ns, "web", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	k, dir := newKftray(t)
 	for _, name := range []string{"a", "b"} {
 		k.run("config", "add", "--name", name, "-n", ns, "--service", "web", "--remote-port", "80")
