@@ -107,13 +107,9 @@ func TestStartAfterKilledRunZombie(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { run.Process.Kill(); run.Wait() })
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(k.run("status"), "running") {
-		if time.Now().After(deadline) {
-			t.Fatalf("kftray run web never ran it; its output:\n%s", runOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll(t, "kftray run web to run it", func() (bool, string) {
+		return strings.Contains(k.run("status"), "running"), "its output:\n" + runOut.String()
+	})
 	if err := run.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -116,19 +116,32 @@ func (k *kftray) status() []localapi.Forward {
 	return fs
 }
 
-func waitForward(t *testing.T, c *localapi.Client, what string, cond func(localapi.Forward) bool) localapi.Forward {
+// poll calls f until it holds, failing the test after a bounded time.
+func poll(t *testing.T, what string, f func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		f, err := c.Forward(context.Background(), "web")
-		if err == nil && cond(f) {
-			return f
+		ok, detail := f()
+		if ok {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s: %+v %v", what, f, err)
+			t.Fatalf("gave up waiting for %s: %s", what, detail)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitForward polls the daemon for the forward "web" until cond holds.
+func waitForward(t *testing.T, c *localapi.Client, what string, cond func(localapi.Forward) bool) localapi.Forward {
+	t.Helper()
+	var f localapi.Forward
+	poll(t, what, func() (bool, string) {
+		var err error
+		f, err = c.Forward(context.Background(), "web")
+		return err == nil && cond(f), fmt.Sprintf("%+v %v", f, err)
+	})
+	return f
 }
 
 func get(t *testing.T, addr string) string {

@@ -20,22 +20,6 @@ import (
 	"github.com/kftray-go/kftray/localapi"
 )
 
-// poll calls f until it holds, failing the test after a bounded time.
-func poll(t *testing.T, what string, f func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, detail := f()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s: %s", what, detail)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestInterfacesAPIOnTheDevCluster: what the add/edit forms of the TUI,
 // web UI and MCP ask the daemon, against the real API server and RBAC:
 // contexts, namespaces, Services with ports, pods; a listing RBAC denies

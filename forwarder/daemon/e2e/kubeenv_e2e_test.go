@@ -6,10 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/localapi"
@@ -88,19 +88,14 @@ func TestDaemonUsesTheClientsKubeconfig(t *testing.T) {
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	for _, name := range []string{"a", "b"} {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			f, err := client.Forward(ctx, name)
-			if err == nil && f.Status == localapi.StatusRunning {
-				if got := get(t, f.Address); got != pods[0] {
-					t.Fatalf("%s restored, answered by %q", name, got)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not restored: %+v %v", name, f, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var f localapi.Forward
+		poll(t, name+" restored", func() (bool, string) {
+			var err error
+			f, err = client.Forward(ctx, name)
+			return err == nil && f.Status == localapi.StatusRunning, fmt.Sprintf("%+v %v", f, err)
+		})
+		if got := get(t, f.Address); got != pods[0] {
+			t.Fatalf("%s restored, answered by %q", name, got)
 		}
 	}
 }
