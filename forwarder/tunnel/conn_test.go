@@ -35,6 +35,18 @@ func startServer(t *testing.T) *kubelettest.Server {
 	return srv
 }
 
+// dialPod dials pod in namespace default of srv; the connection is
+// closed when the test ends.
+func dialPod(t *testing.T, srv *kubelettest.Server, pod string) *Conn {
+	t.Helper()
+	c, err := Dial(context.Background(), srv.RESTConfig(), "default", pod, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // tcpPair is the two ends of a fresh loopback TCP connection.
 func tcpPair(t *testing.T) (client, server net.Conn) {
 	t.Helper()
@@ -105,11 +117,7 @@ func TestTransports(t *testing.T) {
 func TestStreamCutClosesOneConnection(t *testing.T) {
 	srv := startServer(t)
 	startPod(t, srv, "web-1")
-	c, err := Dial(context.Background(), srv.RESTConfig(), "default", "web-1", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialPod(t, srv, "web-1")
 	// Open b only once a's stream answered, so streams[0] below is a's.
 	a, aDone := forwardPipe(t, c, 8080)
 	ra := bufio.NewReader(a)

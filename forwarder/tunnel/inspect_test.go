@@ -92,15 +92,7 @@ func TestReplayInspectedAndCountedOnce(t *testing.T) {
 	srv := startServer(t)
 	startPod(t, srv, "web-1")
 	startPod(t, srv, "web-2")
-	dial := func(pod string) *Conn {
-		c, err := Dial(context.Background(), srv.RESTConfig(), "default", pod, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	c1, c2 := dial("web-1"), dial("web-2")
+	c1, c2 := dialPod(t, srv, "web-1"), dialPod(t, srv, "web-2")
 	// web-1 goes away on the node; its upgraded connection stays up and
 	// the kubelet refuses new streams to it, once the test lets it answer.
 	srv.DeletePod("default", "web-1", false)
@@ -227,11 +219,7 @@ func (s slowConn) Close(err error)         { <-s.release; s.closed <- err }
 func TestSlowInspectorBehindAsyncDoesNotStall(t *testing.T) {
 	srv := startServer(t)
 	startPod(t, srv, "web-1")
-	c, err := Dial(context.Background(), srv.RESTConfig(), "default", "web-1", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialPod(t, srv, "web-1")
 	slow := slowConn{release: make(chan struct{}), closed: make(chan error, 1)}
 	var once sync.Once
 	release := func() { once.Do(func() { close(slow.release) }) }
