@@ -3,12 +3,9 @@
 package launcher_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,58 +35,10 @@ func TestPrivilegedHardening(t *testing.T) {
 	}, hardening)
 }
 
-// proc is a long-running hostile command whose stdout lines the test reads.
-type proc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-}
-
+// start starts a long-running hostile command.
 func (w *world) start(uid, gid uint32, args ...string) *proc {
 	w.t.Helper()
-	c := privtest.Command(uid, gid, filepath.Join(w.bin, "hostile"), args...)
-	stdin, _ := c.StdinPipe()
-	stdout, _ := c.StdoutPipe()
-	c.Stderr = os.Stderr
-	if err := c.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	p := &proc{cmd: c, stdin: stdin, lines: make(chan string, 16)}
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			p.lines <- s.Text()
-		}
-		close(p.lines)
-	}()
-	return p
-}
-
-// next is the process's next line; the wait is a hang guard.
-func (p *proc) next(t *testing.T) string {
-	t.Helper()
-	select {
-	case l, ok := <-p.lines:
-		if !ok {
-			t.Fatalf("%v exited without saying more", p.cmd.Args[1:])
-		}
-		return l
-	case <-time.After(60 * time.Second):
-		t.Fatalf("gave up waiting for %v to say something", p.cmd.Args[1:])
-	}
-	return ""
-}
-
-func (p *proc) stop() {
-	p.stdin.Close()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
+	return w.spawn("hostile", uid, gid, args...)
 }
 
 // hostile runs one hostile command to completion and returns its output.
@@ -99,21 +48,6 @@ func (w *world) hostile(uid, gid uint32, args ...string) string {
 	c.Stderr = os.Stderr
 	out, _ := c.Output()
 	return strings.TrimSpace(string(out))
-}
-
-func writeConfig(t *testing.T, path string, uids ...uint32) {
-	t.Helper()
-	var s []string
-	for _, u := range uids {
-		s = append(s, strconv.FormatUint(uint64(u), 10))
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(`{"allowed_uids": [`+strings.Join(s, ", ")+`]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // cpuTicks is utime+stime of pid, in clock ticks.

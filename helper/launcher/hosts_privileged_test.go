@@ -3,7 +3,6 @@
 package launcher_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -103,7 +102,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 	defer exec.Command("umount", etc).Run()
 
 	os.Mkdir(filepath.Join(dir, "conf"), 0o755)
-	os.WriteFile(w.cfg, []byte(fmt.Sprintf(`{"allowed_uids": [%d]}`, uidA)), 0o644)
+	writeConfig(t, w.cfg, uidA)
 
 	var log bytes.Buffer
 	logw := &lockedWriter{w: &log}
@@ -128,16 +127,10 @@ func hostsInNamespaces(t *testing.T, bin string) {
 	// Another session keeps a line, so the block stays in the middle, and
 	// the admin has many lines after it: every write of the block
 	// rewrites megabytes after it, where a cut leaves a torn file.
-	anchor := privtest.Command(uidA, gidA, filepath.Join(bin, "hostsprobe"), "hold", w.socket, "anchor.dev.test")
-	anchorIn, _ := anchor.StdinPipe()
-	anchorOut, _ := anchor.StdoutPipe()
-	anchor.Stderr = os.Stderr
-	if err := anchor.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { anchor.Process.Kill(); anchor.Wait() }()
-	if line, err := bufio.NewReader(anchorOut).ReadString('\n'); err != nil || line != "READY\n" {
-		t.Fatalf("anchor session: %q %v", line, err)
+	anchor := w.spawn("hostsprobe", uidA, gidA, "hold", w.socket, "anchor.dev.test")
+	defer func() { anchor.cmd.Process.Kill(); anchor.cmd.Wait() }()
+	if line := anchor.next(t); line != "READY" {
+		t.Fatalf("anchor session: %q", line)
 	}
 	var tail strings.Builder
 	for i := 0; tail.Len() < 2<<20; i++ {
@@ -178,24 +171,10 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		const iterations = 100
 		before, rolledBefore, caught := recoveries(), logw.count("rolled back an interrupted"), 0
 		for i := range iterations {
-			p := privtest.Command(uidA, gidA, filepath.Join(bin, "hostsprobe"), "shrink-on-cue", w.socket,
-				strconv.Itoa(grow), strconv.Itoa(shrink))
-			stdin, _ := p.StdinPipe()
-			stdout, _ := p.StdoutPipe()
-			p.Stderr = os.Stderr
-			if err := p.Start(); err != nil {
-				t.Fatal(err)
-			}
-			lines := make(chan string, 4)
-			go func() {
-				defer close(lines)
-				for s := bufio.NewScanner(stdout); s.Scan(); {
-					lines <- s.Text()
-				}
-			}()
-			if line := <-lines; !strings.HasPrefix(line, "READY ") {
-				p.Process.Kill()
-				p.Wait()
+			p := w.spawn("hostsprobe", uidA, gidA, "shrink-on-cue", w.socket, strconv.Itoa(grow), strconv.Itoa(shrink))
+			if line := p.next(t); !strings.HasPrefix(line, "READY ") {
+				p.cmd.Process.Kill()
+				p.cmd.Wait()
 				t.Fatalf("iteration %d: probe: %q", i, line)
 			}
 			pids := w.pluginPIDs()
@@ -203,7 +182,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 				t.Fatalf("iteration %d: plugins %v, want two", i, pids)
 			}
 			pid := newest(pids)
-			fmt.Fprintln(stdin)
+			fmt.Fprintln(p.stdin)
 			// Kill at a random point up to 2 ms after the plugin opens the
 			// hosts file for writing (even iterations) or up to 1 ms after
 			// its journal appears, just before the rewrite (odd ones).
@@ -218,7 +197,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		watch:
 			for {
 				select {
-				case <-lines: // the write finished first: a kill after it
+				case <-p.lines: // the write finished first: a kill after it
 					break watch
 				default:
 				}
@@ -230,10 +209,10 @@ func hostsInNamespaces(t *testing.T, bin string) {
 				}
 			}
 			syscall.Kill(pid, syscall.SIGKILL)
-			stdin.Close()
-			for range lines {
+			p.stdin.Close()
+			for range p.lines {
 			}
-			p.Wait()
+			p.cmd.Wait()
 			settled(t, w, withAnchor, 1, fmt.Sprintf("iteration %d", i))
 		}
 		t.Logf("%d plugins SIGKILLed during a shrinking write (%d within 2 ms of opening the file for writing or of writing the journal); the next lock found %d torn files (rolled back) and %d whole ones with a journal; file byte-exact after each",
@@ -253,8 +232,8 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		}
 		settled(t, w, withAnchor, 1, "after the last session")
 	})
-	anchorIn.Close()
-	anchor.Wait()
+	anchor.stdin.Close()
+	anchor.cmd.Wait()
 	settled(t, w, userLines+tail.String(), 0, "after the anchor session")
 	w.stopService()
 

@@ -106,30 +106,96 @@ func (w *world) startServiceLog(log io.Writer) {
 
 func (w *world) stopService() { privtest.StopHelper(w.service) }
 
-type probe struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	addr  string
+// writeConfig replaces the helper's config at path with one allowing uids,
+// the way an editor or the installer would (write, then rename).
+func writeConfig(t *testing.T, path string, uids ...uint32) {
+	t.Helper()
+	var s []string
+	for _, u := range uids {
+		s = append(s, strconv.FormatUint(uint64(u), 10))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(`{"allowed_uids": [`+strings.Join(s, ", ")+`]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
 
-func (w *world) startProbe(uid, gid uint32, name string) *probe {
+// proc is a long-running test program (probe, hostile, hostsprobe) run as
+// a test user, whose stdout lines the test reads.
+type proc struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+}
+
+// spawn starts the test program prog of w.bin as uid:gid.
+func (w *world) spawn(prog string, uid, gid uint32, args ...string) *proc {
 	w.t.Helper()
-	c := privtest.Command(uid, gid, filepath.Join(w.bin, "probe"), "session", w.socket, name, "80")
+	c := privtest.Command(uid, gid, filepath.Join(w.bin, prog), args...)
 	stdin, _ := c.StdinPipe()
 	stdout, _ := c.StdoutPipe()
 	c.Stderr = os.Stderr
 	if err := c.Start(); err != nil {
 		w.t.Fatal(err)
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "READY ") {
-		c.Process.Kill()
-		c.Wait()
-		w.t.Fatalf("probe did not get ready: %q %v", line, err)
+	p := &proc{cmd: c, stdin: stdin, lines: make(chan string, 16)}
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			p.lines <- s.Text()
+		}
+		close(p.lines)
+	}()
+	return p
+}
+
+// next is the process's next line; the wait is a hang guard.
+func (p *proc) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case l, ok := <-p.lines:
+		if !ok {
+			t.Fatalf("%v exited without saying more", p.cmd.Args[1:])
+		}
+		return l
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gave up waiting for %v to say something", p.cmd.Args[1:])
+	}
+	return ""
+}
+
+func (p *proc) stop() {
+	p.stdin.Close()
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+type probe struct {
+	*proc
+	addr string
+}
+
+func (w *world) startProbe(uid, gid uint32, name string) *probe {
+	w.t.Helper()
+	p := w.spawn("probe", uid, gid, "session", w.socket, name, "80")
+	line := p.next(w.t)
+	if !strings.HasPrefix(line, "READY ") {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		w.t.Fatalf("probe did not get ready: %q", line)
 	}
 	f := strings.Fields(line)
 	w.t.Logf("session start (Dial) %s, first Listen through the helper %s, then %s per Listen", f[3], f[4], f[5])
-	return &probe{cmd: c, stdin: stdin, addr: f[1]}
+	return &probe{proc: p, addr: f[1]}
 }
 
 func inNetns(t *testing.T, bin string) {
@@ -139,9 +205,7 @@ func inNetns(t *testing.T, bin string) {
 	w := newWorld(t, bin, "kftray-world-")
 	w.uidA, w.gidA = privtest.User(t, userA)
 	w.uidB, w.gidB = privtest.User(t, userB)
-	if err := os.WriteFile(w.cfg, []byte(fmt.Sprintf(`{"allowed_uids": [%d]}`, w.uidA)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, w.cfg, w.uidA)
 	const userLines = "127.0.0.1 localhost\n10.1.1.1 mine.test\n"
 	stale := userLines + "# BEGIN kftray managed block\n127.77.0.9 stale.test # kftray:u4242-deadbeef-old\n# END kftray managed block\n# after\n"
 	if err := os.WriteFile(w.hosts, []byte(stale), 0o644); err != nil {
