@@ -118,6 +118,9 @@ type Status struct {
 	Socket    string    `json:"socket"`
 	HTTPAddr  string    `json:"http_addr,omitempty"` // 127.0.0.1:PORT, token-protected
 	Forwards  int       `json:"forwards"`            // forwards the daemon runs now
+	// MCPAddr is where the MCP endpoint listens (127.0.0.1:PORT, path
+	// MCPPath, the same token) when the setting mcp_server_enabled is on.
+	MCPAddr string `json:"mcp_addr,omitempty"`
 }
 
 // Event is one message of the event stream (GET /v1/events, SSE).

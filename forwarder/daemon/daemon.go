@@ -2,11 +2,10 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -53,6 +52,10 @@ type Options struct {
 	// (the CLI passes what `kftray helper status` computes); nil: the
 	// daemon says it cannot tell.
 	HelperProbe func(ctx context.Context) localapi.Helper
+	// MCPHandler builds the MCP endpoint's handler over a client of this
+	// daemon (the CLI passes ui/mcpserver's); the endpoint runs while the
+	// setting mcp_server_enabled is on. Nil: this daemon has none.
+	MCPHandler func(*localapi.Client) http.Handler
 }
 
 // stopTimeout bounds stopping every forward and writing their stopped
@@ -122,8 +125,10 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info().Int("states", n).Msg("cleared stale forward states")
 	}
 
-	// The lock is ours, so a socket file left behind is a dead daemon's.
+	// The lock is ours, so a socket file left behind is a dead daemon's
+	// (and so is an MCP address).
 	_ = os.Remove(p.Socket)
+	_ = os.Remove(p.MCPAddr)
 	uln, err := net.ListenUnix("unix", &net.UnixAddr{Name: p.Socket, Net: "unix"})
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", p.Socket, err)
@@ -138,19 +143,22 @@ func Run(ctx context.Context, opts Options) error {
 	if load == nil {
 		load = kube.Load
 	}
+	tok := &apiToken{path: p.Token}
+	defer tok.remove()
 	d := &daemon{core: core, started: time.Now(), dir: p.Dir, socket: p.Socket, stop: make(chan struct{}),
-		load: load, helperProbe: opts.HelperProbe, logPath: p.Log}
+		load: load, helperProbe: opts.HelperProbe, logPath: p.Log,
+		mcp: &mcpEndpoint{newHandler: opts.MCPHandler, paths: p, token: tok, log: log}}
 	lns := []net.Listener{uln}
 	var token string
 	if opts.HTTPAddr != "" {
-		tln, tok, err := listenHTTP(p, opts.HTTPAddr)
+		tln, err := listenHTTP(p, opts.HTTPAddr, tok)
 		if err != nil {
 			uln.Close()
 			return err
 		}
 		defer os.Remove(p.Addr)
-		defer os.Remove(p.Token)
-		lns, token, d.httpAddr = append(lns, tln), tok, tln.Addr().String()
+		lns, d.httpAddr = append(lns, tln), tln.Addr().String()
+		token, _ = tok.get()
 	}
 
 	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log})
@@ -168,7 +176,12 @@ func Run(ctx context.Context, opts Options) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); core.RunWriter(wctx, opts.CounterPeriod) }()
 
-	log.Info().Str("socket", p.Socket).Str("http", d.httpAddr).Msg("daemon started")
+	if m, err := d.Settings(ctx); err != nil {
+		log.Error().Err(err).Msg("reading the MCP settings")
+	} else if err := d.mcp.apply(ctx, m); err != nil {
+		log.Error().Err(err).Msg("MCP endpoint not started")
+	}
+	log.Info().Str("socket", p.Socket).Str("http", d.httpAddr).Str("mcp", d.mcp.Addr()).Msg("daemon started")
 	restoreDone := make(chan struct{})
 	go func() {
 		defer close(restoreDone)
@@ -219,6 +232,7 @@ wait:
 	core.Hub().Close(&localapi.Event{Type: "shutdown"})
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer cancel()
+	d.mcp.stop(hctx) // before the API: its handler is an API client
 	if err := srv.Shutdown(hctx); err != nil {
 		log.Warn().Err(err).Msg("api shutdown")
 	}
@@ -242,32 +256,27 @@ wait:
 	return nil
 }
 
-func listenHTTP(p localapi.Paths, addr string) (net.Listener, string, error) {
+func listenHTTP(p localapi.Paths, addr string, tok *apiToken) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("HTTP API address %q: %w; use 127.0.0.1:PORT", addr, err)
+		return nil, fmt.Errorf("HTTP API address %q: %w; use 127.0.0.1:PORT", addr, err)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, "", fmt.Errorf("HTTP API address %q is not a loopback IP; the API must not be reachable from other machines (use 127.0.0.1:PORT)", addr)
+		return nil, fmt.Errorf("HTTP API address %q is not a loopback IP; the API must not be reachable from other machines (use 127.0.0.1:PORT)", addr)
 	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, "", err
-	}
-	token := hex.EncodeToString(b)
 	// The token is in place before anyone can learn the address.
-	if err := writeFile0600(p.Token, []byte(token+"\n")); err != nil {
-		return nil, "", fmt.Errorf("writing the API token %s: %w", p.Token, err)
+	if _, err := tok.get(); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("HTTP API: %w; choose another address with --http-addr", err)
+		return nil, fmt.Errorf("HTTP API: %w; choose another address with --http-addr", err)
 	}
 	if err := writeFile0600(p.Addr, []byte(ln.Addr().String()+"\n")); err != nil {
 		ln.Close()
-		return nil, "", fmt.Errorf("writing %s: %w", p.Addr, err)
+		return nil, fmt.Errorf("writing %s: %w", p.Addr, err)
 	}
-	return ln, token, nil
+	return ln, nil
 }
 
 // daemon is the API's backend.
@@ -283,11 +292,12 @@ type daemon struct {
 	load        func(kube.Source) (*kube.Cluster, error) // clusters for the pickers and relays
 	helperProbe func(ctx context.Context) localapi.Helper
 	logPath     string
+	mcp         *mcpEndpoint
 }
 
 func (d *daemon) Status(context.Context) localapi.Status {
 	return localapi.Status{PID: os.Getpid(), Version: buildinfo.Get().Version, StartedAt: d.started, ConfigDir: d.dir,
-		Socket: d.socket, HTTPAddr: d.httpAddr, Forwards: d.core.Running()}
+		Socket: d.socket, HTTPAddr: d.httpAddr, Forwards: d.core.Running(), MCPAddr: d.mcp.Addr()}
 }
 
 func (d *daemon) Forwards(ctx context.Context) ([]localapi.Forward, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
 	"github.com/kftray-go/kftray/internal/cli/forward"
 	"github.com/kftray-go/kftray/internal/cli/helpercmd"
+	"github.com/kftray-go/kftray/internal/cli/mcpcmd"
 	"github.com/kftray-go/kftray/internal/cli/relaycmd"
 	"github.com/kftray-go/kftray/internal/cli/version"
 )
@@ -53,6 +54,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		helpercmd.NewCmdHelper,
 		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemoncmd.NewCmdDaemon,
 		relaycmd.NewCmdRelay,
+		mcpcmd.NewCmdMCP,
 		version.NewCmdVersion,
 	} {
 		root.AddCommand(newCmd(f))

@@ -3,11 +3,15 @@
 package daemoncmd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -19,6 +23,7 @@ import (
 	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/logging"
 	"github.com/kftray-go/kftray/localapi"
+	"github.com/kftray-go/kftray/ui/mcpserver"
 )
 
 // RunOptions are the inputs of `kftray daemon`.
@@ -45,7 +50,7 @@ func NewCmdDaemon(f *cmdutil.Factory) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.HTTPAddr, "http-addr", fwdaemon.DefaultHTTPAddr, "loopback address of the token-protected HTTP API (port 0 picks one, written to api.addr)")
 	cmd.Flags().BoolVar(&opts.NoHTTP, "no-http", false, "serve the API on the unix socket only")
-	cmd.Flags().BoolVar(&opts.Detached, "detached", false, "log only to the log file (set when the CLI starts the daemon)")
+	cmd.Flags().BoolVar(&opts.Detached, "detached", false, "log only to the log file, ignore SIGHUP and the terminal (set when the CLI starts the daemon)")
 	_ = cmd.Flags().MarkHidden("detached")
 	cmd.AddCommand(newCmdStart(f), newCmdStop(f), newCmdStatus(f))
 	return cmd
@@ -53,6 +58,12 @@ func NewCmdDaemon(f *cmdutil.Factory) *cobra.Command {
 
 func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 	f := opts.Factory
+	if opts.Detached {
+		// Started in the background by a client: the terminal it ran in
+		// may close at any time (its hangup is SIGHUP).
+		signal.Ignore(syscall.SIGHUP)
+		dropControllingTerminal()
+	}
 	dir, err := f.ConfigDir()
 	if err != nil {
 		return err
@@ -70,6 +81,10 @@ func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 	}
 	err = fwdaemon.Run(cmd.Context(), fwdaemon.Options{Dir: dir, Log: log, HTTPAddr: addr,
 		HelperProbe: helpercmd.Probe(buildinfo.Version),
+		MCPHandler: func(c *localapi.Client) http.Handler {
+			return mcpserver.HTTPHandler(mcpserver.Options{Connect: func(context.Context) (*localapi.Client, error) { return c, nil },
+				Version: buildinfo.Get().Version, Log: log})
+		},
 		Ready: func(st localapi.Status) {
 			if !opts.Detached {
 				fmt.Fprintf(f.IO.ErrOut, "kftray daemon running (pid %d) on %s; Ctrl-C stops it\n", st.PID, st.Socket)
