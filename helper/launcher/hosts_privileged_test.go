@@ -1,4 +1,4 @@
-//go:build privileged
+//go:build privileged && linux
 
 package launcher_test
 
