@@ -393,10 +393,10 @@ func TestManagerSharesClientAndWatches(t *testing.T) {
 	}
 }
 
-// The kubelet refuses streams to a terminating pod before the watch says
-// it is gone: the connection, with what the client already sent, is
-// replayed on another ready pod instead of failing.
-func TestRefusedConnectionReplayedOnAnotherPod(t *testing.T) {
+// stuckOnWeb1 starts a forward over two ready pods and makes one
+// connection, which goes to web-1: later ones stick to it.
+func stuckOnWeb1(t *testing.T) (*world, *Forward, string) {
+	t.Helper()
 	w := newWorld(t)
 	w.addPod("web-1")
 	w.addPod("web-2")
@@ -408,6 +408,14 @@ func TestRefusedConnectionReplayedOnAnotherPod(t *testing.T) {
 	} else {
 		c.Close()
 	}
+	return w, f, addr
+}
+
+// The kubelet refuses streams to a terminating pod before the watch says
+// it is gone: the connection, with what the client already sent, is
+// replayed on another ready pod instead of failing.
+func TestRefusedConnectionReplayedOnAnotherPod(t *testing.T) {
+	w, f, addr := stuckOnWeb1(t)
 	// web-1's kubelet refuses; the API still lists it as ready.
 	w.srv.DeletePod(ns, "web-1", false)
 	for i := 0; i < 10; i++ {

@@ -83,17 +83,7 @@ func (r *connRecord) Close(err error) {
 // then on, each whole and once, including one replayed on another pod
 // after a refusal, agrees with the counters, and can be turned off again.
 func TestForwardInspector(t *testing.T) {
-	w := newWorld(t)
-	w.addPod("web-1")
-	w.addPod("web-2")
-	w.endpoints("web-1", "web-2")
-	_, f := startWeb(t, w, w.options())
-	addr := f.Addr().String()
-	if name, c, _ := hello(t, addr); name != "web-1" {
-		t.Fatalf("sticky choice %q, want web-1", name)
-	} else {
-		c.Close() // connection 1: before the inspector
-	}
+	w, f, addr := stuckOnWeb1(t) // connection 1: before the inspector
 	base := waitState(t, f, "first connection done", func(s State) bool { return s.ActiveConns == 0 })
 
 	insp := &connLog{}

@@ -11,17 +11,7 @@ import (
 // bytes were sent to it is replayed on another pod: those bytes are
 // counted once, not once per attempt.
 func TestReplayedBytesCountedOnce(t *testing.T) {
-	w := newWorld(t)
-	w.addPod("web-1")
-	w.addPod("web-2")
-	w.endpoints("web-1", "web-2")
-	_, f := startWeb(t, w, w.options())
-	addr := f.Addr().String()
-	if name, c, _ := hello(t, addr); name != "web-1" {
-		t.Fatalf("sticky choice %q, want web-1", name)
-	} else {
-		c.Close()
-	}
+	w, f, addr := stuckOnWeb1(t)
 	base := waitState(t, f, "first connection done", func(s State) bool { return s.ActiveConns == 0 })
 	// web-1's kubelet refuses, once the test lets it answer; the API still
 	// lists it as ready.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,27 +25,15 @@ import (
 // config, and has the user bind udp port 53 on an allocated loopback
 // address with a hostname through helperbind, as a UDP relay forward does.
 func TestPrivilegedUDP(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("privileged tests need root")
-	}
-	if args, ok := privtest.Rerunning("in-netns"); ok {
-		udpInNetns(t, args[0])
-		return
-	}
-	dir := privtest.SharedDir(t, "kftray-udpbind-") // the test user runs the probe from here
-	privtest.Build(t, dir, map[string]string{
+	privtest.InNamespaces(t, []string{"--net"}, map[string]string{
 		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
 		"udpprobe":      "./testdata/udpprobe",
-	})
-	privtest.Rerun(t, []string{"--net"}, "in-netns", dir)
+	}, udpInNetns)
 }
 
 const udpUser = "kftray-test-udp"
 
 func udpInNetns(t *testing.T, bin string) {
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v\n%s", err, out)
-	}
 	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); strings.TrimSpace(string(b)) != "1024" {
 		t.Fatalf("ip_unprivileged_port_start = %q in the fresh namespace, want 1024", b)
 	}
@@ -71,24 +58,8 @@ func udpInNetns(t *testing.T, bin string) {
 		return string(b)
 	}
 
-	svc := exec.Command(filepath.Join(bin, "kftray-helper"), "service",
-		"--socket", socket, "--config", cfg, "--hosts", hostsPath, "--run-dir", filepath.Join(dir, "run"))
-	svc.Stderr = os.Stderr
-	svc.Env = []string{"PATH=/usr/bin:/bin", "KFTRAY_LOG_LEVEL=warn"}
-	if err := svc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		svc.Process.Signal(syscall.SIGTERM)
-		svc.Wait()
-	}()
-	privtest.WaitFor(t, 15*time.Second, "the helper service socket", func() bool {
-		c, err := net.Dial("unix", socket)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	svc := privtest.StartHelper(t, filepath.Join(bin, "kftray-helper"), socket, cfg, hostsPath, filepath.Join(dir, "run"), os.Stderr)
+	defer privtest.StopHelper(svc)
 
 	probe := filepath.Join(bin, "udpprobe")
 	t.Run("direct bind of udp port 53 needs the helper", func(t *testing.T) {

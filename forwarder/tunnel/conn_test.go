@@ -35,23 +35,43 @@ func startServer(t *testing.T) *kubelettest.Server {
 	return srv
 }
 
-// forwardPipe forwards one end of a fresh loopback TCP pair over c and
-// returns the other end, as a local client would see it.
-func forwardPipe(t *testing.T, c *Conn, port int) (net.Conn, chan error) {
+// dialPod dials pod in namespace default of srv; the connection is
+// closed when the test ends.
+func dialPod(t *testing.T, srv *kubelettest.Server, pod string) *Conn {
+	t.Helper()
+	c, err := Dial(context.Background(), srv.RESTConfig(), "default", pod, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// tcpPair is the two ends of a fresh loopback TCP connection.
+func tcpPair(t *testing.T) (client, server net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
+	client, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := ln.Accept()
+	server, err = ln.Accept()
 	if err != nil {
+		client.Close()
 		t.Fatal(err)
 	}
+	return client, server
+}
+
+// forwardPipe forwards one end of a fresh loopback TCP pair over c and
+// returns the other end, as a local client would see it.
+func forwardPipe(t *testing.T, c *Conn, port int) (net.Conn, chan error) {
+	t.Helper()
+	client, server := tcpPair(t)
 	done := make(chan error, 1)
 	go func() { done <- c.Forward(context.Background(), NewLocal(server), port, nil) }()
 	t.Cleanup(func() { client.Close() })
@@ -97,11 +117,7 @@ func TestTransports(t *testing.T) {
 func TestStreamCutClosesOneConnection(t *testing.T) {
 	srv := startServer(t)
 	startPod(t, srv, "web-1")
-	c, err := Dial(context.Background(), srv.RESTConfig(), "default", "web-1", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialPod(t, srv, "web-1")
 	// Open b only once a's stream answered, so streams[0] below is a's.
 	a, aDone := forwardPipe(t, c, 8080)
 	ra := bufio.NewReader(a)

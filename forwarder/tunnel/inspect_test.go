@@ -92,35 +92,15 @@ func TestReplayInspectedAndCountedOnce(t *testing.T) {
 	srv := startServer(t)
 	startPod(t, srv, "web-1")
 	startPod(t, srv, "web-2")
-	dial := func(pod string) *Conn {
-		c, err := Dial(context.Background(), srv.RESTConfig(), "default", pod, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	c1, c2 := dial("web-1"), dial("web-2")
+	c1, c2 := dialPod(t, srv, "web-1"), dialPod(t, srv, "web-2")
 	// web-1 goes away on the node; its upgraded connection stays up and
 	// the kubelet refuses new streams to it, once the test lets it answer.
 	srv.DeletePod("default", "web-1", false)
 	release := srv.Hold("default", "web-1")
 	defer release()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	payload := strings.Repeat("sent before any answer;", 100)
 	if _, err := client.Write([]byte(payload)); err != nil {
 		t.Fatal(err)
@@ -143,7 +123,7 @@ func TestReplayInspectedAndCountedOnce(t *testing.T) {
 		t.Fatalf("first attempt ended before reading the client's bytes: %v", err)
 	}
 	release()
-	err = <-first
+	err := <-first
 	var refused *RefusedError
 	if !errors.As(err, &refused) {
 		t.Fatalf("first pod: Forward = %v, want a refusal", err)
@@ -239,31 +219,15 @@ func (s slowConn) Close(err error)         { <-s.release; s.closed <- err }
 func TestSlowInspectorBehindAsyncDoesNotStall(t *testing.T) {
 	srv := startServer(t)
 	startPod(t, srv, "web-1")
-	c, err := Dial(context.Background(), srv.RESTConfig(), "default", "web-1", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialPod(t, srv, "web-1")
 	slow := slowConn{release: make(chan struct{}), closed: make(chan error, 1)}
 	var once sync.Once
 	release := func() { once.Do(func() { close(slow.release) }) }
 	async := inspect.NewAsync(oneConn{slow}, inspect.Limits{Events: 16, Bytes: 256 << 10})
 	t.Cleanup(async.Close)
 	t.Cleanup(release) // runs first
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ic := inspect.Open(async, inspect.ConnInfo{ID: 1})
 	local := NewLocal(server)
 	local.Inspect(ic)

@@ -3,7 +3,6 @@ package tunnel
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -65,20 +64,8 @@ func TestForwardLeavesNoGoroutine(t *testing.T) {
 	sc := &silentConn{closed: make(chan bool)}
 	c := newConn(sc, nil, SPDY, Options{}.withDefaults(), "default", "p")
 	defer c.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	before := forwardGoroutines()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -3,7 +3,6 @@ package tunnel
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -117,24 +116,12 @@ func TestCreatePairHalfFails(t *testing.T) {
 			g := newGateConn(fail)
 			c := newConn(g, nil, SPDY, Options{}.withDefaults(), "default", "p")
 			defer c.Close()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			client, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			client, server := tcpPair(t)
 			defer client.Close()
-			server, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
 			local := NewLocal(server)
 			defer local.Close()
 
-			err = c.Forward(context.Background(), local, 8080, nil)
+			err := c.Forward(context.Background(), local, 8080, nil)
 			var refused *RefusedError
 			if !errors.As(err, &refused) {
 				t.Fatalf("Forward = %v, want a *RefusedError", err)

@@ -1,4 +1,4 @@
-//go:build privileged
+//go:build privileged && linux
 
 package hosts
 
@@ -20,14 +20,7 @@ import (
 // helper must fall back to rewriting the same inode. It runs in its own
 // mount namespace so nothing leaks onto the machine.
 func TestBindMountedHostsFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("privileged tests need root")
-	}
-	if args, ok := privtest.Rerunning("in-mountns"); ok {
-		inMountns(t, args[0])
-		return
-	}
-	privtest.Rerun(t, []string{"--mount"}, "in-mountns", t.TempDir())
+	privtest.InNamespaces(t, []string{"--mount"}, nil, inMountns)
 }
 
 func inMountns(t *testing.T, dir string) {

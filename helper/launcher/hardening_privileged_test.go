@@ -3,12 +3,9 @@
 package launcher_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,74 +28,17 @@ const (
 )
 
 func TestPrivilegedHardening(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("privileged tests need root")
-	}
-	if args, ok := privtest.Rerunning("in-netns-hardening"); ok {
-		hardening(t, args[0])
-		return
-	}
-	dir := privtest.SharedDir(t, "kftray-hard-")
-	privtest.Build(t, dir, map[string]string{
+	privtest.InNamespaces(t, []string{"--net", "--mount"}, map[string]string{
 		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
 		"probe":         "./testdata/probe",
 		"hostile":       "./testdata/hostile",
-	})
-	privtest.Rerun(t, []string{"--net", "--mount"}, "in-netns-hardening", dir)
+	}, hardening)
 }
 
-// proc is a long-running hostile command whose stdout lines the test reads.
-type proc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-}
-
+// start starts a long-running hostile command.
 func (w *world) start(uid, gid uint32, args ...string) *proc {
 	w.t.Helper()
-	c := privtest.Command(uid, gid, filepath.Join(w.bin, "hostile"), args...)
-	stdin, _ := c.StdinPipe()
-	stdout, _ := c.StdoutPipe()
-	c.Stderr = os.Stderr
-	if err := c.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	p := &proc{cmd: c, stdin: stdin, lines: make(chan string, 16)}
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			p.lines <- s.Text()
-		}
-		close(p.lines)
-	}()
-	return p
-}
-
-// next is the process's next line; the wait is a hang guard.
-func (p *proc) next(t *testing.T) string {
-	t.Helper()
-	select {
-	case l, ok := <-p.lines:
-		if !ok {
-			t.Fatalf("%v exited without saying more", p.cmd.Args[1:])
-		}
-		return l
-	case <-time.After(60 * time.Second):
-		t.Fatalf("gave up waiting for %v to say something", p.cmd.Args[1:])
-	}
-	return ""
-}
-
-func (p *proc) stop() {
-	p.stdin.Close()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
+	return w.spawn("hostile", uid, gid, args...)
 }
 
 // hostile runs one hostile command to completion and returns its output.
@@ -108,21 +48,6 @@ func (w *world) hostile(uid, gid uint32, args ...string) string {
 	c.Stderr = os.Stderr
 	out, _ := c.Output()
 	return strings.TrimSpace(string(out))
-}
-
-func writeConfig(t *testing.T, path string, uids ...uint32) {
-	t.Helper()
-	var s []string
-	for _, u := range uids {
-		s = append(s, strconv.FormatUint(uint64(u), 10))
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(`{"allowed_uids": [`+strings.Join(s, ", ")+`]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // cpuTicks is utime+stime of pid, in clock ticks.
@@ -138,10 +63,7 @@ func cpuTicks(t *testing.T, pid int) int {
 }
 
 func hardening(t *testing.T, bin string) {
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v\n%s", err, out)
-	}
-	w := &world{t: t, bin: bin}
+	w := newWorld(t, bin, "kftray-hardworld-")
 	w.uidA, w.gidA = privtest.User(t, userA)
 	w.uidB, w.gidB = privtest.User(t, userB)
 	uidC, gidC := privtest.User(t, userC)
@@ -149,13 +71,6 @@ func hardening(t *testing.T, bin string) {
 	if gidA2 != w.gidA {
 		t.Fatalf("%s has gid %d, want %s's %d", userA2, gidA2, userA, w.gidA)
 	}
-	dir := privtest.SharedDir(t, "kftray-hardworld-")
-	w.dir = dir
-	w.socket = filepath.Join(dir, "helper.sock")
-	w.hosts = filepath.Join(dir, "hosts")
-	w.cfg = filepath.Join(dir, "etc", "config.json")
-	w.runDir = filepath.Join(dir, "run")
-	os.Mkdir(filepath.Join(dir, "etc"), 0o755)
 	writeConfig(t, w.cfg, w.uidA, w.uidB, uidC)
 	if err := os.WriteFile(w.hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
 		t.Fatal(err)

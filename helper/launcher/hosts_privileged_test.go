@@ -1,16 +1,14 @@
-//go:build privileged
+//go:build privileged && linux
 
 package launcher_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,19 +32,10 @@ import (
 // the real `kftray-helper service` in fresh network, mount and UTS
 // namespaces (its own host name) with users made by useradd.
 func TestPrivilegedHostsFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("privileged tests need root")
-	}
-	if args, ok := privtest.Rerunning("hosts-in-ns"); ok {
-		hostsInNamespaces(t, args[0])
-		return
-	}
-	dir := privtest.SharedDir(t, "kftray-hosts-priv-")
-	privtest.Build(t, dir, map[string]string{
+	privtest.InNamespaces(t, []string{"--net", "--mount", "--uts"}, map[string]string{
 		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
 		"hostsprobe":    "./testdata/hostsprobe",
-	})
-	privtest.Rerun(t, []string{"--net", "--mount", "--uts"}, "hosts-in-ns", dir)
+	}, hostsInNamespaces)
 }
 
 // The machine's host name inside the test's UTS namespace. It ends in
@@ -64,25 +53,6 @@ var userLines = func() string {
 	b.WriteString("10.9.9.9 last.lan.example\n")
 	return b.String()
 }()
-
-func startLoggedService(t *testing.T, w *world, log io.Writer) {
-	t.Helper()
-	c := exec.Command(filepath.Join(w.bin, "kftray-helper"), "service",
-		"--socket", w.socket, "--config", w.cfg, "--hosts", w.hosts, "--run-dir", w.runDir)
-	c.Stderr = log
-	c.Env = []string{"PATH=/usr/bin:/bin", "KFTRAY_LOG_LEVEL=warn"}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.service = c
-	privtest.WaitFor(t, 15*time.Second, "the service socket", func() bool {
-		conn, err := net.Dial("unix", w.socket)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	})
-}
 
 // settled waits until plugins plugin processes run (sessions that end
 // are cleaned up) and the hosts file is want again, and fails with the
@@ -103,24 +73,18 @@ func settled(t *testing.T, w *world, want string, plugins int, what string) {
 }
 
 func hostsInNamespaces(t *testing.T, bin string) {
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v\n%s", err, out)
-	}
 	if err := unix.Sethostname([]byte(testHostname)); err != nil {
 		t.Fatalf("sethostname in the test's UTS namespace: %v", err)
 	}
 	uidA, gidA := privtest.User(t, userA)
-	dir := privtest.SharedDir(t, "kftray-hosts-world-")
-	w := &world{t: t, bin: bin, dir: dir, uidA: uidA, gidA: gidA,
-		socket: filepath.Join(dir, "helper.sock"),
-		cfg:    filepath.Join(dir, "conf", "config.json"),
-		runDir: filepath.Join(dir, "run"),
-	}
+	w := newWorld(t, bin, "kftray-hosts-world-")
+	w.uidA, w.gidA = uidA, gidA
+	dir := w.dir
+	w.cfg = filepath.Join(dir, "conf", "config.json") // etc is read-only below
 
 	// systemd's layout: ProtectSystem=strict makes etc read-only,
 	// ReadWritePaths=/etc/hosts bind-mounts the file read-write over it.
 	etc := filepath.Join(dir, "etc")
-	os.Mkdir(etc, 0o755)
 	w.hosts = filepath.Join(etc, "hosts")
 	os.WriteFile(w.hosts, []byte("placeholder\n"), 0o644)
 	source := filepath.Join(dir, "hosts-rw")
@@ -138,11 +102,11 @@ func hostsInNamespaces(t *testing.T, bin string) {
 	defer exec.Command("umount", etc).Run()
 
 	os.Mkdir(filepath.Join(dir, "conf"), 0o755)
-	os.WriteFile(w.cfg, []byte(fmt.Sprintf(`{"allowed_uids": [%d]}`, uidA)), 0o644)
+	writeConfig(t, w.cfg, uidA)
 
 	var log bytes.Buffer
 	logw := &lockedWriter{w: &log}
-	startLoggedService(t, w, logw)
+	w.startServiceLog(logw)
 	defer func() {
 		if w.service.ProcessState == nil {
 			w.stopService()
@@ -163,16 +127,10 @@ func hostsInNamespaces(t *testing.T, bin string) {
 	// Another session keeps a line, so the block stays in the middle, and
 	// the admin has many lines after it: every write of the block
 	// rewrites megabytes after it, where a cut leaves a torn file.
-	anchor := privtest.Command(uidA, gidA, filepath.Join(bin, "hostsprobe"), "hold", w.socket, "anchor.dev.test")
-	anchorIn, _ := anchor.StdinPipe()
-	anchorOut, _ := anchor.StdoutPipe()
-	anchor.Stderr = os.Stderr
-	if err := anchor.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { anchor.Process.Kill(); anchor.Wait() }()
-	if line, err := bufio.NewReader(anchorOut).ReadString('\n'); err != nil || line != "READY\n" {
-		t.Fatalf("anchor session: %q %v", line, err)
+	anchor := w.spawn("hostsprobe", uidA, gidA, "hold", w.socket, "anchor.dev.test")
+	defer func() { anchor.cmd.Process.Kill(); anchor.cmd.Wait() }()
+	if line := anchor.next(t); line != "READY" {
+		t.Fatalf("anchor session: %q", line)
 	}
 	var tail strings.Builder
 	for i := 0; tail.Len() < 2<<20; i++ {
@@ -213,24 +171,10 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		const iterations = 100
 		before, rolledBefore, caught := recoveries(), logw.count("rolled back an interrupted"), 0
 		for i := range iterations {
-			p := privtest.Command(uidA, gidA, filepath.Join(bin, "hostsprobe"), "shrink-on-cue", w.socket,
-				strconv.Itoa(grow), strconv.Itoa(shrink))
-			stdin, _ := p.StdinPipe()
-			stdout, _ := p.StdoutPipe()
-			p.Stderr = os.Stderr
-			if err := p.Start(); err != nil {
-				t.Fatal(err)
-			}
-			lines := make(chan string, 4)
-			go func() {
-				defer close(lines)
-				for s := bufio.NewScanner(stdout); s.Scan(); {
-					lines <- s.Text()
-				}
-			}()
-			if line := <-lines; !strings.HasPrefix(line, "READY ") {
-				p.Process.Kill()
-				p.Wait()
+			p := w.spawn("hostsprobe", uidA, gidA, "shrink-on-cue", w.socket, strconv.Itoa(grow), strconv.Itoa(shrink))
+			if line := p.next(t); !strings.HasPrefix(line, "READY ") {
+				p.cmd.Process.Kill()
+				p.cmd.Wait()
 				t.Fatalf("iteration %d: probe: %q", i, line)
 			}
 			pids := w.pluginPIDs()
@@ -238,7 +182,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 				t.Fatalf("iteration %d: plugins %v, want two", i, pids)
 			}
 			pid := newest(pids)
-			fmt.Fprintln(stdin)
+			fmt.Fprintln(p.stdin)
 			// Kill at a random point up to 2 ms after the plugin opens the
 			// hosts file for writing (even iterations) or up to 1 ms after
 			// its journal appears, just before the rewrite (odd ones).
@@ -253,7 +197,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		watch:
 			for {
 				select {
-				case <-lines: // the write finished first: a kill after it
+				case <-p.lines: // the write finished first: a kill after it
 					break watch
 				default:
 				}
@@ -265,10 +209,10 @@ func hostsInNamespaces(t *testing.T, bin string) {
 				}
 			}
 			syscall.Kill(pid, syscall.SIGKILL)
-			stdin.Close()
-			for range lines {
+			p.stdin.Close()
+			for range p.lines {
 			}
-			p.Wait()
+			p.cmd.Wait()
 			settled(t, w, withAnchor, 1, fmt.Sprintf("iteration %d", i))
 		}
 		t.Logf("%d plugins SIGKILLed during a shrinking write (%d within 2 ms of opening the file for writing or of writing the journal); the next lock found %d torn files (rolled back) and %d whole ones with a journal; file byte-exact after each",
@@ -288,8 +232,8 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		}
 		settled(t, w, withAnchor, 1, "after the last session")
 	})
-	anchorIn.Close()
-	anchor.Wait()
+	anchor.stdin.Close()
+	anchor.cmd.Wait()
 	settled(t, w, userLines+tail.String(), 0, "after the anchor session")
 	w.stopService()
 
@@ -305,7 +249,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		pw.t = t
 		pw.cfg = filepath.Join(root, config.DefaultPath)
 		pw.socket = filepath.Join(dir, "policy.sock")
-		startLoggedService(t, &pw, logw)
+		pw.startServiceLog(logw)
 		defer pw.stopService()
 
 		names := []string{"gitlab", "printer.local", "metadata.google.internal", testHostname, "kftray-box", "web.dev.test"}
@@ -361,7 +305,7 @@ func hostsInNamespaces(t *testing.T, bin string) {
 		for _, n := range append(append([]string{}, stale...), keep...) {
 			os.WriteFile(filepath.Join(plain, n), []byte("127.0.0.1 half-written\n"), 0o644)
 		}
-		startLoggedService(t, &sw, logw)
+		sw.startServiceLog(logw)
 		defer sw.stopService()
 		for _, n := range stale {
 			if _, err := os.Lstat(filepath.Join(plain, n)); !errors.Is(err, os.ErrNotExist) {

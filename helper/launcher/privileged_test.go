@@ -31,22 +31,13 @@ const (
 )
 
 func TestPrivileged(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("privileged tests need root")
-	}
-	if args, ok := privtest.Rerunning("in-netns"); ok {
-		inNetns(t, args[0])
-		return
-	}
-	// The binaries go where the test users can run them.
-	dir := privtest.SharedDir(t, "kftray-priv-")
-	privtest.Build(t, dir, map[string]string{
+	// The binaries go where the test users can run them; a private mount
+	// namespace too, so a test can bind-mount a temp file over /etc/hosts
+	// the way containers do.
+	privtest.InNamespaces(t, []string{"--net", "--mount"}, map[string]string{
 		"kftray-helper": "github.com/kftray-go/kftray/cmd/kftray-helper",
 		"probe":         "./testdata/probe",
-	})
-	// A private mount namespace too, so a test can bind-mount a temp file
-	// over /etc/hosts the way containers do.
-	privtest.Rerun(t, []string{"--net", "--mount"}, "in-netns", dir)
+	}, inNetns)
 }
 
 type world struct {
@@ -90,76 +81,131 @@ func (w *world) pluginPIDs() []int {
 	return pids
 }
 
-func (w *world) startService() {
-	w.t.Helper()
-	c := exec.Command(filepath.Join(w.bin, "kftray-helper"), "service",
-		"--socket", w.socket, "--config", w.cfg, "--hosts", w.hosts, "--run-dir", w.runDir)
-	c.Stderr = os.Stderr
-	c.Env = []string{"PATH=/usr/bin:/bin", "KFTRAY_LOG_LEVEL=warn"}
-	if err := c.Start(); err != nil {
-		w.t.Fatal(err)
+// newWorld lays out a world in a fresh directory other users can reach:
+// the helper's socket, hosts file, config (in etc/, which it makes) and run
+// directory; the caller writes the files.
+func newWorld(t *testing.T, bin, pattern string) *world {
+	dir := privtest.SharedDir(t, pattern)
+	if err := os.Mkdir(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	w.service = c
-	privtest.WaitFor(w.t, 15*time.Second, "the service socket", func() bool {
-		conn, err := net.Dial("unix", w.socket)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	})
+	return &world{t: t, bin: bin, dir: dir,
+		socket: filepath.Join(dir, "helper.sock"),
+		hosts:  filepath.Join(dir, "hosts"),
+		cfg:    filepath.Join(dir, "etc", "config.json"),
+		runDir: filepath.Join(dir, "run"),
+	}
 }
 
-func (w *world) stopService() {
-	w.service.Process.Signal(syscall.SIGTERM)
-	w.service.Wait()
+func (w *world) startService() { w.startServiceLog(os.Stderr) }
+
+func (w *world) startServiceLog(log io.Writer) {
+	w.t.Helper()
+	w.service = privtest.StartHelper(w.t, filepath.Join(w.bin, "kftray-helper"), w.socket, w.cfg, w.hosts, w.runDir, log)
 }
 
-type probe struct {
+func (w *world) stopService() { privtest.StopHelper(w.service) }
+
+// writeConfig replaces the helper's config at path with one allowing uids,
+// the way an editor or the installer would (write, then rename).
+func writeConfig(t *testing.T, path string, uids ...uint32) {
+	t.Helper()
+	var s []string
+	for _, u := range uids {
+		s = append(s, strconv.FormatUint(uint64(u), 10))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(`{"allowed_uids": [`+strings.Join(s, ", ")+`]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// proc is a long-running test program (probe, hostile, hostsprobe) run as
+// a test user, whose stdout lines the test reads.
+type proc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	addr  string
+	lines chan string
 }
 
-func (w *world) startProbe(uid, gid uint32, name string) *probe {
+// spawn starts the test program prog of w.bin as uid:gid.
+func (w *world) spawn(prog string, uid, gid uint32, args ...string) *proc {
 	w.t.Helper()
-	c := privtest.Command(uid, gid, filepath.Join(w.bin, "probe"), "session", w.socket, name, "80")
+	c := privtest.Command(uid, gid, filepath.Join(w.bin, prog), args...)
 	stdin, _ := c.StdinPipe()
 	stdout, _ := c.StdoutPipe()
 	c.Stderr = os.Stderr
 	if err := c.Start(); err != nil {
 		w.t.Fatal(err)
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "READY ") {
-		c.Process.Kill()
-		c.Wait()
-		w.t.Fatalf("probe did not get ready: %q %v", line, err)
+	p := &proc{cmd: c, stdin: stdin, lines: make(chan string, 16)}
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			p.lines <- s.Text()
+		}
+		close(p.lines)
+	}()
+	return p
+}
+
+// next is the process's next line; the wait is a hang guard.
+func (p *proc) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case l, ok := <-p.lines:
+		if !ok {
+			t.Fatalf("%v exited without saying more", p.cmd.Args[1:])
+		}
+		return l
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gave up waiting for %v to say something", p.cmd.Args[1:])
+	}
+	return ""
+}
+
+func (p *proc) stop() {
+	p.stdin.Close()
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+type probe struct {
+	*proc
+	addr string
+}
+
+func (w *world) startProbe(uid, gid uint32, name string) *probe {
+	w.t.Helper()
+	p := w.spawn("probe", uid, gid, "session", w.socket, name, "80")
+	line := p.next(w.t)
+	if !strings.HasPrefix(line, "READY ") {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		w.t.Fatalf("probe did not get ready: %q", line)
 	}
 	f := strings.Fields(line)
 	w.t.Logf("session start (Dial) %s, first Listen through the helper %s, then %s per Listen", f[3], f[4], f[5])
-	return &probe{cmd: c, stdin: stdin, addr: f[1]}
+	return &probe{proc: p, addr: f[1]}
 }
 
 func inNetns(t *testing.T, bin string) {
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v\n%s", err, out)
-	}
 	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); strings.TrimSpace(string(b)) != "1024" {
 		t.Fatalf("ip_unprivileged_port_start = %q in the fresh namespace, want 1024", b)
 	}
-	w := &world{t: t, bin: bin}
+	w := newWorld(t, bin, "kftray-world-")
 	w.uidA, w.gidA = privtest.User(t, userA)
 	w.uidB, w.gidB = privtest.User(t, userB)
-	dir := privtest.SharedDir(t, "kftray-world-")
-	w.dir = dir
-	w.socket = filepath.Join(dir, "helper.sock")
-	w.hosts = filepath.Join(dir, "hosts")
-	w.cfg = filepath.Join(dir, "etc", "config.json")
-	w.runDir = filepath.Join(dir, "run")
-	os.Mkdir(filepath.Join(dir, "etc"), 0o755)
-	if err := os.WriteFile(w.cfg, []byte(fmt.Sprintf(`{"allowed_uids": [%d]}`, w.uidA)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, w.cfg, w.uidA)
 	const userLines = "127.0.0.1 localhost\n10.1.1.1 mine.test\n"
 	stale := userLines + "# BEGIN kftray managed block\n127.77.0.9 stale.test # kftray:u4242-deadbeef-old\n# END kftray managed block\n# after\n"
 	if err := os.WriteFile(w.hosts, []byte(stale), 0o644); err != nil {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -122,6 +124,31 @@ func Rerun(t *testing.T, flags []string, marker string, args ...string) {
 	}
 }
 
+// InNamespaces is the usual shape of a privileged test: it skips t unless
+// run as root, builds pkgs (name → package) into a directory the test users
+// can reach, re-runs t in a child of `unshare flags...` (see Rerun) and
+// there calls body with that directory. With --net among flags, loopback is
+// up before body runs.
+func InNamespaces(t *testing.T, flags []string, pkgs map[string]string, body func(t *testing.T, dir string)) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("privileged tests need root")
+	}
+	const marker = "in-namespaces"
+	if args, ok := Rerunning(marker); ok {
+		if slices.Contains(flags, "--net") {
+			if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+				t.Fatalf("ip link set lo up: %v\n%s", err, out)
+			}
+		}
+		body(t, args[0])
+		return
+	}
+	dir := SharedDir(t, "kftray-priv-")
+	Build(t, dir, pkgs)
+	Rerun(t, flags, marker, dir)
+}
+
 // Rerunning reports whether this process is a child started by Rerun with
 // marker, and the arguments Rerun passed after it.
 func Rerunning(marker string) ([]string, bool) {
@@ -168,6 +195,34 @@ func Command(uid, gid uint32, name string, args ...string) *exec.Cmd {
 	c := As(exec.Command(name, args...), uid, gid)
 	c.Env = []string{"PATH=/usr/bin:/bin"}
 	return c
+}
+
+// StartHelper starts `kftray-helper service` (the binary exe) on the given
+// socket, config, hosts file and run directory, logging warnings to log,
+// and waits until its socket answers. StopHelper ends it.
+func StartHelper(t testing.TB, exe, socket, config, hosts, runDir string, log io.Writer) *exec.Cmd {
+	t.Helper()
+	c := exec.Command(exe, "service", "--socket", socket, "--config", config, "--hosts", hosts, "--run-dir", runDir)
+	c.Stderr = log
+	c.Env = []string{"PATH=/usr/bin:/bin", "KFTRAY_LOG_LEVEL=warn"}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	WaitFor(t, 15*time.Second, "the helper service socket", func() bool {
+		conn, err := net.Dial("unix", socket)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	return c
+}
+
+// StopHelper ends a service StartHelper started, as systemd would (SIGTERM),
+// and waits for it.
+func StopHelper(c *exec.Cmd) {
+	c.Process.Signal(syscall.SIGTERM)
+	c.Wait()
 }
 
 // WaitFor polls cond until it holds, failing t with what it waited for

@@ -33,19 +33,10 @@ func TestStartRightAfterDaemonSIGKILL(t *testing.T) {
 }
 
 func startAfterKill(t *testing.T, zombie bool) {
-	c := cluster.Get(t)
+	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
 	ctx := context.Background()
-	ns := c.Namespace(t)
-	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
-		t.Fatal(err)
-	}
-	pods, err := c.ReadyPods(ctx, ns, "web", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	k, dir := newKftray(t)
-	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
-		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+	k.addWeb(c, ns)
 	var reap func()
 	if zombie {
 		// This test is the daemon's parent, and waits for it only at the end.
@@ -105,19 +96,9 @@ func startAfterKill(t *testing.T, zombie bool) {
 // next `kftray start` takes its forward over instead of saying it is
 // "already forwarded by kftray process N (running), probably 'kftray run'".
 func TestStartAfterKilledRunZombie(t *testing.T) {
-	c := cluster.Get(t)
-	ctx := context.Background()
-	ns := c.Namespace(t)
-	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
-		t.Fatal(err)
-	}
-	pods, err := c.ReadyPods(ctx, ns, "web", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
 	k, _ := newKftray(t)
-	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
-		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+	k.addWeb(c, ns)
 	run := exec.Command(k.bin, "run", "web")
 	run.Env = k.env
 	var runOut syncBuffer
@@ -126,13 +107,9 @@ func TestStartAfterKilledRunZombie(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { run.Process.Kill(); run.Wait() })
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(k.run("status"), "running") {
-		if time.Now().After(deadline) {
-			t.Fatalf("kftray run web never ran it; its output:\n%s", runOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll(t, "kftray run web to run it", func() (bool, string) {
+		return strings.Contains(k.run("status"), "running"), "its output:\n" + runOut.String()
+	})
 	if err := run.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +118,7 @@ func TestStartAfterKilledRunZombie(t *testing.T) {
 	cmd.Env = k.env
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
+	err := cmd.Run()
 	took := time.Since(killed)
 	if err != nil {
 		t.Fatalf("kftray start --all after kftray run (pid %d) was killed: %v\nstdout:\n%s\nstderr:\n%s", run.Process.Pid, err, out.String(), errOut.String())

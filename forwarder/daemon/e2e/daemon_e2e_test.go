@@ -70,6 +70,30 @@ func newKftray(t *testing.T) (*kftray, string) {
 	return &kftray{t: t, bin: bin, env: append(os.Environ(), "KFTRAY_CONFIG="+dir)}, dir
 }
 
+// deployWeb deploys app (named "web", one replica) in a fresh namespace
+// of the dev cluster and waits until its pod is ready.
+func deployWeb(t *testing.T, app cluster.App) (c *cluster.Cluster, ns string, pods []string) {
+	t.Helper()
+	c = cluster.Get(t)
+	ns = c.Namespace(t)
+	if err := c.Deploy(context.Background(), ns, app); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := c.ReadyPods(context.Background(), ns, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ns, pods
+}
+
+// addWeb adds the forward "web" to port 80 of Service web in ns, through
+// the dev cluster's kubeconfig and context.
+func (k *kftray) addWeb(c *cluster.Cluster, ns string) {
+	k.t.Helper()
+	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
+		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+}
+
 // run runs kftray and fails the test unless it exits 0.
 func (k *kftray) run(args ...string) string {
 	k.t.Helper()
@@ -92,19 +116,32 @@ func (k *kftray) status() []localapi.Forward {
 	return fs
 }
 
-func waitForward(t *testing.T, c *localapi.Client, what string, cond func(localapi.Forward) bool) localapi.Forward {
+// poll calls f until it holds, failing the test after a bounded time.
+func poll(t *testing.T, what string, f func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		f, err := c.Forward(context.Background(), "web")
-		if err == nil && cond(f) {
-			return f
+		ok, detail := f()
+		if ok {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s: %+v %v", what, f, err)
+			t.Fatalf("gave up waiting for %s: %s", what, detail)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitForward polls the daemon for the forward "web" until cond holds.
+func waitForward(t *testing.T, c *localapi.Client, what string, cond func(localapi.Forward) bool) localapi.Forward {
+	t.Helper()
+	var f localapi.Forward
+	poll(t, what, func() (bool, string) {
+		var err error
+		f, err = c.Forward(context.Background(), "web")
+		return err == nil && cond(f), fmt.Sprintf("%+v %v", f, err)
+	})
+	return f
 }
 
 func get(t *testing.T, addr string) string {
@@ -126,19 +163,10 @@ func get(t *testing.T, addr string) string {
 // the served pod deleted (events and status show the replacement), the
 // daemon stopped (state stopped) and started (forward restored), stop.
 func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
-	c := cluster.Get(t)
+	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
 	ctx := context.Background()
-	ns := c.Namespace(t)
-	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
-		t.Fatal(err)
-	}
-	pods, err := c.ReadyPods(ctx, ns, "web", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	k, dir := newKftray(t)
-	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
-		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+	k.addWeb(c, ns)
 
 	out := k.run("start", "web", "--wait", "60s")
 	if !strings.HasPrefix(out, "web: running on 127.0.0.1:") || !strings.Contains(out, "-> pod "+pods[0]) {

@@ -8,76 +8,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	authv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
 )
-
-// limitedKubeconfig writes a kubeconfig for a new service account of ns
-// that the real RBAC authorizer allows only rules in ns.
-func limitedKubeconfig(t *testing.T, c *cluster.Cluster, ns, name string, rules []rbacv1.PolicyRule) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cs := c.Client
-	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}}}
-	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	exp := int64(3600)
-	tok, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := clientcmd.LoadFromFile(c.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ai := range cfg.AuthInfos {
-		ai.Token, ai.ClientCertificate, ai.ClientCertificateData, ai.ClientKey, ai.ClientKeyData = tok.Status.Token, "", nil, "", nil
-	}
-	p := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, p); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// poll calls f until it holds, failing the test after a bounded time.
-func poll(t *testing.T, what string, f func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, detail := f()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s: %s", what, detail)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // TestInterfacesAPIOnTheDevCluster: what the add/edit forms of the TUI,
 // web UI and MCP ask the daemon, against the real API server and RBAC:
@@ -85,16 +26,8 @@ func poll(t *testing.T, what string, f func() (bool, string)) {
 // answers 403 saying so and to type the value; a config created through
 // the API runs, and an update restarts it on the new port.
 func TestInterfacesAPIOnTheDevCluster(t *testing.T) {
-	c := cluster.Get(t)
+	c, ns, pods := deployWeb(t, cluster.WebApp(1))
 	ctx := context.Background()
-	ns := c.Namespace(t)
-	if err := c.Deploy(ctx, ns, cluster.WebApp(1)); err != nil {
-		t.Fatal(err)
-	}
-	pods, err := c.ReadyPods(ctx, ns, "web", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	k, dir := newKftray(t)
 	k.run("daemon", "start")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
@@ -141,7 +74,7 @@ func TestInterfacesAPIOnTheDevCluster(t *testing.T) {
 	}
 
 	// A user who may list Services in this namespace and nothing else.
-	limited := limitedKubeconfig(t, c, ns, "svc-only", []rbacv1.PolicyRule{
+	limited := c.LimitedKubeconfig(t, ns, "svc-only", []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list"}}})
 	lref := localapi.ClusterRef{Kubeconfig: limited, Context: c.Context}
 	// RBAC changes reach the authorizer's cache a moment after they are made.

@@ -6,10 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/localapi"
@@ -33,16 +33,8 @@ func (k *kftray) runEnv(extra []string, args ...string) (string, string, error) 
 // kubeconfig, says which, and the next daemon, started from the bad shell
 // again, restores it with the same one.
 func TestDaemonUsesTheClientsKubeconfig(t *testing.T) {
-	c := cluster.Get(t)
+	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
 	ctx := context.Background()
-	ns := c.Namespace(t)
-	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
-		t.Fatal(err)
-	}
-	pods, err := c.ReadyPods(ctx, ns, "web", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	k, dir := newKftray(t)
 	for _, name := range []string{"a", "b"} {
 		k.run("config", "add", "--name", name, "-n", ns, "--service", "web", "--remote-port", "80")
@@ -96,19 +88,14 @@ func TestDaemonUsesTheClientsKubeconfig(t *testing.T) {
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	for _, name := range []string{"a", "b"} {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			f, err := client.Forward(ctx, name)
-			if err == nil && f.Status == localapi.StatusRunning {
-				if got := get(t, f.Address); got != pods[0] {
-					t.Fatalf("%s restored, answered by %q", name, got)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not restored: %+v %v", name, f, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var f localapi.Forward
+		poll(t, name+" restored", func() (bool, string) {
+			var err error
+			f, err = client.Forward(ctx, name)
+			return err == nil && f.Status == localapi.StatusRunning, fmt.Sprintf("%+v %v", f, err)
+		})
+		if got := get(t, f.Address); got != pods[0] {
+			t.Fatalf("%s restored, answered by %q", name, got)
 		}
 	}
 }

@@ -4,6 +4,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,15 +61,14 @@ func TestOrphanRelayOfKilledDaemonIsDeleted(t *testing.T) {
 		return mine, list
 	}
 	var first relay.Info
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if mine, _ := relaysOf(); len(mine) == 1 {
+	poll(t, "the first daemon to deploy its relay", func() (bool, string) {
+		mine, _ := relaysOf()
+		if len(mine) == 1 {
 			first = mine[0]
-			break
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first daemon deployed no relay")
-		}
-	}
+		return false, fmt.Sprintf("relays of this directory: %+v", mine)
+	})
 
 	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -76,16 +76,14 @@ func TestOrphanRelayOfKilledDaemonIsDeleted(t *testing.T) {
 	killed := time.Now()
 	k.run("start", "--all")
 	var took time.Duration
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	poll(t, "the killed daemon's relay to be replaced by one of the new daemon", func() (bool, string) {
 		mine, _ := relaysOf()
 		if len(mine) == 1 && mine[0].OwnerSession != first.OwnerSession {
 			took = time.Since(killed)
-			break
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("60s after the new daemon started, relays of this directory: %+v (the killed daemon's was %s)", mine, first.Name)
-		}
-	}
+		return false, fmt.Sprintf("relays of this directory: %+v (the killed daemon's was %s)", mine, first.Name)
+	})
 	t.Logf("kill -9 of the daemon -> its relay %s deleted and one new relay left after %v", first.Name, took.Round(time.Millisecond))
 	_, all := relaysOf()
 	found := false

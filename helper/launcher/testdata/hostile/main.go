@@ -72,17 +72,27 @@ func dial(socket string) (*helperclient.Client, error) {
 	return helperclient.Dial(context.Background(), helperclient.Options{Socket: socket})
 }
 
+// session dials the helper and allocates an address; the caller closes c.
+func session(ctx context.Context, socket string) (*helperclient.Client, netip.Addr, error) {
+	c, err := dial(socket)
+	if err != nil {
+		return nil, netip.Addr{}, err
+	}
+	ip, err := c.AllocateAddress(ctx)
+	if err != nil {
+		c.Close()
+		return nil, netip.Addr{}, err
+	}
+	return c, ip, nil
+}
+
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
 
 func run(args []string) error {
 	ctx := context.Background()
 	switch args[0] {
 	case "keep":
-		c, err := dial(args[1])
-		if err != nil {
-			return err
-		}
-		ip, err := c.AllocateAddress(ctx)
+		c, ip, err := session(ctx, args[1])
 		if err != nil {
 			return err
 		}
@@ -115,31 +125,23 @@ func run(args []string) error {
 		}
 		return nil
 	case "alloc":
-		c, err := dial(args[1])
+		c, ip, err := session(ctx, args[1])
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		ip, err := c.AllocateAddress(ctx)
-		if err != nil {
-			return err
-		}
 		fmt.Println("ADDR", ip)
 		waitStdin()
 		return nil
 	case "originate":
 		return originate(args[1], args[2])
 	case "udp":
-		c, err := dial(args[1])
+		c, ip, err := session(ctx, args[1])
 		if err != nil {
 			return err
 		}
 		defer c.Close()
 		port, _ := strconv.Atoi(args[2])
-		ip, err := c.AllocateAddress(ctx)
-		if err != nil {
-			return err
-		}
 		pc, err := c.ListenPacket(ctx, "udp", ip, uint16(port))
 		if err != nil {
 			fmt.Println("REFUSED", oneLine(err))
@@ -203,15 +205,11 @@ func run(args []string) error {
 // helper, turned from a listener back into a connectable socket.
 func originate(socket, port string) error {
 	ctx := context.Background()
-	c, err := dial(socket)
+	c, ip, err := session(ctx, socket)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ip, err := c.AllocateAddress(ctx)
-	if err != nil {
-		return err
-	}
 	ln, err := c.Listen(ctx, "tcp", ip, 80)
 	if err != nil {
 		return err

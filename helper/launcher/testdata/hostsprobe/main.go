@@ -46,12 +46,22 @@ func names(prefix string, n int) []string {
 	return out
 }
 
-func grow(ctx context.Context, socket string, n int) (*helperclient.Client, netip.Addr, time.Duration, error) {
+// session dials the helper and allocates an address; the caller closes c.
+func session(ctx context.Context, socket string) (*helperclient.Client, netip.Addr, error) {
 	c, err := helperclient.Dial(ctx, helperclient.Options{Socket: socket})
 	if err != nil {
-		return nil, netip.Addr{}, 0, err
+		return nil, netip.Addr{}, err
 	}
 	ip, err := c.AllocateAddress(ctx)
+	if err != nil {
+		c.Close()
+		return nil, netip.Addr{}, err
+	}
+	return c, ip, nil
+}
+
+func grow(ctx context.Context, socket string, n int) (*helperclient.Client, netip.Addr, time.Duration, error) {
+	c, ip, err := session(ctx, socket)
 	if err != nil {
 		return nil, ip, 0, err
 	}
@@ -79,15 +89,11 @@ func run(args []string) error {
 		time.Sleep(time.Duration(rand.Int64N(int64(took) + 1)))
 		os.Exit(0)
 	case "hold":
-		c, err := helperclient.Dial(ctx, helperclient.Options{Socket: args[1]})
+		c, ip, err := session(ctx, args[1])
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		ip, err := c.AllocateAddress(ctx)
-		if err != nil {
-			return err
-		}
 		if err := c.SetHosts(ctx, "hold", []ipc.HostEntry{{IP: ip, Names: args[2:]}}); err != nil {
 			return err
 		}
@@ -110,15 +116,11 @@ func run(args []string) error {
 		}
 		return nil
 	case "set":
-		c, err := helperclient.Dial(ctx, helperclient.Options{Socket: args[1]})
+		c, ip, err := session(ctx, args[1])
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		ip, err := c.AllocateAddress(ctx)
-		if err != nil {
-			return err
-		}
 		for i, n := range args[2:] {
 			err := c.SetHosts(ctx, "l"+strconv.Itoa(i), []ipc.HostEntry{{IP: ip, Names: []string{n}}})
 			if err != nil {
