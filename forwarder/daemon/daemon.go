@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -46,6 +47,9 @@ type Options struct {
 	// (the CLI passes what `kftray helper status` computes); nil: the
 	// daemon says it cannot tell.
 	HelperProbe func(ctx context.Context) localapi.Helper
+	// UI serves the web UI's files on the TCP listener (ui/web.Handler);
+	// nil: no web UI.
+	UI http.Handler
 }
 
 func osPID() int { return os.Getpid() }
@@ -124,7 +128,7 @@ func Run(ctx context.Context, opts Options) error {
 		lns, token, d.httpAddr = append(lns, tln), tok, tln.Addr().String()
 	}
 
-	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log})
+	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log, UI: opts.UI})
 	var wg sync.WaitGroup
 	for _, ln := range lns {
 		wg.Add(1)

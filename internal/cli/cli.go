@@ -20,6 +20,7 @@ import (
 	"github.com/kftray-go/kftray/internal/cli/forward"
 	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/cli/relaycmd"
+	"github.com/kftray-go/kftray/internal/cli/uicmd"
 	"github.com/kftray-go/kftray/internal/cli/version"
 )
 
@@ -53,6 +54,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		helpercmd.NewCmdHelper,
 		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemoncmd.NewCmdDaemon,
 		relaycmd.NewCmdRelay,
+		uicmd.NewCmdUI,
 		version.NewCmdVersion,
 	} {
 		root.AddCommand(newCmd(f))

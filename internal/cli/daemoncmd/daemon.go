@@ -19,6 +19,7 @@ import (
 	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/logging"
 	"github.com/kftray-go/kftray/localapi"
+	"github.com/kftray-go/kftray/ui/web"
 )
 
 // RunOptions are the inputs of `kftray daemon`.
@@ -70,6 +71,7 @@ func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 	}
 	err = fwdaemon.Run(cmd.Context(), fwdaemon.Options{Dir: dir, Log: log, HTTPAddr: addr,
 		HelperProbe: helpercmd.Probe(buildinfo.Version),
+		UI:          web.Handler(),
 		Ready: func(st localapi.Status) {
 			if !opts.Detached {
 				fmt.Fprintf(f.IO.ErrOut, "kftray daemon running (pid %d) on %s; Ctrl-C stops it\n", st.PID, st.Socket)
