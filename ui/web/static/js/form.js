@@ -324,7 +324,7 @@ async function pick(s, name, what, fetch, fill) {
     const list = await fetch();
     if (s !== session) return null;
     fill(list);
-    e.status.textContent = list.length ? `${list.length} ${what} in the cluster; type or pick one.` : `No ${what} found; type it.`;
+    e.status.textContent = list.length ? `${list.length === 1 ? `1 ${what.replace(/s$/, '')}` : `${list.length} ${what}`} in the cluster; type or pick one.` : `No ${what} found; type it.`;
     e.status.dataset.state = 'ok';
     return list;
   } catch (err) {

@@ -27,6 +27,7 @@ export function mount(main) {
 
   // --- toolbar
   const fileInput = h('input', { type: 'file', accept: '.json,application/json', hidden: true, id: 'import-file', 'aria-label': 'kftray JSON file to import' });
+  const selAll = h('input', { type: 'checkbox', id: 'select-all', title: 'Select every forward shown' });
   const filterInput = h('input', { type: 'search', id: 'filter', placeholder: 'Filter (/)', 'aria-label': 'Filter forwards', autocomplete: 'off' });
   const toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Forwards' },
     h('button', { type: 'button', id: 'add-forward', class: 'primary', 'aria-keyshortcuts': 'n', onclick: () => openForm({ mode: 'add' }) }, 'Add'),
@@ -35,6 +36,7 @@ export function mount(main) {
     h('span', { class: 'sep', 'aria-hidden': 'true' }),
     h('button', { type: 'button', id: 'start-all', onclick: () => act('start', { all: true }, 'Start all') }, 'Start all'),
     h('button', { type: 'button', id: 'stop-all', onclick: () => act('stop', { all: true }, 'Stop all') }, 'Stop all'),
+    h('label', { class: 'check select-all' }, selAll, 'Select all'),
     filterInput,
     fileInput,
   );
@@ -48,7 +50,8 @@ export function mount(main) {
     if (!file) return;
     try {
       const res = await api.importConfigs(await file.text());
-      toast(`Imported ${file.name}: ${res.added.length} added, ${res.updated.length} updated, ${res.unchanged.length} unchanged`, { kind: 'ok' });
+      const n = (l) => (l || []).length;
+      toast(`Imported ${file.name}: ${n(res.added)} added, ${n(res.updated)} updated, ${n(res.unchanged)} unchanged`, { kind: 'ok' });
       await refresh();
     } catch (e) {
       toast(`Import of ${file.name} refused:\n${e.message}`, { kind: 'error' });
@@ -57,14 +60,17 @@ export function mount(main) {
 
   // --- selection bar
   const selCount = h('span', { id: 'sel-count' });
-  const selAll = h('input', { type: 'checkbox', id: 'select-all' });
   const selbar = h('div', { class: 'selbar', role: 'toolbar', 'aria-label': 'Selected forwards' },
-    h('label', { class: 'check' }, selAll, ' All shown'),
     selCount,
     h('button', { type: 'button', id: 'sel-start', onclick: () => actSelected('start') }, 'Start'),
     h('button', { type: 'button', id: 'sel-stop', onclick: () => actSelected('stop') }, 'Stop'),
     h('button', { type: 'button', id: 'sel-restart', onclick: () => actSelected('restart') }, 'Restart'),
     h('button', { type: 'button', id: 'sel-delete', class: 'danger', onclick: deleteSelected }, 'Delete'),
+    h('button', { type: 'button', id: 'sel-clear', onclick: () => {
+      selected.clear();
+      render();
+      selAll.focus();
+    } }, 'Clear'),
   );
   selAll.addEventListener('change', () => {
     for (const f of visible()) {
@@ -362,7 +368,7 @@ export function mount(main) {
     const n = [...selected].length;
     selbar.classList.toggle('has-selection', n > 0);
     setText(selCount, n ? `${n} selected` : 'none selected');
-    for (const b of selbar.querySelectorAll('button')) b.disabled = n === 0;
+    selbar.hidden = n === 0;
     const vis = shown.length;
     const visSel = shown.filter((f) => selected.has(f.id)).length;
     selAll.checked = vis > 0 && visSel === vis;

@@ -18,17 +18,19 @@ function setConn(state, detail = '') {
   store.connDetail = detail;
   const el = document.getElementById('conn');
   el.dataset.state = state;
-  el.textContent = {
+  el.title = el.firstElementChild.textContent = {
     connecting: 'connecting…',
     live: 'live',
     down: 'daemon not answering',
-    stopping: 'daemon stopping',
+    stopping: 'daemon stopped',
     unauthorized: 'signed out',
   }[state];
   const banner = document.getElementById('banner');
   const msg = {
-    down: ['The kftray daemon is not answering. ', 'Start it with ', h('code', {}, 'kftray daemon start'), '; this page reconnects by itself.'],
-    stopping: ['The kftray daemon is stopping; its forwards stop with it. ', 'Start it again with ', h('code', {}, 'kftray daemon start'), '.'],
+    down: ['The kftray daemon is not answering (stopped?). This page reconnects if it comes back; a new daemon has a new address: start it with ',
+      h('code', {}, 'kftray daemon start'), ' and open the page again with ', h('code', {}, 'kftray ui'), '.'],
+    stopping: ['The kftray daemon stopped, and its forwards with it (they are restored at its next start). Start it with ',
+      h('code', {}, 'kftray daemon start'), ' and open the page again with ', h('code', {}, 'kftray ui'), ' (each daemon has its own address and sessions).'],
     unauthorized: [detail || 'This browser has no kftray session. ', ' Open the web UI with ', h('code', {}, 'kftray ui'), ' in a terminal.'],
   }[state];
   clear(banner);
