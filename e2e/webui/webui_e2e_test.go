@@ -291,7 +291,7 @@ func webUIScreenshots(t *testing.T, p *page, client *localapi.Client, c *cluster
 				return
 			case <-tick.C:
 			}
-			if i%20 < 12 { // bursts, so the line has a shape
+			if i%100 < 50 { // bursts of 2.5 s, so the line has a shape
 				if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 					fmt.Fprintf(conn, "GET / HTTP/1.0\r\n\r\n")
 					_, _ = io.Copy(io.Discard, conn)
@@ -316,6 +316,9 @@ func webUIScreenshots(t *testing.T, p *page, client *localapi.Client, c *cluster
 	p.navigate(strings.Split(eval[string](p, `location.href`), "#")[0] + "#/helper")
 	p.wait("helper status", `document.querySelector('dl.facts') !== null`)
 	p.screenshots("helper", 1100, 520)
+	p.navigate(strings.Split(eval[string](p, `location.href`), "#")[0] + "#/settings")
+	p.wait("settings", `document.querySelector('#settings [data-setting]') !== null`)
+	p.screenshots("settings", 1100, 420)
 	p.navigate(strings.Split(eval[string](p, `location.href`), "#")[0] + "#/forwards")
 	p.wait("the list again", row+` !== null`)
 	if _, err := client.Stop(ctx, localapi.Selection{Refs: []string{"db"}}); err != nil {
