@@ -437,3 +437,74 @@ window.results = {};
   results.done = 'yes';
 })();
 </script></body></html>`
+
+// TestWebUIViewsAndPickerFallbacks: the daemon log (its tail, then new
+// lines as they come), the helper's install command, a setting changed
+// from the page; the keyboard alone opens the form; a context that RBAC
+// forbids to list namespaces, and a cluster that does not answer, leave
+// the fields to type, saying why.
+func TestWebUIViewsAndPickerFallbacks(t *testing.T) {
+	c := cluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t)
+	k, dir := newKftray(t)
+	// A hostname needs the helper, which is not installed here.
+	k.run("config", "add", "--name", "api.dev.test", "--domain-enabled", "-n", ns, "--service", "api", "--remote-port", "80")
+	k.run("daemon", "start")
+	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
+	defer client.Close()
+	base := "http://" + func() string { st, _ := client.Status(ctx); return st.HTTPAddr }()
+
+	p := newBrowser(t, "")
+	p.navigate(strings.TrimSpace(k.run("ui", "--print")))
+	p.wait("live", `document.getElementById('conn').dataset.state === 'live'`)
+
+	// Daemon log: the tail, then a line written after the page opened.
+	p.navigate(base + "/ui/#/log")
+	p.wait("the log's tail", `[...document.querySelectorAll('#log-lines li .msg')].some(m => m.textContent === 'daemon started')`)
+	if _, err := client.CreateConfig(ctx, fwdconfigWeb(ns)); err != nil {
+		t.Fatal(err)
+	}
+	p.wait("a new line, followed", `[...document.querySelectorAll('#log-lines li .msg')].some(m => m.textContent === 'config added through the API')`)
+
+	// Helper: who needs it and the command to type.
+	p.navigate(base + "/ui/#/helper")
+	p.wait("the install command", `document.getElementById('install-command')?.textContent === 'sudo kftray helper install' && document.querySelector('[data-fact="Needed by"]').textContent.includes('api.dev.test')`)
+
+	// Settings: a switch the daemon stores.
+	p.navigate(base + "/ui/#/settings")
+	p.click("#s-http_logs_default_enabled")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, err := client.Settings(ctx)
+		if err == nil && m["http_logs_default_enabled"] == "true" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the setting the page switched on: %v %v", m, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Keyboard: "n" opens the form, focused on its first field, which
+	// starts with the setting just changed; Escape closes it.
+	p.navigate(base + "/ui/#/forwards")
+	p.wait("the list", `document.querySelectorAll('li.fwd').length === 2`)
+	p.do("press n", chromedp.KeyEvent("n"))
+	p.wait("the form, focused", `document.getElementById('config-dialog').open && document.activeElement.id === 'f-alias' && document.getElementById('f-http_logs_enabled').checked`)
+
+	// 403: the context may not list namespaces; the field stays typable.
+	limited := limitedKubeconfig(t, c, ns)
+	p.typeIn("#f-kubeconfig", limited)
+	p.wait("namespaces refused", `document.getElementById('f-namespace-status').textContent.startsWith('Not allowed to list namespaces: type it.')`)
+	p.typeIn("#f-namespace", ns)
+	p.wait("Services of a namespace it may list", `document.getElementById('f-service-status').textContent.includes('in the cluster') || document.getElementById('f-service-status').textContent.startsWith('No Services found')`)
+
+	// A cluster that does not answer.
+	dead := deadKubeconfig(t)
+	p.do("clear", chromedp.Evaluate[chromedp.Void](`document.getElementById('f-kubeconfig').value = ''`))
+	p.typeIn("#f-kubeconfig", dead)
+	p.wait("cluster unreachable", `document.getElementById('f-namespace-status').textContent.startsWith('Cluster unreachable: type it.')`)
+	p.do("escape", chromedp.KeyEvent("\x1b"))
+	p.wait("the form closed", `!document.getElementById('config-dialog').open`)
+}

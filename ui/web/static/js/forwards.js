@@ -184,11 +184,27 @@ export function mount(main) {
         item('Duplicate…', (f) => openForm({ mode: 'duplicate', id: f.id }), 'm-duplicate'),
         item('Delete…', deleteOne, 'm-delete danger'),
       ));
+    // Menu keys: arrows move between items, Escape closes.
     r.menu.addEventListener('keydown', (e) => {
+      const items = [...r.menu.querySelectorAll('[role=menuitem]')];
+      const i = items.indexOf(document.activeElement);
       if (e.key === 'Escape' && r.menu.open) {
+        e.preventDefault();
         r.menu.open = false;
         r.menuSummary.focus();
+      } else if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && r.menu.open) {
+        e.preventDefault();
+        const n = items.length;
+        const down = e.key === 'ArrowDown';
+        items[i < 0 ? (down ? 0 : n - 1) : (i + (down ? 1 : n - 1)) % n].focus();
+      } else if (e.key === 'ArrowDown' && !r.menu.open && document.activeElement === r.menuSummary) {
+        e.preventDefault();
+        r.menu.open = true;
+        items[0].focus();
       }
+    });
+    r.menu.addEventListener('toggle', () => {
+      if (r.menu.open) r.menu.querySelector('[role=menuitem]').focus();
     });
     r.el = h('li', { class: 'fwd' },
       r.check,
