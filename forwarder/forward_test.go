@@ -300,6 +300,8 @@ func TestStartErrors(t *testing.T) {
 	udp.WorkloadType = "expose"
 	noSvc := webConfig(6)
 	noSvc.Service = ""
+	expose := webConfig(8)
+	expose.WorkloadType = "expose"
 	for _, tc := range []struct {
 		name string
 		cfg  fwdconfig.Config
@@ -311,6 +313,8 @@ func TestStartErrors(t *testing.T) {
 		{"proxy without remote address", badType, "workload_type proxy needs remote_address", false},
 		{"udp to expose", udp, `workload_type "expose" cannot go through the relay`, false},
 		{"no service name", noSvc, "needs the service name", false},
+		// kftray runs the relay now; expose is what it does not do.
+		{"tcp expose", expose, `workload_type "expose" (a local port exposed into the cluster) is not supported by this kftray; use service, pod or proxy`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.skip {
@@ -483,5 +487,22 @@ func TestKubeletSessionDroppedReplays(t *testing.T) {
 			}
 			waitState(t, f, "redialed", func(s State) bool { return s.Reconnects >= 1 && s.Phase == Running })
 		})
+	}
+}
+
+// Spec is the direct port-forward; the relay is not "not running yet" any
+// more, so a config that needs it is told to go through it.
+func TestSpecSendsRelayConfigsToTheRelay(t *testing.T) {
+	udp := webConfig(9)
+	udp.Protocol = "udp"
+	_, _, err := Spec(udp)
+	if err == nil || strings.Contains(err.Error(), "does not run yet") || !strings.Contains(err.Error(), "in-cluster relay") {
+		t.Fatalf("Spec(udp) = %v; want it to say the relay forwards UDP", err)
+	}
+	proxy := webConfig(10)
+	proxy.WorkloadType = "proxy"
+	_, _, err = Spec(proxy)
+	if err == nil || strings.Contains(err.Error(), "does not run yet") {
+		t.Fatalf("Spec(proxy) = %v", err)
 	}
 }

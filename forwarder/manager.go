@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -30,9 +31,15 @@ type Manager struct {
 
 	relayOnce sync.Once     // fixes the relay options' defaults (the owner session) once
 	relayOpts relay.Options // opts.Relay with defaults; see relayOptions
+
+	// waitLoaded waits for another forward's load of a cluster. A field
+	// so that a test can hold a waiter at that point; it is
+	// func(ce) { <-ce.loaded } otherwise.
+	waitLoaded func(*clusterEntry)
 }
 
 type clusterEntry struct {
+	key       string        // kube.Source.String(), its key in Manager.clusters
 	loaded    chan struct{} // closed when cluster or err is set
 	cluster   *kube.Cluster
 	err       error
@@ -46,25 +53,88 @@ type nsEntry struct {
 }
 
 type managed struct {
-	fwd    *Forward
-	src    kube.Source
+	fwd    *Forward      // nil while starting
+	ce     *clusterEntry // the cluster it holds a reference to
 	ns     string
 	onStop func() // after fwd.Stop: relay forwards delete their relay
+
+	// While starting: a Stop then cannot stop a forward that is not there
+	// yet, so it gives the start up and marks it, and the start's end
+	// hands the forward (if any) to that Stop instead of running it.
+	cancel  context.CancelFunc // gives up the start
+	started chan struct{}      // closed when the start is over
+	stopped bool               // a Stop came while starting
+}
+
+// reserve claims id for a start. It returns false when the id runs or is
+// starting already; then, if it is starting, it first waits (bounded by
+// ctx) for that start to end, so that every Start returns once the forward
+// listens or has failed. The context returned is the start's, ended by a
+// Stop that comes first.
+func (m *Manager) reserve(ctx context.Context, id int64) (*managed, context.Context, bool) {
+	m.mu.Lock()
+	if cur, ok := m.forwards[id]; ok {
+		m.mu.Unlock()
+		if cur.started != nil {
+			select {
+			case <-cur.started:
+			case <-ctx.Done():
+			}
+		}
+		return nil, nil, false
+	}
+	defer m.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	mf := &managed{cancel: cancel, started: make(chan struct{})}
+	m.forwards[id] = mf
+	return mf, ctx, true
+}
+
+// finish ends the start of mf: with err, it gives back what the start
+// took; otherwise the forward runs, unless a Stop came meanwhile, which
+// then stops it. Either way a stopped start reports stopped, not failed.
+func (m *Manager) finish(cfg fwdconfig.Config, mf *managed, fwd *Forward, ce *clusterEntry, ns string, onStop func(), err error, reportErr bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer close(mf.started)
+	defer mf.cancel()
+	if err != nil {
+		if m.forwards[cfg.ID] == mf {
+			delete(m.forwards, cfg.ID)
+		}
+		if fwd != nil {
+			fwd.resolver.Close()
+			m.releaseLocked(ce, ns)
+		}
+		if mf.stopped {
+			m.reportStopped(cfg)
+			return nil
+		}
+		if reportErr {
+			m.report(cfg, err)
+		}
+		return err
+	}
+	mf.fwd, mf.ce, mf.ns, mf.onStop = fwd, ce, ns, onStop
+	return nil
 }
 
 // NewManager returns a Manager; opts apply to every forward it starts.
 func NewManager(opts Options) *Manager {
-	return &Manager{opts: opts.withDefaults(), pool: newConnPool(), clusters: map[string]*clusterEntry{}, forwards: map[int64]*managed{}}
+	return &Manager{opts: opts.withDefaults(), pool: newConnPool(), clusters: map[string]*clusterEntry{}, forwards: map[int64]*managed{},
+		waitLoaded: func(ce *clusterEntry) { <-ce.loaded }}
 }
 
-// Spec turns a kftray config into what to resolve and what to bind.
+// Spec turns a kftray config into what to resolve and what to bind, for a
+// direct port-forward. Configs that go through the in-cluster relay
+// (relay.Needed) are relay.SpecFor's.
 func Spec(cfg fwdconfig.Config) (target.Spec, BindRequest, error) {
 	name := cfg.Alias
 	if name == "" {
 		name = "config " + strconv.FormatInt(cfg.ID, 10)
 	}
 	if p := strings.ToLower(cfg.Protocol); p != "" && p != "tcp" {
-		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: protocol %q needs the in-cluster relay, which this engine does not run yet; use tcp", name, cfg.Protocol)
+		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: protocol %q is forwarded through the in-cluster relay, not a direct port-forward (start it with Manager.Start, which deploys the relay)", name, cfg.Protocol)
 	}
 	if cfg.Namespace == "" {
 		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: namespace is empty; set the config's namespace", name)
@@ -87,8 +157,12 @@ func Spec(cfg fwdconfig.Config) (target.Spec, BindRequest, error) {
 			return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type pod needs a label selector in target (for example app=web)", name)
 		}
 		spec.Kind, spec.Selector = target.Pod, cfg.Target
+	case "proxy":
+		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type proxy is forwarded through the in-cluster relay, not a direct port-forward (start it with Manager.Start, which deploys the relay)", name)
+	case "expose":
+		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type \"expose\" (a local port exposed into the cluster) is not supported by this kftray; use service, pod or proxy", name)
 	default:
-		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type %q needs the in-cluster relay, which this engine does not run yet; use service or pod", name, cfg.WorkloadType)
+		return target.Spec{}, BindRequest{}, fmt.Errorf("%s: workload_type %q is not one of service, pod, proxy; fix the config (kftray config edit)", name, cfg.WorkloadType)
 	}
 	bind := BindRequest{ConfigID: cfg.ID, Network: "tcp", IP: cfg.LocalAddress, Port: cfg.LocalPort, AutoLoopback: cfg.AutoLoopbackAddress}
 	if cfg.DomainEnabled && cfg.Alias != "" {
@@ -132,56 +206,51 @@ func (m *Manager) startOne(ctx context.Context, cfg fwdconfig.Config) error {
 	}
 	src := kube.Source{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context}
 
-	m.mu.Lock()
-	if _, ok := m.forwards[cfg.ID]; ok {
-		m.mu.Unlock()
+	mf, ctx, ok := m.reserve(ctx, cfg.ID)
+	if !ok {
 		return nil
 	}
-	m.forwards[cfg.ID] = nil // reserve the id while starting
-	m.mu.Unlock()
-
-	fwd, err := m.build(cfg, spec, bind, src)
+	fwd, ce, err := m.build(cfg, spec, bind, src)
 	if err == nil {
 		err = fwd.start(ctx)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		delete(m.forwards, cfg.ID)
-		if fwd != nil {
-			fwd.resolver.Close()
-			m.releaseLocked(src, spec.Namespace)
-		} else {
-			m.report(cfg, err)
-		}
-		return err
-	}
-	m.forwards[cfg.ID] = &managed{fwd: fwd, src: src, ns: spec.Namespace}
-	return nil
+	// A forward that failed to bind reported its failure itself.
+	return m.finish(cfg, mf, fwd, ce, spec.Namespace, nil, err, fwd == nil)
 }
 
 // build loads (or reuses) the cluster client and namespace watches. The
 // first forward to a cluster loads it; concurrent ones wait for that load.
-func (m *Manager) build(cfg fwdconfig.Config, spec target.Spec, bind BindRequest, src kube.Source) (*Forward, error) {
+// It returns the cache entry the forward holds a reference to.
+func (m *Manager) build(cfg fwdconfig.Config, spec target.Spec, bind BindRequest, src kube.Source) (*Forward, *clusterEntry, error) {
+	key := src.String()
 	m.mu.Lock()
-	ce := m.clusters[src.String()]
+	ce := m.clusters[key]
+	// The reference is taken before the load, by the loader and by every
+	// waiter alike, so the entry cannot be dropped (and replaced by a
+	// new one under the same key) while someone still waits for it.
 	if ce == nil {
-		ce = &clusterEntry{informers: map[string]*nsEntry{}, loaded: make(chan struct{})}
-		m.clusters[src.String()] = ce
+		ce = &clusterEntry{key: key, informers: map[string]*nsEntry{}, loaded: make(chan struct{}), refs: 1}
+		m.clusters[key] = ce
 		m.mu.Unlock()
-		ce.cluster, ce.err = m.opts.LoadCluster(src)
-		close(ce.loaded)
+		cl, err := m.opts.LoadCluster(src)
 		m.mu.Lock()
+		ce.cluster, ce.err = cl, err
+		if err != nil && m.clusters[key] == ce {
+			// A failed load is forgotten at once, so the next start
+			// retries it; the waiters still see this entry's error.
+			delete(m.clusters, key)
+		}
+		close(ce.loaded)
 	} else {
+		ce.refs++
 		m.mu.Unlock()
-		<-ce.loaded
+		m.waitLoaded(ce)
 		m.mu.Lock()
 	}
-	ce.refs++
 	if ce.err != nil {
-		m.releaseLocked(src, "")
+		m.releaseLocked(ce, "")
 		m.mu.Unlock()
-		return nil, ce.err
+		return nil, nil, ce.err
 	}
 	ne := ce.informers[spec.Namespace]
 	if ne == nil {
@@ -193,20 +262,17 @@ func (m *Manager) build(cfg fwdconfig.Config, spec target.Spec, bind BindRequest
 	res, err := target.NewResolver(ne.inf, spec)
 	if err != nil {
 		m.mu.Lock()
-		m.releaseLocked(src, spec.Namespace)
+		m.releaseLocked(ce, spec.Namespace)
 		m.mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
-	return newForward(cfg.ID, cfg.Alias, spec, bind, ce.cluster, res, m.pool, m.opts), nil
+	return newForward(cfg.ID, cfg.Alias, spec, bind, ce.cluster, res, m.pool, m.opts), ce, nil
 }
 
-// releaseLocked drops one forward's references to a cluster and, when ns
-// is set, to that namespace's watches.
-func (m *Manager) releaseLocked(src kube.Source, ns string) {
-	ce := m.clusters[src.String()]
-	if ce == nil {
-		return
-	}
+// releaseLocked drops one forward's references to the cluster entry ce
+// and, when ns is set, to that namespace's watches. It touches ce only:
+// the cache may hold a newer entry for the same cluster.
+func (m *Manager) releaseLocked(ce *clusterEntry, ns string) {
 	if ne := ce.informers[ns]; ns != "" && ne != nil {
 		ne.refs--
 		if ne.refs <= 0 {
@@ -215,9 +281,15 @@ func (m *Manager) releaseLocked(src kube.Source, ns string) {
 		}
 	}
 	ce.refs--
-	if ce.refs <= 0 {
-		// A failed load is forgotten too, so the next start retries it.
-		delete(m.clusters, src.String())
+	if ce.refs <= 0 && m.clusters[ce.key] == ce {
+		delete(m.clusters, ce.key)
+	}
+}
+
+// reportStopped tells the observer a config's start was given up by Stop.
+func (m *Manager) reportStopped(cfg fwdconfig.Config) {
+	if m.opts.Observer != nil {
+		m.opts.Observer.ForwardState(State{ID: cfg.ID, Alias: cfg.Alias, Phase: Stopped, Since: time.Now()})
 	}
 }
 
@@ -228,14 +300,20 @@ func (m *Manager) report(cfg fwdconfig.Config, err error) {
 	}
 }
 
-// Stop stops the forwards with these config ids.
+// Stop stops the forwards with these config ids, those still starting
+// included: their start is given up, or what it started is stopped.
 func (m *Manager) Stop(ids ...int64) {
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		m.mu.Lock()
 		mf := m.forwards[id]
+		starting := false
 		if mf != nil {
 			delete(m.forwards, id)
+			if mf.fwd == nil {
+				starting, mf.stopped = true, true
+				mf.cancel()
+			}
 		}
 		m.mu.Unlock()
 		if mf == nil {
@@ -244,20 +322,34 @@ func (m *Manager) Stop(ids ...int64) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if starting {
+				<-mf.started
+				if mf.fwd == nil {
+					return // the start failed or gave up; nothing runs
+				}
+			}
 			mf.fwd.Stop()
 			if mf.onStop != nil {
 				mf.onStop()
 			}
 			m.mu.Lock()
-			m.releaseLocked(mf.src, mf.ns)
+			m.releaseLocked(mf.ce, mf.ns)
 			m.mu.Unlock()
 		}()
 	}
 	wg.Wait()
 }
 
-// StopAll stops every forward.
-func (m *Manager) StopAll() { m.Stop(m.IDs()...) }
+// StopAll stops every forward, those still starting included.
+func (m *Manager) StopAll() {
+	m.mu.Lock()
+	ids := make([]int64, 0, len(m.forwards))
+	for id := range m.forwards {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	m.Stop(ids...)
+}
 
 // IDs lists the running forwards' config ids, sorted.
 func (m *Manager) IDs() []int64 {
@@ -265,7 +357,7 @@ func (m *Manager) IDs() []int64 {
 	defer m.mu.Unlock()
 	ids := make([]int64, 0, len(m.forwards))
 	for id, mf := range m.forwards {
-		if mf != nil {
+		if mf.fwd != nil {
 			ids = append(ids, id)
 		}
 	}
@@ -278,7 +370,7 @@ func (m *Manager) Forward(id int64) *Forward {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if mf := m.forwards[id]; mf != nil {
-		return mf.fwd
+		return mf.fwd // nil while starting
 	}
 	return nil
 }

@@ -62,41 +62,29 @@ func (m *Manager) startRelay(ctx context.Context, cfg fwdconfig.Config) error {
 	}
 	src := kube.Source{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context}
 
-	m.mu.Lock()
-	if _, ok := m.forwards[cfg.ID]; ok {
-		m.mu.Unlock()
+	mf, ctx, ok := m.reserve(ctx, cfg.ID)
+	if !ok {
 		return nil
 	}
-	m.forwards[cfg.ID] = nil // reserve the id while starting
-	m.mu.Unlock()
-
-	rf, fwd, err := m.buildRelay(ctx, cfg, rs, spec, bind, src, ro)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		delete(m.forwards, cfg.ID)
-		if fwd != nil {
-			fwd.resolver.Close()
-			m.releaseLocked(src, spec.Namespace)
-		}
-		m.report(cfg, err)
-		return err
+	rf, fwd, ce, err := m.buildRelay(ctx, cfg, rs, spec, bind, src, ro)
+	var onStop func()
+	if rf != nil {
+		onStop = rf.stop
 	}
-	m.forwards[cfg.ID] = &managed{fwd: fwd, src: src, ns: spec.Namespace, onStop: rf.stop}
-	return nil
+	return m.finish(cfg, mf, fwd, ce, spec.Namespace, onStop, err, true)
 }
 
-func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro relay.Options) (*relayForward, *Forward, error) {
-	fwd, err := m.build(cfg, spec, bind, src)
+func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay.Spec, spec target.Spec, bind BindRequest, src kube.Source, ro relay.Options) (*relayForward, *Forward, *clusterEntry, error) {
+	fwd, ce, err := m.build(cfg, spec, bind, src)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var podSel string
 	if strings.EqualFold(cfg.WorkloadType, "pod") {
 		podSel = cfg.Target
 		pod, ip, err := relay.ReadyPodIP(ctx, fwd.cluster.Client, fwd.cluster.Config.Host, cfg.Namespace, podSel)
 		if err != nil {
-			return nil, fwd, fmt.Errorf("%s: %w", fwd, err)
+			return nil, fwd, ce, fmt.Errorf("%s: %w", fwd, err)
 		}
 		rs.RemoteAddress = ip
 		m.opts.Logger.Info().Int64("forward", cfg.ID).Str("pod", pod).Str("ip", ip).Msg("relay targets pod")
@@ -111,16 +99,17 @@ func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay
 	name = fmt.Sprintf("%s (%s relay to %s:%d)", name, rs.Mode, rs.RemoteAddress, rs.RemotePort)
 	r, err := d.Deploy(ctx, rs)
 	if err != nil {
-		return nil, fwd, fmt.Errorf("%s: %w", name, err)
+		return nil, fwd, ce, fmt.Errorf("%s: %w", name, err)
 	}
 	if r.Port != relay.Port {
-		d.Delete(context.Background(), r)
-		return nil, fwd, fmt.Errorf("%s: the relay template sets the relay port to %d; keep it at %d", name, r.Port, relay.Port)
+		d.DeleteWithin(r, ro.DeleteTimeout)
+		return nil, fwd, ce, fmt.Errorf("%s: the relay template sets the relay port to %d; keep it at %d", name, r.Port, relay.Port)
 	}
 	rf := &relayForward{keeper: relay.NewKeeper(d, r, rs, podSel, ro.CheckEvery), fwd: fwd, log: d.Log}
-	fail := func(err error) (*relayForward, *Forward, error) {
-		d.Delete(context.Background(), r)
-		return nil, fwd, fmt.Errorf("%s: %w", name, err)
+	rf.keeper.DeleteTimeout = ro.DeleteTimeout
+	fail := func(err error) (*relayForward, *Forward, *clusterEntry, error) {
+		d.DeleteWithin(r, ro.DeleteTimeout)
+		return nil, fwd, ce, fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := d.WaitReady(ctx, r, ro.ReadyTimeout); err != nil {
 		return fail(err)
@@ -133,7 +122,7 @@ func (m *Manager) buildRelay(ctx context.Context, cfg fwdconfig.Config, rs relay
 		return fail(err)
 	}
 	go rf.keeper.Run()
-	return rf, fwd, nil
+	return rf, fwd, ce, nil
 }
 
 // relayForward is the relay part of a forward: the Deployment (kept

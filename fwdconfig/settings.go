@@ -29,6 +29,13 @@ const (
 	// for forwards whose config does not say (the HTTP traffic logs issue
 	// reads it; forms use it to pre-fill http_logs_enabled).
 	SettingHTTPLogsDefaultEnabled = "http_logs_default_enabled"
+	// SettingMCPServerEnabled turns on the daemon's MCP endpoint
+	// (Streamable HTTP on loopback, behind the API token); kftray's
+	// setting of the same name. `kftray mcp` (stdio) needs no setting.
+	SettingMCPServerEnabled = "mcp_server_enabled"
+	// SettingMCPServerPort is the loopback port of that endpoint; 0 picks
+	// a free one (the daemon writes it to mcp.addr).
+	SettingMCPServerPort = "mcp_server_port"
 )
 
 // knownSettings is every setting users may change, by key. Internal
@@ -37,6 +44,10 @@ const (
 var knownSettings = []Setting{
 	{Key: SettingHTTPLogsDefaultEnabled, Kind: SettingBool, Default: "false",
 		Help: "log the HTTP traffic of forwards whose config does not say (http_logs_enabled)"},
+	{Key: SettingMCPServerEnabled, Kind: SettingBool, Default: "false",
+		Help: "serve MCP (Streamable HTTP) on 127.0.0.1 behind the API token; its address is in mcp.addr"},
+	{Key: SettingMCPServerPort, Kind: SettingInt, Default: "0", Min: 0, Max: 65535,
+		Help: "loopback port of the MCP endpoint; 0 picks a free port"},
 }
 
 // KnownSettings returns every setting users may change, sorted by key.

@@ -14,6 +14,11 @@ func TestCheckSetting(t *testing.T) {
 		{SettingHTTPLogsDefaultEnabled, " FALSE ", "false", ""},
 		{SettingHTTPLogsDefaultEnabled, "1", "true", ""},
 		{SettingHTTPLogsDefaultEnabled, "yes", "", `"yes" is not true or false`},
+		{SettingMCPServerPort, "0", "0", ""},
+		{SettingMCPServerPort, " 3000", "3000", ""},
+		{SettingMCPServerPort, "65536", "", `"65536" is not a whole number in 0..65535`},
+		{SettingMCPServerPort, "-1", "", `is not a whole number in 0..65535`},
+		{SettingMCPServerEnabled, "maybe", "", `"maybe" is not true or false`},
 		{"daemon.desired", "[]", "", "unknown setting; the known settings are " + SettingHTTPLogsDefaultEnabled},
 	} {
 		got, err := CheckSetting(tc.key, tc.value)

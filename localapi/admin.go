@@ -45,6 +45,9 @@ const (
 	RelayInUse      = "in use"      // a live kftray process of this user forwards through it
 	RelayOrphan     = "orphan"      // this user's and host's, and nothing uses it
 	RelayOtherOwner = "other owner" // another user's or host's: never cleaned from here
+	// RelayOtherSession is this user's and host's, from another config
+	// directory's daemon, which may be alive: never cleaned from here.
+	RelayOtherSession = "other session"
 )
 
 // Relay is one kftray-server relay Deployment found in a cluster.

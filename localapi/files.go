@@ -17,11 +17,18 @@ const (
 	TokenName  = "api.token" // bearer token for the TCP API, mode 0600
 	AddrName   = "api.addr"  // host:port of the TCP API
 	LogName    = "daemon.log"
+	// MCPAddrName holds host:port of the daemon's MCP endpoint (setting
+	// mcp_server_enabled); callers present the token in api.token.
+	MCPAddrName = "mcp.addr"
 )
+
+// MCPPath is the path of the MCP endpoint (Streamable HTTP) on the
+// address in mcp.addr.
+const MCPPath = "/mcp"
 
 // Paths are the daemon's files in one config directory.
 type Paths struct {
-	Dir, Socket, Lock, PID, Token, Addr, Log string
+	Dir, Socket, Lock, PID, Token, Addr, Log, MCPAddr string
 }
 
 // PathsIn returns the daemon's files in dir (the config directory, from
@@ -29,7 +36,7 @@ type Paths struct {
 func PathsIn(dir string) Paths {
 	j := func(n string) string { return filepath.Join(dir, n) }
 	return Paths{Dir: dir, Socket: j(SocketName), Lock: j(LockName), PID: j(PIDName),
-		Token: j(TokenName), Addr: j(AddrName), Log: j(LogName)}
+		Token: j(TokenName), Addr: j(AddrName), Log: j(LogName), MCPAddr: j(MCPAddrName)}
 }
 
 // ReadPID returns the pid recorded by the last daemon, 0 if none.
@@ -54,6 +61,20 @@ func (p Paths) ReadHTTP() (addr, token string, err error) {
 		return "", "", fmt.Errorf("the daemon's API token: %w", err)
 	}
 	return strings.TrimSpace(string(a)), strings.TrimSpace(string(t)), nil
+}
+
+// ReadMCP returns the URL of the daemon's MCP endpoint and the bearer
+// token it wants.
+func (p Paths) ReadMCP() (url, token string, err error) {
+	a, err := os.ReadFile(p.MCPAddr)
+	if err != nil {
+		return "", "", fmt.Errorf("the daemon's MCP address: %w (is the daemon running with the setting mcp_server_enabled true?)", err)
+	}
+	t, err := os.ReadFile(p.Token)
+	if err != nil {
+		return "", "", fmt.Errorf("the daemon's API token: %w", err)
+	}
+	return "http://" + strings.TrimSpace(string(a)) + MCPPath, strings.TrimSpace(string(t)), nil
 }
 
 // maxLogSize is where the log file is rotated (to daemon.log.1) at start.

@@ -34,7 +34,16 @@ func Ensure(ctx context.Context, opts EnsureOptions) (*Client, bool, error) {
 	if _, err := c.Status(ctx); err == nil {
 		return c, false, nil
 	} else if !errors.Is(err, ErrNotRunning) {
-		return nil, false, err
+		// A daemon killed a moment ago still has its socket until the
+		// kernel has closed its files: connections to it are reset. The
+		// lock tells whether a daemon runs.
+		up, gone := waitUpOrGone(ctx, c, p, 2*time.Second)
+		if up {
+			return c, false, nil
+		}
+		if !gone {
+			return nil, false, err
+		}
 	}
 	if opts.Wait <= 0 {
 		opts.Wait = 15 * time.Second
@@ -81,6 +90,24 @@ func Ensure(ctx context.Context, opts EnsureOptions) (*Client, bool, error) {
 				cmd.Process.Pid, p.Socket, opts.Wait, p.Log, logTail(p.Log, logStart))
 		case <-tick.C:
 		}
+	}
+}
+
+// waitUpOrGone polls, for at most d, until the daemon answers (up) or no
+// process holds the daemon lock (gone).
+func waitUpOrGone(ctx context.Context, c *Client, p Paths, d time.Duration) (up, gone bool) {
+	end := time.Now().Add(d)
+	for {
+		if _, err := c.Status(ctx); err == nil {
+			return true, false
+		}
+		if !p.LockHeld() {
+			return false, true
+		}
+		if time.Now().After(end) || ctx.Err() != nil {
+			return false, false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

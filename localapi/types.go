@@ -55,12 +55,34 @@ type Forward struct {
 	BytesToPod   int64 `json:"bytes_to_pod"`
 	BytesFromPod int64 `json:"bytes_from_pod"`
 	Reconnects   int64 `json:"reconnects"`
+
+	// Kube is the kubeconfig and context the daemon uses (or will use at
+	// its next restore) for a config that names no kubeconfig: those of
+	// the client that started it. Absent when the config names its own,
+	// or when the daemon falls back to its own environment.
+	Kube *KubeEnv `json:"kube,omitempty"`
 }
 
 // Selection names forwards: config aliases or ids, or all of them.
 type Selection struct {
 	Refs []string `json:"refs,omitempty"`
 	All  bool     `json:"all,omitempty"`
+	// Kube, on start, is the kubeconfig the client means for configs that
+	// name none (kubeconfig empty or "default"). Without it the daemon
+	// uses its own environment, which is that of whoever started it.
+	Kube *KubeEnv `json:"kube,omitempty"`
+}
+
+// KubeEnv is a client's kubeconfig as it sees it: never file contents,
+// only where the files are and which context is current.
+type KubeEnv struct {
+	// Kubeconfig is the KUBECONFIG path list (absolute paths joined by the
+	// OS list separator), or ~/.kube/config, resolved by the client.
+	Kubeconfig string `json:"kubeconfig"`
+	// Context is the current context the client reads from those files;
+	// empty when it could not read one (the daemon then uses the files'
+	// current context, and says why not when there is none).
+	Context string `json:"context,omitempty"`
 }
 
 // Result is what happened to one selected forward.
@@ -96,6 +118,9 @@ type Status struct {
 	Socket    string    `json:"socket"`
 	HTTPAddr  string    `json:"http_addr,omitempty"` // 127.0.0.1:PORT, token-protected
 	Forwards  int       `json:"forwards"`            // forwards the daemon runs now
+	// MCPAddr is where the MCP endpoint listens (127.0.0.1:PORT, path
+	// MCPPath, the same token) when the setting mcp_server_enabled is on.
+	MCPAddr string `json:"mcp_addr,omitempty"`
 }
 
 // Event is one message of the event stream (GET /v1/events, SSE).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -9,10 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
 )
@@ -26,6 +29,7 @@ func TestMain(m *testing.M) {
 		"racing-editor":   racingEditor,
 		"expect-exit":     expectExit,
 		"make-app-db":     makeAppDB,
+		"mcp-tools":       mcpTools,
 	})
 }
 
@@ -127,6 +131,40 @@ func expectExit() {
 		fmt.Fprintf(os.Stderr, "expect-exit: %s exited %d, want %d\n", strings.Join(os.Args[2:], " "), got, want)
 		os.Exit(1)
 	}
+}
+
+// mcp-tools: runs `kftray mcp` with the MCP SDK's client, as an editor
+// would, and prints each tool as "NAME read-only|changes[ destructive]",
+// sorted; kftray mcp's stderr is passed through.
+func mcpTools() {
+	cmd := exec.Command("kftray", "mcp")
+	cmd.Stderr = os.Stderr
+	ctx := context.Background()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "mcp-tools", Version: "1"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mcp-tools:", err)
+		os.Exit(1)
+	}
+	var lines []string
+	for tool, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mcp-tools:", err)
+			os.Exit(1)
+		}
+		line := tool.Name + " changes"
+		if a := tool.Annotations; a != nil && a.ReadOnlyHint {
+			line = tool.Name + " read-only"
+		} else if a != nil && a.DestructiveHint != nil && *a.DestructiveHint {
+			line += " destructive"
+		}
+		lines = append(lines, line)
+	}
+	if err := cs.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "mcp-tools: closing:", err)
+		os.Exit(1)
+	}
+	sort.Strings(lines)
+	fmt.Println(strings.Join(lines, "\n"))
 }
 
 // make-app-db DB JSONFILE: writes a database with the kftray desktop app's

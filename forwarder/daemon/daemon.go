@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -43,6 +41,13 @@ type Options struct {
 	// Ready, if set, is called once the API is listening and the
 	// restore has been started.
 	Ready func(localapi.Status)
+	// ShutdownTimeout bounds how long requests in flight may take to
+	// finish when the daemon stops; default 5 s. Stopping the forwards
+	// and writing their states has time of its own after that.
+	ShutdownTimeout time.Duration
+	// RelaySweepEvery is how often relays left by dead kftray processes
+	// are looked for and deleted (also once at start); default 5 min.
+	RelaySweepEvery time.Duration
 	// HelperProbe inspects the installed root helper for GET /v1/helper
 	// (the CLI passes what `kftray helper status` computes); nil: the
 	// daemon says it cannot tell.
@@ -50,7 +55,15 @@ type Options struct {
 	// UI serves the web UI's files on the TCP listener (ui/web.Handler);
 	// nil: no web UI.
 	UI http.Handler
+	// MCPHandler builds the MCP endpoint's handler over a client of this
+	// daemon (the CLI passes ui/mcpserver's); the endpoint runs while the
+	// setting mcp_server_enabled is on. Nil: this daemon has none.
+	MCPHandler func(*localapi.Client) http.Handler
 }
+
+// stopTimeout bounds stopping every forward and writing their stopped
+// states at shutdown (relay deletions included).
+const stopTimeout = 45 * time.Second
 
 func osPID() int { return os.Getpid() }
 
@@ -61,6 +74,12 @@ func osPID() int { return os.Getpid() }
 func Run(ctx context.Context, opts Options) error {
 	if opts.CounterPeriod <= 0 {
 		opts.CounterPeriod = time.Second
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 5 * time.Second
+	}
+	if opts.RelaySweepEvery <= 0 {
+		opts.RelaySweepEvery = 5 * time.Minute
 	}
 	log := opts.Log
 	p := localapi.PathsIn(opts.Dir)
@@ -75,6 +94,11 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer lk.release()
+	// The lock is ours: whoever wrote the pid file before is gone.
+	prev := p.ReadPID()
+	if prev == os.Getpid() {
+		prev = 0
+	}
 	if err := writeFile0600(p.PID, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
 		return fmt.Errorf("writing %s: %w", p.PID, err)
 	}
@@ -86,19 +110,28 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 
+	if opts.Engine.Relay.Owner.Session == "" {
+		// Tells this daemon's relays from a dead one's (relay.DeadSession).
+		opts.Engine.Relay.Owner.Session = relay.DaemonSession(relay.DirKey(p.Dir))
+	}
+	if err := st.SetSetting(ctx, RelaySessionKey, opts.Engine.Relay.Owner.Session); err != nil {
+		return fmt.Errorf("recording the relay session: %w", err)
+	}
 	if opts.Engine.Relay.TemplateDir == "" {
 		// The user's relay-deployment.yaml.tmpl, if any, lives here.
 		opts.Engine.Relay.TemplateDir = p.Dir
 	}
-	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true})
+	core := NewCore(CoreOptions{Store: st, Log: log, Engine: opts.Engine, Remember: true, DeadDaemon: prev})
 	if n, err := core.ClearStale(ctx); err != nil {
 		return fmt.Errorf("clearing stale forward states: %w", err)
 	} else if n > 0 {
 		log.Info().Int("states", n).Msg("cleared stale forward states")
 	}
 
-	// The lock is ours, so a socket file left behind is a dead daemon's.
+	// The lock is ours, so a socket file left behind is a dead daemon's
+	// (and so is an MCP address).
 	_ = os.Remove(p.Socket)
+	_ = os.Remove(p.MCPAddr)
 	uln, err := net.ListenUnix("unix", &net.UnixAddr{Name: p.Socket, Net: "unix"})
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", p.Socket, err)
@@ -113,19 +146,22 @@ func Run(ctx context.Context, opts Options) error {
 	if load == nil {
 		load = kube.Load
 	}
+	tok := &apiToken{path: p.Token}
+	defer tok.remove()
 	d := &daemon{core: core, started: time.Now(), dir: p.Dir, socket: p.Socket, stop: make(chan struct{}),
-		load: load, helperProbe: opts.HelperProbe, logPath: p.Log}
+		load: load, helperProbe: opts.HelperProbe, logPath: p.Log,
+		mcp: &mcpEndpoint{newHandler: opts.MCPHandler, paths: p, token: tok, log: log}}
 	lns := []net.Listener{uln}
 	var token string
 	if opts.HTTPAddr != "" {
-		tln, tok, err := listenHTTP(p, opts.HTTPAddr)
+		tln, err := listenHTTP(p, opts.HTTPAddr, tok)
 		if err != nil {
 			uln.Close()
 			return err
 		}
 		defer os.Remove(p.Addr)
-		defer os.Remove(p.Token)
-		lns, token, d.httpAddr = append(lns, tln), tok, tln.Addr().String()
+		lns, d.httpAddr = append(lns, tln), tln.Addr().String()
+		token, _ = tok.get()
 	}
 
 	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log, UI: opts.UI})
@@ -143,7 +179,12 @@ func Run(ctx context.Context, opts Options) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); core.RunWriter(wctx, opts.CounterPeriod) }()
 
-	log.Info().Str("socket", p.Socket).Str("http", d.httpAddr).Msg("daemon started")
+	if m, err := d.Settings(ctx); err != nil {
+		log.Error().Err(err).Msg("reading the MCP settings")
+	} else if err := d.mcp.apply(ctx, m); err != nil {
+		log.Error().Err(err).Msg("MCP endpoint not started")
+	}
+	log.Info().Str("socket", p.Socket).Str("http", d.httpAddr).Str("mcp", d.mcp.Addr()).Msg("daemon started")
 	restoreDone := make(chan struct{})
 	go func() {
 		defer close(restoreDone)
@@ -154,14 +195,16 @@ func Run(ctx context.Context, opts Options) error {
 			log.Info().Int("forwards", n).Msg("restored forwards that were running")
 		}
 	}()
-	// Relays left by an earlier daemon: reported, in the background, and
-	// given up on when the daemon stops.
+	// Relays that dead kftray processes left: deleted in the background,
+	// at start and every RelaySweepEvery, until the daemon stops.
 	orphansCtx, stopOrphans := context.WithCancel(ctx)
 	orphansDone := make(chan struct{})
 	go func() {
 		defer close(orphansDone)
 		if m, ok := core.eng.(interface{ RelayOwner() relay.Owner }); ok {
-			reportOrphanRelays(orphansCtx, st, load, m.RelayOwner(), log)
+			s := &relaySweeper{st: st, load: load, owner: m.RelayOwner(), dirKey: relay.DirKey(p.Dir), kube: core.kube,
+				log: log, deleteTimeout: 30 * time.Second}
+			s.run(orphansCtx, opts.RelaySweepEvery)
 		}
 	}()
 	if opts.Ready != nil {
@@ -190,17 +233,24 @@ wait:
 	}
 	// Stop serving first so no new forward starts while we stop them.
 	core.Hub().Close(&localapi.Event{Type: "shutdown"})
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	d.mcp.stop(hctx) // before the API: its handler is an API client
+	if err := srv.Shutdown(hctx); err != nil {
 		log.Warn().Err(err).Msg("api shutdown")
 	}
+	// The HTTP server may have spent all of hctx: stopping the forwards
+	// and writing their stopped states get their own time.
+	sctx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancelStop()
 	stopOrphans()
 	<-orphansDone
-	<-restoreDone
-	core.StopAll(sctx)
+	// The state writer stops first, so the stopped states are written
+	// here, with sctx, and not by a writer racing the end of the process.
 	stopWriter()
 	wg.Wait()
+	core.StopAll(sctx) // gives up the restore's starts too
+	<-restoreDone
 	core.Flush(sctx)
 	if err := core.Close(); err != nil {
 		log.Warn().Err(err).Msg("closing the helper session")
@@ -209,32 +259,27 @@ wait:
 	return nil
 }
 
-func listenHTTP(p localapi.Paths, addr string) (net.Listener, string, error) {
+func listenHTTP(p localapi.Paths, addr string, tok *apiToken) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("HTTP API address %q: %w; use 127.0.0.1:PORT", addr, err)
+		return nil, fmt.Errorf("HTTP API address %q: %w; use 127.0.0.1:PORT", addr, err)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, "", fmt.Errorf("HTTP API address %q is not a loopback IP; the API must not be reachable from other machines (use 127.0.0.1:PORT)", addr)
+		return nil, fmt.Errorf("HTTP API address %q is not a loopback IP; the API must not be reachable from other machines (use 127.0.0.1:PORT)", addr)
 	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, "", err
-	}
-	token := hex.EncodeToString(b)
 	// The token is in place before anyone can learn the address.
-	if err := writeFile0600(p.Token, []byte(token+"\n")); err != nil {
-		return nil, "", fmt.Errorf("writing the API token %s: %w", p.Token, err)
+	if _, err := tok.get(); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("HTTP API: %w; choose another address with --http-addr", err)
+		return nil, fmt.Errorf("HTTP API: %w; choose another address with --http-addr", err)
 	}
 	if err := writeFile0600(p.Addr, []byte(ln.Addr().String()+"\n")); err != nil {
 		ln.Close()
-		return nil, "", fmt.Errorf("writing %s: %w", p.Addr, err)
+		return nil, fmt.Errorf("writing %s: %w", p.Addr, err)
 	}
-	return ln, token, nil
+	return ln, nil
 }
 
 // daemon is the API's backend.
@@ -250,11 +295,12 @@ type daemon struct {
 	load        func(kube.Source) (*kube.Cluster, error) // clusters for the pickers and relays
 	helperProbe func(ctx context.Context) localapi.Helper
 	logPath     string
+	mcp         *mcpEndpoint
 }
 
 func (d *daemon) Status(context.Context) localapi.Status {
 	return localapi.Status{PID: os.Getpid(), Version: buildinfo.Get().Version, StartedAt: d.started, ConfigDir: d.dir,
-		Socket: d.socket, HTTPAddr: d.httpAddr, Forwards: d.core.Running()}
+		Socket: d.socket, HTTPAddr: d.httpAddr, Forwards: d.core.Running(), MCPAddr: d.mcp.Addr()}
 }
 
 func (d *daemon) Forwards(ctx context.Context) ([]localapi.Forward, error) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
@@ -689,5 +690,119 @@ func TestConfigsImportExportDeleteThroughTheAPI(t *testing.T) {
 	}
 	if _, err := c.DeleteConfig(ctx, "api"); !errors.As(err, &se) || se.Code != http.StatusNotFound {
 		t.Fatalf("delete again: %v; want 404", err)
+	}
+}
+
+// slowBinder holds the bind of one config until its start is given up, and
+// binds the others directly.
+type slowBinder struct {
+	id      int64
+	entered chan struct{}
+	once    sync.Once
+}
+
+func (b *slowBinder) Listen(ctx context.Context, req forwarder.BindRequest) (net.Listener, error) {
+	if req.ConfigID == b.id {
+		b.once.Do(func() { close(b.entered) })
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return forwarder.DirectBinder{}.Listen(ctx, req)
+}
+
+// The API server may spend its whole shutdown timeout on a request that
+// does not finish (here a start whose bind hangs); the forwards are still
+// stopped and their stopped states written, with time of their own.
+func TestShutdownWritesStoppedStatesAfterASlowRequest(t *testing.T) {
+	dir := shortDir(t)
+	s := openStore(t, dir)
+	ctx := context.Background()
+	// Many forwards, so that stopping them leaves states for the final
+	// writes (not all are written by the state writer while it runs).
+	const n = 20
+	var refs []string
+	for i := range n {
+		cfg := fwdconfig.Config{Alias: fmt.Sprintf("web%d", i), Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
+		if err := s.AddConfig(ctx, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, cfg.Alias)
+	}
+	slow := fwdconfig.Config{Alias: "slow", Namespace: "default", WorkloadType: "service", Protocol: "tcp", Service: "web", RemotePort: 80}
+	if err := s.AddConfig(ctx, &slow); err != nil {
+		t.Fatal(err)
+	}
+	w := testWorld(t)
+	eng := w.engine()
+	b := &slowBinder{id: slow.ID, entered: make(chan struct{})}
+	eng.Binder = b
+
+	dctx, stopDaemon := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	ready := make(chan localapi.Status, 1)
+	go func() {
+		done <- Run(dctx, Options{Dir: dir, Log: zerolog.Nop(), Engine: eng, CounterPeriod: 20 * time.Millisecond,
+			ShutdownTimeout: 200 * time.Millisecond, Ready: func(s localapi.Status) { ready <- s }})
+	}()
+	st := <-ready
+	c := localapi.NewUnixClient(st.Socket)
+	defer c.Close()
+	if _, err := c.Start(ctx, localapi.Selection{Refs: refs}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every forward running in the store", func() (bool, string) {
+		states, err := s.GetStates(ctx)
+		running := 0
+		for _, st := range states {
+			if st.Status == fwdconfig.StatusRunning {
+				running++
+			}
+		}
+		return err == nil && running == n, fmt.Sprintf("%d running, %v", running, err)
+	})
+	// A start that hangs in its bind, so the API cannot finish it.
+	reqCtx, cancelReq := context.WithCancel(ctx)
+	defer cancelReq()
+	slowDone := make(chan struct{})
+	go func() {
+		defer close(slowDone)
+		c2 := localapi.NewUnixClient(st.Socket)
+		defer c2.Close()
+		c2.Start(reqCtx, localapi.Selection{Refs: []string{"slow"}})
+	}()
+	<-b.entered
+
+	stopDaemon()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon did not stop within 30s")
+	}
+	cancelReq()
+	<-slowDone
+	states, err := s.GetStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.Status != fwdconfig.StatusStopped {
+			t.Errorf("config %d after the daemon stopped: %+v; want stopped", st.ConfigID, st)
+		}
+	}
+}
+
+// A client's kubeconfig list must be absolute paths: a relative one would
+// be read from the daemon's working directory, not the client's.
+func TestStartRejectsARelativeKubeconfig(t *testing.T) {
+	dir := shortDir(t)
+	addWeb(t, dir)
+	c, _ := runInProcess(t, dir, testWorld(t), "")
+	_, err := c.Start(context.Background(), localapi.Selection{Refs: []string{"web"}, Kube: &localapi.KubeEnv{Kubeconfig: "kube/config"}})
+	var se *localapi.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Msg, `"kube/config" is not an absolute path`) {
+		t.Fatalf("start with a relative kubeconfig: %v; want 400 naming it", err)
 	}
 }

@@ -49,15 +49,6 @@ func (l *lock) release() {
 	l.f.Close()
 }
 
-// processAlive reports whether pid names a live process (of any user).
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := unix.Kill(pid, 0)
-	return err == nil || errors.Is(err, unix.EPERM)
-}
-
 // writeFile0600 replaces name with data, readable by the owner only.
 func writeFile0600(name string, data []byte) error {
 	return atomicfile.WriteFile(name, data, 0o600)

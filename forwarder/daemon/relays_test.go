@@ -3,8 +3,11 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,14 +19,23 @@ import (
 	"github.com/kftray-go/kftray/store"
 )
 
-func TestReportOrphanRelays(t *testing.T) {
+// The sweep deletes the relays whose owner is provably dead (an earlier
+// daemon of this config directory, a dead `kftray run`) and leaves the rest.
+func TestSweepRelays(t *testing.T) {
 	ctx := context.Background()
 	w := testWorld(t)
-	me := relay.LocalOwner("now")
+	dir := t.TempDir()
+	key := relay.DirKey(dir)
+	me := relay.LocalOwner(relay.DaemonSession(key))
+	dead := deadPID(t)
 	for _, r := range []struct{ name, user, session string }{
-		{"kftray-relay-1-old", me.User, "old"}, // an earlier daemon's: orphan
-		{"kftray-relay-1-now", me.User, "now"}, // this daemon's
-		{"kftray-relay-1-bob", "bob", "old"},   // another user's
+		{"kftray-relay-1-old", me.User, relay.DaemonSession(key)},                     // an earlier daemon of this directory: deleted
+		{"kftray-relay-1-run", me.User, relay.RunSession(dead)},                       // a dead kftray run: deleted
+		{"kftray-relay-1-now", me.User, me.Session},                                   // this daemon's
+		{"kftray-relay-1-dir", me.User, relay.DaemonSession(relay.DirKey(dir + "2"))}, // another directory's daemon: left
+		{"kftray-relay-1-live", me.User, relay.RunSession(os.Getpid())},               // a live kftray run: left
+		{"kftray-relay-1-legacy", me.User, "3fa2c1d9"},                                // an older kftray: left
+		{"kftray-relay-1-bob", "bob", relay.DaemonSession(key)},                       // another user's
 	} {
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: r.name, Namespace: "default",
 			Labels: map[string]string{manifest.LabelManagedBy: manifest.ManagedBy, manifest.LabelName: manifest.AppName,
@@ -48,16 +60,23 @@ func TestReportOrphanRelays(t *testing.T) {
 		}
 	}
 	var logs bytes.Buffer
-	n := reportOrphanRelays(ctx, st, w.engine().LoadCluster, me, zerolog.New(&logs))
-	if n != 1 {
-		t.Fatalf("found %d orphans, want 1\n%s", n, logs.String())
+	s := &relaySweeper{st: st, load: w.engine().LoadCluster, owner: me, dirKey: key, kube: newKubeEnvs(st, true, zerolog.Nop()),
+		log: zerolog.New(&logs), deleteTimeout: 10 * time.Second}
+	deleted, left := s.sweep(ctx)
+	if deleted != 2 || left != 3 {
+		t.Fatalf("deleted %d, left %d; want 2 and 3\n%s", deleted, left, logs.String())
 	}
-	if !strings.Contains(logs.String(), "kftray relay clean") || strings.Count(logs.String(), "earlier kftray daemon") != 1 {
-		t.Fatalf("log:\n%s", logs.String())
-	}
-	// It only reports: nothing was deleted.
 	list, _ := w.cs.AppsV1().Deployments("default").List(ctx, metav1.ListOptions{})
-	if len(list.Items) != 3 {
-		t.Fatalf("%d deployments left, want 3", len(list.Items))
+	var names []string
+	for _, d := range list.Items {
+		names = append(names, d.Name)
+	}
+	slices.Sort(names)
+	want := []string{"kftray-relay-1-bob", "kftray-relay-1-dir", "kftray-relay-1-legacy", "kftray-relay-1-live", "kftray-relay-1-now"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("left %v, want %v", names, want)
+	}
+	if !strings.Contains(logs.String(), "kftray relay list") {
+		t.Fatalf("the relays left are not pointed at:\n%s", logs.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/fwdconfig"
+	"github.com/kftray-go/kftray/internal/proc"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/packaging/kftray-server/manifest"
 )
@@ -44,7 +45,7 @@ func (d *daemon) findRelays(ctx context.Context, q localapi.RelayQuery) (*kube.C
 	}
 	inUse := map[int64]string{}
 	for _, s := range states {
-		if (s.Status == fwdconfig.StatusRunning || s.Status == fwdconfig.StatusRetrying) && (s.PID == d.core.pid || processAlive(s.PID)) {
+		if (s.Status == fwdconfig.StatusRunning || s.Status == fwdconfig.StatusRetrying) && d.core.owners.alive(s.PID) {
 			inUse[s.ConfigID] = s.Pod
 		}
 	}
@@ -56,7 +57,7 @@ func (d *daemon) findRelays(ctx context.Context, q localapi.RelayQuery) (*kube.C
 	}
 	rows := make([]relayRow, 0, len(list))
 	for _, r := range list {
-		rows = append(rows, relayRow{info: r, status: owner.Classify(r, func(r relay.Info) bool {
+		rows = append(rows, relayRow{info: r, status: owner.StatusFor(r, relay.DirKey(d.dir), func(r relay.Info) bool {
 			// A relay of this daemon run may still be starting: no state
 			// names its pod yet, and it is not an orphan.
 			if own != "" && r.OwnerSession == own {
@@ -64,7 +65,7 @@ func (d *daemon) findRelays(ctx context.Context, q localapi.RelayQuery) (*kube.C
 			}
 			id, _ := strconv.ParseInt(r.ConfigID, 10, 64)
 			return r.ServesPod(inUse[id])
-		})})
+		}, proc.Alive)})
 	}
 	return cl, rows, nil
 }

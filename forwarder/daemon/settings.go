@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/kftray-go/kftray/fwdconfig"
 )
@@ -31,6 +32,15 @@ func (d *daemon) SetSetting(ctx context.Context, key, value string) error {
 		return err
 	}
 	d.core.log.Info().Str("key", key).Str("value", v).Msg("setting changed through the API")
+	if key == fwdconfig.SettingMCPServerEnabled || key == fwdconfig.SettingMCPServerPort {
+		m, err := d.Settings(ctx)
+		if err == nil {
+			err = d.mcp.apply(ctx, m)
+		}
+		if err != nil {
+			return fmt.Errorf("%s is set to %s, but: %w", key, v, err)
+		}
+	}
 	return nil
 }
 

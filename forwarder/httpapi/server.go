@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -271,6 +272,16 @@ func (s *Server) startStop(do func(context.Context, localapi.Selection) (localap
 		if sel.All == (len(sel.Refs) > 0) {
 			writeError(w, http.StatusBadRequest, errors.New("name forwards in \"refs\" or set \"all\": true (one of the two)"))
 			return
+		}
+		if sel.Kube != nil {
+			// Paths as the client resolved them: a relative one would be
+			// read from the daemon's working directory, not the client's.
+			for _, p := range filepath.SplitList(sel.Kube.Kubeconfig) {
+				if !filepath.IsAbs(p) {
+					writeError(w, http.StatusBadRequest, fmt.Errorf("kube.kubeconfig: %q is not an absolute path; send the KUBECONFIG list with absolute paths", p))
+					return
+				}
+			}
 		}
 		res, err := do(r.Context(), sel)
 		if err != nil {

@@ -130,3 +130,27 @@ func contextList[V any](m map[string]V) string {
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
+
+// Environment is the kubeconfig this process would use for a Source that
+// names none: its KUBECONFIG path list (or ~/.kube/config), as absolute
+// paths joined by the OS list separator, and the current context those
+// files name ("" when they cannot be read or name none). A client sends it
+// to the daemon, which would otherwise use its own environment: that of
+// whoever started it. Only paths and a context name leave the process.
+func Environment() Source {
+	paths := Source{}.paths()
+	for i, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
+			paths[i] = abs
+		}
+	}
+	src := Source{Kubeconfig: strings.Join(paths, string(filepath.ListSeparator))}
+	if len(paths) == 0 {
+		return src
+	}
+	rules := &clientcmd.ClientConfigLoadingRules{Precedence: paths}
+	if raw, err := rules.Load(); err == nil {
+		src.Context = raw.CurrentContext
+	}
+	return src
+}

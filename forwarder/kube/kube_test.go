@@ -150,3 +150,29 @@ contexts:
 		t.Errorf("proxy %v, %v", u, err)
 	}
 }
+
+func TestEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	if err := os.WriteFile(a, []byte("apiVersion: v1\nkind: Config\ncurrent-context: dev\ncontexts:\n- name: dev\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: https://127.0.0.1:1}\nusers:\n- name: u\n  user: {token: x}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	t.Chdir(dir)
+	for _, tc := range []struct {
+		name, kubeconfig, home string
+		want                   Source
+	}{
+		{"list, relative made absolute", "a" + string(filepath.ListSeparator) + missing, "", Source{Kubeconfig: a + string(filepath.ListSeparator) + missing, Context: "dev"}},
+		{"unreadable: paths only", missing, "", Source{Kubeconfig: missing}},
+		{"unset: ~/.kube/config", "", dir, Source{Kubeconfig: filepath.Join(dir, ".kube", "config")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KUBECONFIG", tc.kubeconfig)
+			t.Setenv("HOME", tc.home)
+			if got := Environment(); got != tc.want {
+				t.Fatalf("Environment() = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -47,6 +47,10 @@ type Options struct {
 	// CheckEvery is how often a running forward checks that its relay
 	// Deployment still exists (and redeploys it); default 10 s.
 	CheckEvery time.Duration
+	// DeleteTimeout bounds deleting a relay when its forward stops or
+	// fails to start; default 30 s. A relay left behind is logged and
+	// found again by `kftray relay clean` and the daemon's sweep.
+	DeleteTimeout time.Duration
 }
 
 // WithDefaults fills in what o leaves out; the owner session is random,
@@ -69,6 +73,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.CheckEvery <= 0 {
 		o.CheckEvery = 10 * time.Second
+	}
+	if o.DeleteTimeout <= 0 {
+		o.DeleteTimeout = 30 * time.Second
 	}
 	return o
 }
@@ -157,6 +164,8 @@ type Keeper struct {
 	spec        Spec
 	podSelector string // workload pod: the relay targets a ready pod's IP, re-picked when it goes
 	every       time.Duration
+	// DeleteTimeout bounds Delete; 0 is 30 s.
+	DeleteTimeout time.Duration
 
 	stopOnce sync.Once
 	done     chan struct{}
@@ -239,10 +248,19 @@ func (k *Keeper) Stop() { k.stopOnce.Do(func() { close(k.done) }) }
 
 // Delete deletes the relay (after Stop, once the forward no longer uses it),
 // logging a failure: `kftray relay clean` finds what is left.
-func (k *Keeper) Delete() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+func (k *Keeper) Delete() { k.d.DeleteWithin(k.r, k.DeleteTimeout) }
+
+// DeleteWithin deletes r, waiting at most timeout (default 30 s: an API
+// server that does not answer must not hold up a stop or a failed start),
+// and logs a failure: the relay is then left for `kftray relay clean` and
+// the daemon's sweep.
+func (d *Deployer) DeleteWithin(r *Relay, timeout time.Duration) {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := k.d.Delete(ctx, k.r); err != nil {
-		k.d.Log.Warn().Err(err).Str("relay", k.r.Namespace+"/"+k.r.Name).Msg("could not delete the relay; `kftray relay clean` will find it")
+	if err := d.Delete(ctx, r); err != nil {
+		d.Log.Warn().Err(err).Str("relay", r.Namespace+"/"+r.Name).Msg("could not delete the relay; `kftray relay clean` will find it")
 	}
 }

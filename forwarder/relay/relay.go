@@ -367,6 +367,10 @@ const (
 	InUse      Status = "in use"      // a live daemon of this user forwards through it
 	Orphan     Status = "orphan"      // this user's and host's, and nothing uses it
 	OtherOwner Status = "other owner" // another user's or host's: never cleaned from here
+	// OtherSession is this user's and host's, from a process that may be
+	// alive and that this config directory cannot speak for: another
+	// config directory's daemon. Never cleaned from here.
+	OtherSession Status = "other session"
 )
 
 // Classify says whether r is o's relay and, if so, whether inUse (a live

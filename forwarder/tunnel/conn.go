@@ -323,12 +323,22 @@ func (c *Conn) Forward(ctx context.Context, local *Local, port int, counters *Co
 	// Discard anything unsent so the error stream is not blocked behind it.
 	data.Reset()
 	var msg string
+	read := false
 	select {
 	case msg = <-errMsg:
+		read = true
 	case <-c.done:
 	case <-time.After(time.Second):
 		// The kubelet closes the error stream right after the data stream;
 		// do not hang this connection if it does not.
+	}
+	if !read {
+		// The reader may still be blocked on a stream the kubelet keeps
+		// open, and would live as long as the upgraded connection: reset
+		// the stream (which ends its Read) and wait for the reader, so
+		// nothing of this local connection outlives it.
+		errStream.Reset()
+		<-errMsg
 	}
 	if msg != "" && !local.answered.Load() && refusal(msg) && ctx.Err() == nil {
 		// Stop the local reader without closing the connection, then

@@ -19,6 +19,7 @@ import (
 	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
 	"github.com/kftray-go/kftray/internal/cli/forward"
 	"github.com/kftray-go/kftray/internal/cli/helpercmd"
+	"github.com/kftray-go/kftray/internal/cli/mcpcmd"
 	"github.com/kftray-go/kftray/internal/cli/relaycmd"
 	"github.com/kftray-go/kftray/internal/cli/uicmd"
 	"github.com/kftray-go/kftray/internal/cli/version"
@@ -55,6 +56,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemoncmd.NewCmdDaemon,
 		relaycmd.NewCmdRelay,
 		uicmd.NewCmdUI,
+		mcpcmd.NewCmdMCP,
 		version.NewCmdVersion,
 	} {
 		root.AddCommand(newCmd(f))

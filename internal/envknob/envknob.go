@@ -14,6 +14,7 @@ const (
 	Kubeconfig = "KUBECONFIG"
 	Editor     = "EDITOR" // `kftray config edit`, after VISUAL
 	Visual     = "VISUAL"
+	NoColor    = "NO_COLOR" // kftui: no colors when set to anything (https://no-color.org)
 
 	// systemd socket activation, read by `kftray-helper service` only.
 	ListenPID = "LISTEN_PID"

@@ -58,6 +58,16 @@ var rules = []rule{
 		deny:   []string{"localapi", "internal/cli", "cmd/", "helper/"},
 	},
 	{
+		why:  "the interfaces (kftui) are clients of the daemon's local API only",
+		from: []string{"ui/", "cmd/kftui"},
+		deny: []string{"forwarder", "forwarder/", "store", "helper/", "ipc", "ipc/", "internal/cli", "internal/cli/"},
+	},
+	{
+		why:  "the MCP server is a client of the daemon's local API only",
+		from: []string{"ui/mcpserver"},
+		deny: []string{""}, allow: []string{"localapi", "fwdconfig"},
+	},
+	{
 		why:  "nothing imports the CLI but its main",
 		from: []string{""}, except: []string{"cmd/kftray", "internal/cli", "internal/cli/"},
 		deny: []string{"internal/cli", "internal/cli/"},

@@ -3,9 +3,11 @@
 package daemoncmd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/kftray-go/kftray/internal/logging"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/ui/web"
+	"github.com/kftray-go/kftray/ui/mcpserver"
 )
 
 // RunOptions are the inputs of `kftray daemon`.
@@ -71,7 +74,11 @@ func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 	}
 	err = fwdaemon.Run(cmd.Context(), fwdaemon.Options{Dir: dir, Log: log, HTTPAddr: addr,
 		HelperProbe: helpercmd.Probe(buildinfo.Version),
-		UI:          web.Handler(),
+		MCPHandler: func(c *localapi.Client) http.Handler {
+			return mcpserver.HTTPHandler(mcpserver.Options{Connect: func(context.Context) (*localapi.Client, error) { return c, nil },
+				Version: buildinfo.Get().Version, Log: log})
+		},
+		UI:         web.Handler(),
 		Ready: func(st localapi.Status) {
 			if !opts.Detached {
 				fmt.Fprintf(f.IO.ErrOut, "kftray daemon running (pid %d) on %s; Ctrl-C stops it\n", st.PID, st.Socket)

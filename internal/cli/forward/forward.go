@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
 	"github.com/kftray-go/kftray/localapi"
@@ -66,7 +68,21 @@ func NewCmdStart(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			res, err := c.Start(cmd.Context(), opts.selection())
+			// The daemon's own environment is whoever started it: send the
+			// kubeconfig this shell means, for configs that name none.
+			sel := opts.selection()
+			if env := kube.Environment(); env.Kubeconfig != "" {
+				sel.Kube = &localapi.KubeEnv{Kubeconfig: env.Kubeconfig, Context: env.Context}
+			}
+			res, err := c.Start(cmd.Context(), sel)
+			var se *localapi.StatusError
+			if errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Msg, `unknown field "kube"`) {
+				// A daemon from before kube was sent: it uses its own
+				// environment, as it always did.
+				f.Logger().Warn().Msg("the running daemon is older and uses its own KUBECONFIG for configs that name none; restart it with 'kftray daemon stop'")
+				sel.Kube = nil
+				res, err = c.Start(cmd.Context(), sel)
+			}
 			if err != nil {
 				return err
 			}

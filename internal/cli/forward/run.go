@@ -3,11 +3,14 @@ package forward
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/forwarder"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/localapi"
@@ -45,7 +48,10 @@ func runRun(cmd *cobra.Command, opts *SelectOptions) error {
 	if err != nil {
 		return err
 	}
-	core := fwdaemon.NewCore(fwdaemon.CoreOptions{Store: st, Log: *f.Logger()})
+	// Its relays carry this process's pid, so a daemon can delete them
+	// once it is dead (killed with kill -9).
+	eng := forwarder.Options{Relay: relay.Options{Owner: relay.Owner{Session: relay.RunSession(os.Getpid())}}}
+	core := fwdaemon.NewCore(fwdaemon.CoreOptions{Store: st, Log: *f.Logger(), Engine: eng})
 	if err := core.CheckNotRunElsewhere(ctx, cfgs...); err != nil {
 		return err
 	}

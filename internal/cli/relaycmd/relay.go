@@ -5,19 +5,20 @@ package relaycmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/forwarder/kube"
 	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
+	"github.com/kftray-go/kftray/internal/proc"
+	"github.com/kftray-go/kftray/localapi"
 )
 
 type options struct {
@@ -34,8 +35,11 @@ func NewCmdRelay(f *cmdutil.Factory) *cobra.Command {
 		Use:   "relay",
 		Short: "List and clean up kftray's in-cluster relays",
 		Long: "UDP and proxy forwards run a kftray-server relay Deployment in the cluster. kftray deletes\n" +
-			"it when the forward stops; `kftray relay clean` deletes the ones a daemon could not\n" +
-			"(it was killed, or the cluster was unreachable at stop).",
+			"it when the forward stops. The daemon deletes, at start and every 5 minutes, the relays\n" +
+			"of processes that are provably gone (an earlier daemon of this config directory, a\n" +
+			"killed 'kftray run'); `kftray relay clean` deletes the other orphans (older kftray\n" +
+			"versions, a cluster unreachable at stop). Statuses: in use, orphan, other session\n" +
+			"(another config directory's daemon: left alone), other owner (another user or host).",
 	}
 	cmdutil.GroupCommand(cmd)
 	cmd.AddCommand(newCmdList(f), newCmdClean(f))
@@ -135,15 +139,41 @@ func (o *options) find(ctx context.Context) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	owner := relay.LocalOwner("")
+	live, dirKey, err := o.liveSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owner := relay.LocalOwner(live)
 	rows := make([]Row, 0, len(list))
 	for _, r := range list {
-		rows = append(rows, Row{Info: r, Status: owner.Classify(r, func(r relay.Info) bool {
+		st := owner.StatusFor(r, dirKey, func(r relay.Info) bool {
 			id, _ := strconv.ParseInt(r.ConfigID, 10, 64)
 			return r.ServesPod(inUse[id])
-		})})
+		}, proc.Alive)
+		rows = append(rows, Row{Info: r, Status: st})
 	}
 	return rows, nil
+}
+
+// liveSession returns the relay session of the daemon that runs now for
+// this config directory ("" when none runs), and the directory's key.
+func (o *options) liveSession(ctx context.Context) (string, string, error) {
+	dir, err := o.f.ConfigDir()
+	if err != nil {
+		return "", "", err
+	}
+	if !localapi.PathsIn(dir).LockHeld() {
+		return "", relay.DirKey(dir), nil
+	}
+	st, err := o.f.Store(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	s, _, err := st.GetSetting(ctx, fwdaemon.RelaySessionKey)
+	if err != nil {
+		return "", "", fmt.Errorf("read the daemon's relay session: %w", err)
+	}
+	return s, relay.DirKey(dir), nil
 }
 
 // livePods maps config ids to the pod a live daemon forwards them to, from
@@ -160,19 +190,9 @@ func (o *options) livePods(ctx context.Context) (map[int64]string, error) {
 	}
 	out := map[int64]string{}
 	for _, s := range states {
-		if (s.Status == fwdconfig.StatusRunning || s.Status == fwdconfig.StatusRetrying) && alive(s.PID) {
+		if (s.Status == fwdconfig.StatusRunning || s.Status == fwdconfig.StatusRetrying) && proc.Alive(s.PID) {
 			out[s.ConfigID] = s.Pod
 		}
 	}
 	return out, nil
-}
-
-// alive reports whether process pid exists (signal 0 checks without
-// sending anything).
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -1,0 +1,177 @@
+//go:build e2e
+
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/localapi"
+)
+
+// TestStartRightAfterDaemonSIGKILL: the daemon is killed with SIGKILL;
+// the very next `kftray start --all` (which starts a new daemon) exits 0
+// with the forward running, and nothing blames the dead daemon. The daemon
+// is the one `kftray start` spawned (reaped by init at once), or one whose
+// parent has not reaped it yet (a zombie, as under a slow supervisor).
+func TestStartRightAfterDaemonSIGKILL(t *testing.T) {
+	for _, zombie := range []bool{false, true} {
+		name := "spawned"
+		if zombie {
+			name = "zombie"
+		}
+		t.Run(name, func(t *testing.T) { startAfterKill(t, zombie) })
+	}
+}
+
+func startAfterKill(t *testing.T, zombie bool) {
+	c := cluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t)
+	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := c.ReadyPods(ctx, ns, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, dir := newKftray(t)
+	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
+		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+	var reap func()
+	if zombie {
+		// This test is the daemon's parent, and waits for it only at the end.
+		d := exec.Command(k.bin, "daemon", "--no-http")
+		d.Env = k.env
+		d.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := d.Start(); err != nil {
+			t.Fatal(err)
+		}
+		reap = func() { d.Wait() }
+		t.Cleanup(func() { d.Process.Kill(); reap() })
+	}
+	k.run("start", "web", "--wait", "60s")
+	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
+	defer client.Close()
+	st, err := client.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForward(t, client, "web running in the first daemon", func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.PID == st.PID
+	})
+	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	cmd := exec.Command(k.bin, "start", "--all", "--wait", "60s")
+	cmd.Env = k.env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	took := time.Since(killed)
+	if err != nil {
+		t.Fatalf("kftray start --all right after the daemon (pid %d) was killed: %v\nstdout:\n%s\nstderr:\n%s", st.PID, err, out.String(), errOut.String())
+	}
+	if all := out.String() + errOut.String(); strings.Contains(all, strconv.Itoa(st.PID)) {
+		t.Fatalf("the output names the dead daemon %d:\n%s", st.PID, all)
+	}
+	if !strings.HasPrefix(out.String(), "web: running on 127.0.0.1:") {
+		t.Fatalf("kftray start --all said %q; want web running", out.String())
+	}
+	t.Logf("kill -9 of daemon %d -> kftray start --all --wait exited 0 with web running after %v", st.PID, took.Round(time.Millisecond))
+	st2, err := client.Status(ctx)
+	if err != nil || st2.PID == st.PID {
+		t.Fatalf("status after restart: %+v %v", st2, err)
+	}
+	f := waitForward(t, client, "web running in the new daemon", func(f localapi.Forward) bool {
+		return f.Status == localapi.StatusRunning && f.PID == st2.PID
+	})
+	if got := get(t, f.Address); got != pods[0] {
+		t.Fatalf("answered by %q, want %s", got, pods[0])
+	}
+}
+
+// TestStartAfterKilledRunZombie: a `kftray run` is killed with SIGKILL
+// and not reaped yet (a zombie: kill(pid, 0) still succeeds on it); the
+// next `kftray start` takes its forward over instead of saying it is
+// "already forwarded by kftray process N (running), probably 'kftray run'".
+func TestStartAfterKilledRunZombie(t *testing.T) {
+	c := cluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t)
+	if err := c.Deploy(ctx, ns, cluster.App{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := c.ReadyPods(ctx, ns, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := newKftray(t)
+	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
+		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
+	run := exec.Command(k.bin, "run", "web")
+	run.Env = k.env
+	var runOut syncBuffer
+	run.Stdout, run.Stderr = &runOut, &runOut
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { run.Process.Kill(); run.Wait() })
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(k.run("status"), "running") {
+		if time.Now().After(deadline) {
+			t.Fatalf("kftray run web never ran it; its output:\n%s", runOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := run.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	cmd := exec.Command(k.bin, "start", "--all", "--wait", "60s")
+	cmd.Env = k.env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	took := time.Since(killed)
+	if err != nil {
+		t.Fatalf("kftray start --all after kftray run (pid %d) was killed: %v\nstdout:\n%s\nstderr:\n%s", run.Process.Pid, err, out.String(), errOut.String())
+	}
+	if all := out.String() + errOut.String(); strings.Contains(all, strconv.Itoa(run.Process.Pid)) {
+		t.Fatalf("the output names the dead process %d:\n%s", run.Process.Pid, all)
+	}
+	t.Logf("kill -9 of kftray run %d (left a zombie) -> kftray start --all --wait exited 0 after %v: %s", run.Process.Pid, took.Round(time.Millisecond), strings.TrimSpace(out.String()))
+	fs := k.status()
+	if len(fs) != 1 || fs[0].Status != localapi.StatusRunning || fs[0].Pod != pods[0] {
+		t.Fatalf("status: %+v", fs)
+	}
+	if got := get(t, fs[0].Address); got != pods[0] {
+		t.Fatalf("answered by %q, want %s", got, pods[0])
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

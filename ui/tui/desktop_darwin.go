@@ -1,0 +1,6 @@
+package tui
+
+var (
+	openers        = []string{"open"}
+	clipboardTools = [][]string{{"pbcopy"}}
+)
