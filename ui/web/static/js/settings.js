@@ -10,6 +10,8 @@ export const title = 'Settings';
 const labels = {
   http_logs_default_enabled: ['Log HTTP traffic by default', 'For forwards whose config does not say; new forwards start with it.'],
   notifications_enabled: ['Desktop notifications', 'The tray tells when a forward fails or recovers after retrying.'],
+  mcp_server_enabled: ['MCP server for AI assistants', 'Serve kftray’s MCP endpoint on 127.0.0.1 (behind the API token); see docs/mcp.md.'],
+  mcp_server_port: ['MCP server port', '0 picks a free port (written to mcp.addr).'],
 };
 
 export function mount(main) {
