@@ -29,6 +29,10 @@ const (
 	// for forwards whose config does not say (the HTTP traffic logs issue
 	// reads it; forms use it to pre-fill http_logs_enabled).
 	SettingHTTPLogsDefaultEnabled = "http_logs_default_enabled"
+
+	// SettingNotificationsEnabled is whether `kftray tray` shows desktop
+	// notifications when a forward fails or recovers.
+	SettingNotificationsEnabled = "notifications_enabled"
 	// SettingMCPServerEnabled turns on the daemon's MCP endpoint
 	// (Streamable HTTP on loopback, behind the API token); kftray's
 	// setting of the same name. `kftray mcp` (stdio) needs no setting.
@@ -44,6 +48,8 @@ const (
 var knownSettings = []Setting{
 	{Key: SettingHTTPLogsDefaultEnabled, Kind: SettingBool, Default: "false",
 		Help: "log the HTTP traffic of forwards whose config does not say (http_logs_enabled)"},
+	{Key: SettingNotificationsEnabled, Kind: SettingBool, Default: "true",
+		Help: "desktop notifications from kftray tray when a forward fails or recovers after retrying"},
 	{Key: SettingMCPServerEnabled, Kind: SettingBool, Default: "false",
 		Help: "serve MCP (Streamable HTTP) on 127.0.0.1 behind the API token; its address is in mcp.addr"},
 	{Key: SettingMCPServerPort, Kind: SettingInt, Default: "0", Min: 0, Max: 65535,

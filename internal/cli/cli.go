@@ -21,6 +21,7 @@ import (
 	"github.com/kftray-go/kftray/internal/cli/helpercmd"
 	"github.com/kftray-go/kftray/internal/cli/mcpcmd"
 	"github.com/kftray-go/kftray/internal/cli/relaycmd"
+	"github.com/kftray-go/kftray/internal/cli/traycmd"
 	"github.com/kftray-go/kftray/internal/cli/uicmd"
 	"github.com/kftray-go/kftray/internal/cli/version"
 )
@@ -55,7 +56,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		helpercmd.NewCmdHelper,
 		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemoncmd.NewCmdDaemon,
 		relaycmd.NewCmdRelay,
-		uicmd.NewCmdUI,
+		uicmd.NewCmdUI, traycmd.NewCmdTray,
 		mcpcmd.NewCmdMCP,
 		version.NewCmdVersion,
 	} {

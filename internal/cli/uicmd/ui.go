@@ -4,6 +4,7 @@ package uicmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/kftray-go/kftray/internal/atomicfile"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
+	"github.com/kftray-go/kftray/localapi"
 )
 
 // OpenFileName is the page in the config directory that sends the
@@ -42,11 +44,11 @@ func NewCmdUI(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			link, err := c.UILogin(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("asking the daemon for a login link: %w", err)
-			}
 			if print {
+				link, err := c.UILogin(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("asking the daemon for a login link: %w", err)
+				}
 				fmt.Fprintln(f.IO.Out, link.URL)
 				return nil
 			}
@@ -54,14 +56,14 @@ func NewCmdUI(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			page, err := writeOpenPage(dir, link.URL)
-			if err != nil {
-				return err
-			}
-			if err := openBrowser(cmd.Context(), page); err != nil {
-				fmt.Fprintf(f.IO.ErrOut, "could not open a browser (%v); open this link yourself (it works once, for %s):\n", err, time.Until(link.ExpiresAt).Round(time.Second))
+			link, err := Open(cmd.Context(), c, dir)
+			if errors.Is(err, errNoBrowser) {
+				fmt.Fprintf(f.IO.ErrOut, "%v; open this link yourself (it works once, for %s):\n", err, time.Until(link.ExpiresAt).Round(time.Second))
 				fmt.Fprintln(f.IO.Out, link.URL)
 				return nil
+			}
+			if err != nil {
+				return err
 			}
 			u, _ := url.Parse(link.URL)
 			fmt.Fprintf(f.IO.ErrOut, "opened the kftray web UI (http://%s/ui/) in your browser\n", u.Host)
@@ -70,6 +72,27 @@ func NewCmdUI(f *cmdutil.Factory) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&print, "print", false, "print the single-use login link instead of opening a browser")
 	return cmd
+}
+
+var errNoBrowser = errors.New("could not open a browser")
+
+// Open asks the daemon for a login link and opens it in the desktop's
+// browser through the redirect page in dir (the tray's "Open kftray"
+// does this too). When no browser could be started the error wraps
+// errNoBrowser and the link is returned for the user to open.
+func Open(ctx context.Context, c *localapi.Client, dir string) (localapi.UILogin, error) {
+	link, err := c.UILogin(ctx)
+	if err != nil {
+		return link, fmt.Errorf("asking the daemon for a login link: %w", err)
+	}
+	page, err := writeOpenPage(dir, link.URL)
+	if err != nil {
+		return link, err
+	}
+	if err := openBrowser(ctx, page); err != nil {
+		return link, fmt.Errorf("%w (%v)", errNoBrowser, err)
+	}
+	return link, nil
 }
 
 // writeOpenPage writes the page that redirects to link, mode 0600: the
