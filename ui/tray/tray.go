@@ -97,17 +97,16 @@ type state struct {
 	mu       sync.Mutex
 	live     bool
 	forwards map[int64]localapi.Forward
-	notify   bool // the setting notifications_enabled
 	limit    *limiter
 }
 
 func newState(now func() time.Time) *state {
-	return &state{forwards: map[int64]localapi.Forward{}, notify: true, limit: newLimiter(now)}
+	return &state{forwards: map[int64]localapi.Forward{}, limit: newLimiter(now)}
 }
 
 // reset replaces what the tray knows with a fresh listing: changes seen
 // from here on are news; what the listing shows is not.
-func (s *state) reset(fs []localapi.Forward, settings map[string]string) {
+func (s *state) reset(fs []localapi.Forward) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.live = true
@@ -115,9 +114,14 @@ func (s *state) reset(fs []localapi.Forward, settings map[string]string) {
 	for _, f := range fs {
 		s.forwards[f.ID] = f
 	}
-	if settings != nil {
-		s.notify = settings[fwdconfig.SettingNotificationsEnabled] != "false"
-	}
+}
+
+// allow reports whether the rate limit lets a notification about id out
+// now (and counts it).
+func (s *state) allow(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limit.allow(id)
 }
 
 func (s *state) down() {
@@ -127,7 +131,7 @@ func (s *state) down() {
 }
 
 // apply takes one state change and returns the notification it deserves,
-// if any (and if the setting and the rate limit allow it).
+// if any (the setting and the rate limit are the caller's to check).
 func (s *state) apply(f localapi.Forward) (Notification, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,11 +145,7 @@ func (s *state) apply(f localapi.Forward) (Notification, bool) {
 	if !seen {
 		return Notification{}, false
 	}
-	n, ok := news(prev, f)
-	if !ok || !s.notify || !s.limit.allow(f.ID) {
-		return Notification{}, false
-	}
-	return n, true
+	return news(prev, f)
 }
 
 // news is what a change from prev to f tells the user: a forward failed,
@@ -363,7 +363,7 @@ func (c *controller) session(ctx context.Context) error {
 		if ev.Forward == nil {
 			return nil
 		}
-		if n, ok := c.st.apply(*ev.Forward); ok && c.opts.Notify != nil {
+		if n, ok := c.st.apply(*ev.Forward); ok && c.opts.Notify != nil && c.notificationsOn(ctx) && c.st.allow(ev.Forward.ID) {
 			if err := c.opts.Notify.Notify(ctx, ev.Forward.ID, n); err != nil {
 				c.opts.Log.Warn().Err(err).Msg("tray: desktop notification")
 			}
@@ -373,16 +373,22 @@ func (c *controller) session(ctx context.Context) error {
 	})
 }
 
+// notificationsOn reads the setting at the moment there is news, so a
+// change in any interface counts at once (news is rare).
+func (c *controller) notificationsOn(ctx context.Context) bool {
+	m, err := c.opts.Client.Settings(ctx)
+	if err != nil {
+		return true // an older daemon without the setting
+	}
+	return m[fwdconfig.SettingNotificationsEnabled] != "false"
+}
+
 func (c *controller) reload(ctx context.Context) error {
 	fs, err := c.opts.Client.Forwards(ctx)
 	if err != nil {
 		return err
 	}
-	settings, err := c.opts.Client.Settings(ctx)
-	if err != nil {
-		settings = nil // an older daemon: keep notifying
-	}
-	c.st.reset(fs, settings)
+	c.st.reset(fs)
 	c.render(c.st.menu())
 	return nil
 }
