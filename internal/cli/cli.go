@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/internal/cli/autostartcmd"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/cli/config"
 	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
@@ -56,7 +57,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		helpercmd.NewCmdHelper,
 		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemoncmd.NewCmdDaemon,
 		relaycmd.NewCmdRelay,
-		uicmd.NewCmdUI, traycmd.NewCmdTray,
+		uicmd.NewCmdUI, traycmd.NewCmdTray, autostartcmd.NewCmdAutostart,
 		mcpcmd.NewCmdMCP,
 		version.NewCmdVersion,
 	} {
