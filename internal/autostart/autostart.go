@@ -49,8 +49,12 @@ type Report struct {
 	Problems []string
 }
 
-func (r *Report) done(format string, args ...any)    { r.Done = append(r.Done, fmt.Sprintf(format, args...)) }
-func (r *Report) problem(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
+func (r *Report) done(format string, args ...any) {
+	r.Done = append(r.Done, fmt.Sprintf(format, args...))
+}
+func (r *Report) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
 
 // RunCommand runs name with args and returns its combined output.
 func RunCommand(name string, args ...string) (string, error) {
