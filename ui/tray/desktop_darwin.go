@@ -6,7 +6,7 @@ import (
 	"os/exec"
 )
 
-func checkDesktop(Options) error { return nil }
+func CheckDesktop(Options) error { return nil }
 
 // DesktopNotifier posts to the macOS notification center through
 // osascript (the message goes as arguments, never into the script).

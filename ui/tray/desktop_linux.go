@@ -11,10 +11,10 @@ import (
 	"github.com/kftray-go/kftray/internal/envknob"
 )
 
-// checkDesktop makes sure there is a session bus to put the icon on, and
+// CheckDesktop makes sure there is a session bus to put the icon on, and
 // warns when no tray host (StatusNotifierWatcher) runs on it yet: the
 // icon appears once one starts.
-func checkDesktop(opts Options) error {
+func CheckDesktop(opts Options) error {
 	conn, err := sessionBus()
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"errors"
 )
 
-func checkDesktop(Options) error { return nil }
+func CheckDesktop(Options) error { return nil }
 
 // DesktopNotifier has nothing to notify with on this system.
 type DesktopNotifier struct{}

@@ -13,13 +13,11 @@ import (
 
 // Run shows the tray until the user quits it or ctx ends; the forwards
 // keep running either way (they are the daemon's). It blocks, and on
-// macOS must run on the main goroutine.
+// macOS must run on the main goroutine. Call CheckDesktop first: without
+// a session bus the icon would show nowhere.
 func Run(ctx context.Context, opts Options) error {
 	if opts.Refresh <= 0 {
 		opts.Refresh = 10 * time.Second
-	}
-	if err := checkDesktop(opts); err != nil {
-		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

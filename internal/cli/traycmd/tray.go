@@ -47,6 +47,9 @@ func NewCmdTray(f *cmdutil.Factory) *cobra.Command {
 				_, err := uicmd.Open(ctx, c, dir)
 				return err
 			}}
+			if err := tray.CheckDesktop(opts); err != nil {
+				return err
+			}
 			if !noNotify {
 				n, err := tray.NewNotifier()
 				if err != nil {
