@@ -35,3 +35,21 @@ type ImportResult struct {
 	Updated   []int64 `json:"updated"`
 	Unchanged []int64 `json:"unchanged"`
 }
+
+// Change is one entry of a merge plan: what a merge does (or, dry run,
+// would do) to one config.
+type Change struct {
+	// Action is "add", "update", "unchanged" or "delete" (a flush removes
+	// the configs the source no longer has).
+	Action string `json:"action"`
+	ID     int64  `json:"id,omitempty"` // the stored config's id (0 for an add in a dry run)
+	Config Config `json:"config"`       // the config as it is after the merge (as it was, for a delete)
+}
+
+// Merge actions (Change.Action).
+const (
+	ChangeAdd       = "add"
+	ChangeUpdate    = "update"
+	ChangeUnchanged = "unchanged"
+	ChangeDelete    = "delete"
+)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -25,8 +24,8 @@ type EnsureOptions struct {
 }
 
 // Ensure returns a client of the daemon for opts.Dir, starting one in the
-// background (its own session, output to the log file) when none answers,
-// and whether it started one. It links no daemon code: any client (the
+// background (detached from the terminal, output to the log file) when none
+// answers, and whether it started one. It links no daemon code: any client (the
 // CLI, a TUI, an MCP server) can start the daemon by running kftray.
 func Ensure(ctx context.Context, opts EnsureOptions) (*Client, bool, error) {
 	p := PathsIn(opts.Dir)
@@ -57,7 +56,7 @@ func Ensure(ctx context.Context, opts EnsureOptions) (*Client, bool, error) {
 
 	cmd := exec.Command(opts.Command[0], opts.Command[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf // panics and early errors land in the log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detachAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, false, fmt.Errorf("starting the kftray daemon (%s): %w", strings.Join(opts.Command, " "), err)
 	}

@@ -11,14 +11,16 @@ import (
 )
 
 // A daemon that exits at start is reported with the tail of its log, and
-// it ran detached: in a session of its own, so that closing the terminal
-// that started it does not stop it.
+// it ran detached: in a process group of its own, out of the terminal's
+// foreground group, so that neither the terminal's hangup nor Ctrl-C reach
+// it (cmd/kftray's TestDaemonStartDetachesFromTerminal runs the real
+// daemon in a terminal).
 func TestEnsureStartsDetachedAndReportsEarlyExit(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
 	dir := t.TempDir()
-	script := `echo "pid $$ sid $(cut -d' ' -f6 /proc/$$/stat)"; echo "no such flag: --bogus" >&2; exit 3`
+	script := `echo "pid $$ pgrp $(cut -d' ' -f5 /proc/$$/stat)"; echo "no such flag: --bogus" >&2; exit 3`
 	_, started, err := Ensure(t.Context(), EnsureOptions{Dir: dir, Command: []string{"sh", "-c", script}})
 	if err == nil || started {
 		t.Fatalf("Ensure = %v, %v; want an error", started, err)
@@ -29,12 +31,12 @@ func TestEnsureStartsDetachedAndReportsEarlyExit(t *testing.T) {
 			t.Errorf("error %q does not contain %q", msg, want)
 		}
 	}
-	m := regexp.MustCompile(`pid (\d+) sid (\d+)`).FindStringSubmatch(msg)
+	m := regexp.MustCompile(`pid (\d+) pgrp (\d+)`).FindStringSubmatch(msg)
 	if m == nil {
 		t.Fatalf("the daemon's output is not in the error: %q", msg)
 	}
 	if m[1] != m[2] {
-		t.Errorf("the daemon (pid %s) ran in session %s, not its own", m[1], m[2])
+		t.Errorf("the daemon (pid %s) ran in process group %s, not its own", m[1], m[2])
 	}
 	if fi, err := os.Stat(PathsIn(dir).Log); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("daemon log: %v, %v; want mode 0600", fi, err)

@@ -18,9 +18,31 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.Impor
 	if err != nil {
 		return fwdconfig.ImportResult{}, err
 	}
-	var res fwdconfig.ImportResult
-	err = s.withTx(ctx, func(tx *sql.Tx) error {
-		res = fwdconfig.ImportResult{}
+	res, _, err := s.MergeConfigs(ctx, incoming, MergeOptions{})
+	return res, err
+}
+
+// MergeOptions change what MergeConfigs does.
+type MergeOptions struct {
+	// DryRun plans the merge and writes nothing.
+	DryRun bool
+	// Flush deletes every stored config that no incoming entry is the
+	// same forward as (the incoming set replaces the stored one).
+	Flush bool
+}
+
+// MergeConfigs merges configs (already parsed and valid) into the store as
+// ImportConfigs does, and returns the plan it carried out (or, DryRun,
+// would carry out) with the result. With Flush, the deleted configs'
+// ids are in the plan (action delete); their forwards are the caller's
+// to stop.
+func (s *Store) MergeConfigs(ctx context.Context, incoming []fwdconfig.Config, opts MergeOptions) (fwdconfig.ImportResult, []fwdconfig.Change, error) {
+	var (
+		res  fwdconfig.ImportResult
+		plan []fwdconfig.Change
+	)
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		res, plan = fwdconfig.ImportResult{}, nil
 		existing, err := listConfigs(ctx, tx, "")
 		if err != nil {
 			return err
@@ -38,6 +60,8 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.Impor
 			kind  opKind
 		}
 		all := existing // the configs as they will be after the import
+		nStored := len(existing)
+		matched := map[int]bool{} // stored configs some entry is the same forward as
 		var ops []op
 		addedAt := map[int]int{} // index into all -> index into ops, for adds
 		for i, in := range incoming {
@@ -54,6 +78,9 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.Impor
 				addedAt[len(all)-1] = len(ops)
 				ops = append(ops, op{entry: i + 1, at: len(all) - 1, kind: add})
 				continue
+			}
+			if j < nStored {
+				matched[j] = true
 			}
 			cur := all[j]
 			// kftray keeps the stored alias and local port when the file
@@ -78,6 +105,15 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.Impor
 			}
 			ops = append(ops, op{entry: i + 1, at: j, kind: kind})
 		}
+		// Flush: stored configs no entry matched go; their aliases are free.
+		deleted := map[int]bool{}
+		if opts.Flush {
+			for k := 0; k < nStored; k++ {
+				if !matched[k] {
+					deleted[k] = true
+				}
+			}
+		}
 
 		ie := &fwdconfig.ImportError{}
 		for _, o := range ops {
@@ -86,7 +122,7 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.Impor
 				continue
 			}
 			for k, other := range all {
-				if k == o.at || !strings.EqualFold(other.Alias, c.Alias) {
+				if k == o.at || deleted[k] || !strings.EqualFold(other.Alias, c.Alias) {
 					continue
 				}
 				who := "another entry of this file"
@@ -104,26 +140,45 @@ func (s *Store) ImportConfigs(ctx context.Context, data []byte) (fwdconfig.Impor
 			return ie
 		}
 
+		for k := 0; k < nStored; k++ {
+			if !deleted[k] {
+				continue
+			}
+			plan = append(plan, fwdconfig.Change{Action: fwdconfig.ChangeDelete, ID: existing[k].ID, Config: existing[k]})
+			if opts.DryRun {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM configs WHERE id = ?", existing[k].ID); err != nil {
+				return err
+			}
+		}
 		for _, o := range ops {
 			c := all[o.at]
 			switch o.kind {
 			case add:
-				if err := insertConfig(ctx, tx, &c); err != nil {
-					return err
+				if !opts.DryRun {
+					if err := insertConfig(ctx, tx, &c); err != nil {
+						return err
+					}
+					res.Added = append(res.Added, c.ID)
 				}
-				res.Added = append(res.Added, c.ID)
+				plan = append(plan, fwdconfig.Change{Action: fwdconfig.ChangeAdd, ID: c.ID, Config: c})
 			case update:
-				if err := updateConfig(ctx, tx, &c); err != nil {
-					return err
+				if !opts.DryRun {
+					if err := updateConfig(ctx, tx, &c); err != nil {
+						return err
+					}
 				}
 				res.Updated = append(res.Updated, c.ID)
+				plan = append(plan, fwdconfig.Change{Action: fwdconfig.ChangeUpdate, ID: c.ID, Config: c})
 			case unchanged:
 				res.Unchanged = append(res.Unchanged, c.ID)
+				plan = append(plan, fwdconfig.Change{Action: fwdconfig.ChangeUnchanged, ID: c.ID, Config: c})
 			}
 		}
 		return nil
 	})
-	return res, err
+	return res, plan, err
 }
 
 // ExportConfigs renders every config as a kftray-importable JSON array

@@ -165,6 +165,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log, UI: opts.UI})
+	stopSources, err := d.registerSources(ctx, srv)
+	if err != nil {
+		uln.Close()
+		return err
+	}
 	var wg sync.WaitGroup
 	for _, ln := range lns {
 		wg.Add(1)
@@ -245,6 +250,7 @@ wait:
 	defer cancelStop()
 	stopOrphans()
 	<-orphansDone
+	stopSources()
 	// The state writer stops first, so the stopped states are written
 	// here, with sctx, and not by a writer racing the end of the process.
 	stopWriter()

@@ -34,6 +34,7 @@ type bench struct {
 	http, echo map[string]string // target → local address
 	recAddr    map[string]string // kftray target → address of its rec forward
 	eng        *engineProc
+	daemons    map[string]*daemonProc // tDaemon, tDaemonSetsid, tDaemonFG
 	kubectl    map[string]*kubectlPF
 	helper     *helperService
 	privEcho   string
@@ -46,6 +47,9 @@ func (b *bench) close() {
 	}
 	if b.eng != nil {
 		b.eng.stop()
+	}
+	for _, d := range b.daemons {
+		d.stop()
 	}
 	if b.helper != nil {
 		b.helper.stop()
@@ -140,6 +144,10 @@ func (b *bench) setup(ctx context.Context) error {
 	b.http[tKftraySPDY], b.echo[tKftraySPDY], b.recAddr[tKftraySPDY] = rep.Addrs[idWebHTTP+10], rep.Addrs[idWebEcho+10], rep.Addrs[idRec+10]
 	b.privEcho, b.privHTTP = rep.Addrs[idPrivEcho], rep.Addrs[idPrivHTTP]
 
+	if err := b.startDaemons(sctx); err != nil {
+		return err
+	}
+
 	b.kubectl = map[string]*kubectlPF{}
 	for _, t := range []string{tKubectlWS, tKubectlSPDY} {
 		if err := b.startWebKubectl(sctx, t); err != nil {
@@ -161,6 +169,31 @@ func (b *bench) setup(ctx context.Context) error {
 		}
 	}
 	progress("ready: %v", b.http)
+	return nil
+}
+
+// startDaemons starts the real kftray daemon three times, each with its own
+// config directory: as `kftray start` spawns it (what users run), detached
+// with setsid as it was before issue 22, and in the foreground as a plain
+// child of the bench.
+func (b *bench) startDaemons(ctx context.Context) error {
+	progress("building kftray and starting its daemon (as kftray start spawns it, in a session of its own, and in the foreground)")
+	bin, err := buildKftray(ctx, b.tmp)
+	if err != nil {
+		return err
+	}
+	b.daemons = map[string]*daemonProc{}
+	web := func(id int64, port int) fwdconfig.Config { return b.cfg(id, "web", port) }
+	for t, mode := range map[string]daemonMode{tDaemon: asShipped, tDaemonSetsid: setsidDetached, tDaemonFG: foreground} {
+		d, err := startDaemon(ctx, bin, filepath.Join(b.tmp, t), mode, web)
+		if err != nil {
+			return err
+		}
+		b.daemons[t] = d
+		b.http[t], b.echo[t] = d.http, d.echo
+		b.res.note("%s: transport %s; %s (bench: %s)", t, d.transport, schedInfo(d.pid), schedInfo(os.Getpid()))
+		progress("%s: transport %s; %s", t, d.transport, schedInfo(d.pid))
+	}
 	return nil
 }
 
@@ -220,17 +253,23 @@ func (b *bench) fwdPID(t string) int {
 		return b.kubectl[t].pid()
 	case tKftrayWS, tKftraySPDY:
 		return b.eng.pid()
+	case tDaemon, tDaemonSetsid, tDaemonFG:
+		return b.daemons[t].pid
 	}
 	return 0
 }
 
-type cpuSnap struct{ fwd, api, kubelet time.Duration }
+type cpuSnap struct {
+	fwd, api, kubelet time.Duration
+	sched             schedStat // the forwarder's threads
+}
 
 func (b *bench) cpu(t string) cpuSnap {
 	pids := b.c.PIDs()
 	s := cpuSnap{api: cpuTime(pids["kube-apiserver"]), kubelet: cpuTime(pids["kubelet"])}
 	if pid := b.fwdPID(t); pid != 0 {
 		s.fwd = cpuTime(pid)
+		s.sched = readSchedStat(pid)
 	}
 	return s
 }
@@ -259,6 +298,9 @@ func (b *bench) rep(ctx context.Context, rep int) error {
 				b.res.add("cpu_bulk_fwd", t, (after.fwd-before.fwd).Seconds()/gib)
 				b.res.add("cpu_bulk_api", t, (after.api-before.api).Seconds()/gib)
 				b.res.add("cpu_bulk_kubelet", t, (after.kubelet-before.kubelet).Seconds()/gib)
+				sd := after.sched.sub(before.sched)
+				b.res.add("sched_bulk_wait", t, sd.wait.Seconds()/gib)
+				b.res.add("sched_bulk_slices", t, float64(sd.slices)/gib/1000)
 			}
 			progress("rep %d bulk %-12s %8.1f MiB/s", rep, t, v)
 		}
@@ -311,6 +353,10 @@ func (b *bench) rep(ctx context.Context, rep int) error {
 				b.res.add(k+"_p99", t, percentile(lats, 99))
 				if n == 32 && t != tDirect && len(lats) > 0 {
 					b.res.add("cpu_ka32_fwd", t, (after.fwd-before.fwd).Seconds()*10000/float64(len(lats)))
+					sd := after.sched.sub(before.sched)
+					b.res.add("sched_ka32_run", t, sd.run.Seconds()*10000/float64(len(lats)))
+					b.res.add("sched_ka32_wait", t, sd.wait.Seconds()*10000/float64(len(lats)))
+					b.res.add("sched_ka32_slices", t, float64(sd.slices)/float64(len(lats)))
 				}
 				progress("rep %d keepalive x%-2d %-12s %8.0f req/s p50 %.3f ms p99 %.3f ms", rep, n, t, rps, percentile(lats, 50), percentile(lats, 99))
 			}

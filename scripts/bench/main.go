@@ -7,7 +7,9 @@
 //	go run ./scripts/bench -profile /tmp/p # also CPU profiles of the kftray engine
 //
 // kftray runs in a child process (`bench engine`) as kubectl does, so that
-// its CPU time and RSS are measured on their own. Results: a markdown table
+// its CPU time and RSS are measured on their own; the real kftray daemon is
+// measured too, started as `kftray start` starts it (localapi.Ensure), with
+// setsid as before issue 22, and in the foreground. Results: a markdown table
 // on stdout (and -md), every sample in JSON (-out). See docs/benchmarks.md.
 package main
 

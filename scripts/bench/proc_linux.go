@@ -10,3 +10,7 @@ import (
 func dieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// setsidAttr puts a child in a session of its own, as localapi.Ensure
+// detached the daemon before issue 22.
+func setsidAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }

@@ -18,9 +18,15 @@ const (
 	tKubectlSPDY = "kubectl-spdy"
 	tKftrayWS    = "kftray-ws"
 	tKftraySPDY  = "kftray-spdy"
+	// The real kftray daemon, default transport: as `kftray start`
+	// spawns it, detached with setsid (its own session and autogroup; how
+	// it was spawned before issue 22) and as a foreground `kftray daemon`.
+	tDaemon       = "daemon"
+	tDaemonSetsid = "daemon-setsid"
+	tDaemonFG     = "daemon-fg"
 )
 
-var targets = []string{tDirect, tKubectlWS, tKubectlSPDY, tKftrayWS, tKftraySPDY}
+var targets = []string{tDirect, tKubectlWS, tKubectlSPDY, tKftrayWS, tKftraySPDY, tDaemon, tDaemonSetsid, tDaemonFG}
 
 // metric describes one row of the table.
 type metric struct {
@@ -65,6 +71,11 @@ var metrics = []metric{
 	{"cpu_bulk_kubelet", "kubelet CPU per GiB moved (bulk)", "s/GiB", false},
 	{"cpu_newconn_fwd", "forwarder CPU per new connection", "ms", false},
 	{"cpu_ka32_fwd", "forwarder CPU per 10k requests (32 conns)", "s", false},
+	{"sched_bulk_wait", "forwarder run-queue wait per GiB moved (bulk, schedstat)", "s/GiB", false},
+	{"sched_bulk_slices", "forwarder timeslices per GiB moved (bulk, schedstat)", "k/GiB", false},
+	{"sched_ka32_run", "forwarder on-CPU time per 10k requests (32 conns, schedstat)", "s", false},
+	{"sched_ka32_wait", "forwarder run-queue wait per 10k requests (32 conns, schedstat)", "s", false},
+	{"sched_ka32_slices", "forwarder timeslices per request (32 conns, schedstat)", "", false},
 }
 
 // Results holds every sample, by metric then target.
@@ -188,8 +199,8 @@ func (r *Results) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run %s on %s; load average before %s, after %s; %d repetition(s)%s.\n\n",
 		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine, r.Load, r.LoadEnd, r.Reps, map[bool]string{true: ", quick mode (small sizes)", false: ""}[r.Quick])
-	b.WriteString("| metric | unit | direct | kubectl ws | kubectl spdy | kftray ws | kftray spdy | kftray/kubectl ws | kftray/kubectl spdy | kftray/direct ws | kftray/direct spdy |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| metric | unit | direct | kubectl ws | kubectl spdy | kftray ws | kftray spdy | daemon (kftray start) | daemon (setsid) | daemon (foreground) | kftray/kubectl ws | kftray/kubectl spdy | kftray/direct ws | kftray/direct spdy | daemon/kubectl ws | daemon/kftray ws | setsid/kubectl ws | setsid/kftray ws | fg/kubectl ws |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range metrics {
 		byT, ok := r.Summary[m.Key]
 		if !ok {
@@ -202,7 +213,9 @@ func (r *Results) Markdown() string {
 		}
 		row = append(row,
 			r.ratio(m.Key, tKftrayWS, tKubectlWS), r.ratio(m.Key, tKftraySPDY, tKubectlSPDY),
-			r.ratio(m.Key, tKftrayWS, tDirect), r.ratio(m.Key, tKftraySPDY, tDirect))
+			r.ratio(m.Key, tKftrayWS, tDirect), r.ratio(m.Key, tKftraySPDY, tDirect),
+			r.ratio(m.Key, tDaemon, tKubectlWS), r.ratio(m.Key, tDaemon, tKftrayWS),
+			r.ratio(m.Key, tDaemonSetsid, tKubectlWS), r.ratio(m.Key, tDaemonSetsid, tKftrayWS), r.ratio(m.Key, tDaemonFG, tKubectlWS))
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 	b.WriteString("\nCells: median (min–max) over repetitions. Ratios are of medians; for MiB/s and req/s higher is better, for times lower is better.\n")

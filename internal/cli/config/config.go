@@ -33,6 +33,8 @@ func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 		NewCmdRm(f, nil),
 		NewCmdImport(f, nil),
 		NewCmdExport(f, nil),
+		NewCmdDiscover(f, nil),
+		NewCmdSync(f),
 	)
 	return cmd
 }

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -49,7 +51,7 @@ func NewCmdDaemon(f *cmdutil.Factory) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.HTTPAddr, "http-addr", fwdaemon.DefaultHTTPAddr, "loopback address of the token-protected HTTP API (port 0 picks one, written to api.addr)")
 	cmd.Flags().BoolVar(&opts.NoHTTP, "no-http", false, "serve the API on the unix socket only")
-	cmd.Flags().BoolVar(&opts.Detached, "detached", false, "log only to the log file (set when the CLI starts the daemon)")
+	cmd.Flags().BoolVar(&opts.Detached, "detached", false, "log only to the log file, ignore SIGHUP and the terminal (set when the CLI starts the daemon)")
 	_ = cmd.Flags().MarkHidden("detached")
 	cmd.AddCommand(newCmdStart(f), newCmdStop(f), newCmdStatus(f))
 	return cmd
@@ -57,6 +59,12 @@ func NewCmdDaemon(f *cmdutil.Factory) *cobra.Command {
 
 func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 	f := opts.Factory
+	if opts.Detached {
+		// Started in the background by a client: the terminal it ran in
+		// may close at any time (its hangup is SIGHUP).
+		signal.Ignore(syscall.SIGHUP)
+		dropControllingTerminal()
+	}
 	dir, err := f.ConfigDir()
 	if err != nil {
 		return err
