@@ -33,6 +33,10 @@ const (
 	// log files together; the hourly sweep removes the oldest rotated
 	// files beyond it.
 	SettingHTTPLogsMaxTotalSize = "http_logs_max_total_size"
+
+	// SettingNotificationsEnabled is whether `kftray tray` shows desktop
+	// notifications when a forward fails or recovers.
+	SettingNotificationsEnabled = "notifications_enabled"
 	// SettingMCPServerEnabled turns on the daemon's MCP endpoint
 	// (Streamable HTTP on loopback, behind the API token); kftray's
 	// setting of the same name. `kftray mcp` (stdio) needs no setting.
@@ -50,6 +54,8 @@ var knownSettings = []Setting{
 		Help: "log the HTTP traffic of forwards whose config does not say (http_logs_enabled)"},
 	{Key: SettingHTTPLogsMaxTotalSize, Kind: SettingInt, Default: "1073741824", Min: 1 << 20, Max: 1 << 40,
 		Help: "bytes all HTTP log files may take together; the oldest rotated files go first"},
+	{Key: SettingNotificationsEnabled, Kind: SettingBool, Default: "true",
+		Help: "desktop notifications from kftray tray when a forward fails or recovers after retrying"},
 	{Key: SettingMCPServerEnabled, Kind: SettingBool, Default: "false",
 		Help: "serve MCP (Streamable HTTP) on 127.0.0.1 behind the API token; its address is in mcp.addr"},
 	{Key: SettingMCPServerPort, Kind: SettingInt, Default: "0", Min: 0, Max: 65535,

@@ -104,3 +104,17 @@ func (c *Client) Settings(ctx context.Context) (map[string]string, error) {
 func (c *Client) SetSetting(ctx context.Context, key, value string) error {
 	return c.do(ctx, http.MethodPut, "/settings/"+url.PathEscape(key), SettingValue{Value: value}, nil)
 }
+
+// UILogin is a single-use link that opens the web UI in a browser.
+type UILogin struct {
+	URL       string    `json:"url"` // http://127.0.0.1:PORT/ui/login?token=...
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// UILogin asks the daemon for a login link to its web UI (what `kftray ui`
+// opens). It works once, for a short time; a browser session cannot ask
+// for one.
+func (c *Client) UILogin(ctx context.Context) (UILogin, error) {
+	var l UILogin
+	return l, c.do(ctx, http.MethodPost, "/ui/login", struct{}{}, &l)
+}

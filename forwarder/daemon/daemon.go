@@ -52,6 +52,9 @@ type Options struct {
 	// (the CLI passes what `kftray helper status` computes); nil: the
 	// daemon says it cannot tell.
 	HelperProbe func(ctx context.Context) localapi.Helper
+	// UI serves the web UI's files on the TCP listener (ui/web.Handler);
+	// nil: no web UI.
+	UI http.Handler
 	// MCPHandler builds the MCP endpoint's handler over a client of this
 	// daemon (the CLI passes ui/mcpserver's); the endpoint runs while the
 	// setting mcp_server_enabled is on. Nil: this daemon has none.
@@ -161,7 +164,7 @@ func Run(ctx context.Context, opts Options) error {
 		token, _ = tok.get()
 	}
 
-	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log})
+	srv := httpapi.NewServer(d, httpapi.ServerOptions{UID: uint32(os.Getuid()), Token: token, Log: log, UI: opts.UI})
 	stopSources, err := d.registerSources(ctx, srv)
 	if err != nil {
 		uln.Close()

@@ -56,6 +56,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET "+v+"/settings", s.settings)
 	s.mux.HandleFunc("PUT "+v+"/settings/{key}", s.setSetting)
 	s.mux.HandleFunc("GET "+v+"/logs/daemon", s.daemonLog)
+
+	s.mux.HandleFunc("POST "+v+"/ui/login", s.uiLogin)
+	s.mux.HandleFunc("POST "+v+"/ui/logout", s.uiLogout)
 }
 
 // readConfig reads one kftray-JSON config from the request body.

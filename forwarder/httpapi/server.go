@@ -1,12 +1,12 @@
 // Package httpapi serves the kftray daemon's local API (wire types in
 // localapi, documented in docs/api.md): on the unix socket, callers are
-// checked by the kernel's peer uid; on 127.0.0.1, by the bearer token and
-// a loopback Host header. Backend is what the daemon implements.
+// checked by the kernel's peer uid; on 127.0.0.1, by the bearer token or a
+// browser session of the web UI (browser.go), and a loopback Host header.
+// Backend is what the daemon implements.
 package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +100,11 @@ type ServerOptions struct {
 	// LogPoll is how often a daemon log follower looks for new lines;
 	// default 250 ms.
 	LogPoll time.Duration
+	// UI serves the web UI's files under /ui/ on TCP listeners (package
+	// ui/web). nil: no web UI, and no browser sessions.
+	UI http.Handler
+	// Now is the clock of browser sessions (tests); default time.Now.
+	Now func() time.Time
 }
 
 // Server serves the API on unix and TCP listeners.
@@ -114,6 +119,9 @@ type Server struct {
 	// which waits for requests in flight.
 	closing   chan struct{}
 	closeOnce sync.Once
+
+	browser *sessions
+	tcpAddr string // the TCP listener's address, for login links
 }
 
 // NewServer returns a server for b.
@@ -124,7 +132,7 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 	if opts.LogPoll <= 0 {
 		opts.LogPoll = 250 * time.Millisecond
 	}
-	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), closing: make(chan struct{})}
+	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), closing: make(chan struct{}), browser: newSessions(opts.Now)}
 	s.mux.HandleFunc("GET "+localapi.Version+"/status", s.status)
 	s.mux.HandleFunc("GET "+localapi.Version+"/forwards", s.forwards)
 	s.mux.HandleFunc("GET "+localapi.Version+"/forwards/{ref}", s.forward)
@@ -151,8 +159,9 @@ type credResult struct {
 }
 
 // Serve answers requests on ln until Shutdown. Unix listeners check the
-// peer's uid from the kernel; TCP listeners check the bearer token and
-// that the request was addressed to a loopback host (no DNS rebinding).
+// peer's uid from the kernel; TCP listeners check the bearer token or a
+// browser session, and that the request was addressed to a loopback host
+// (no DNS rebinding) from no other origin (tcpHandler).
 func (s *Server) Serve(ln net.Listener) error {
 	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	switch ln.(type) {
@@ -168,7 +177,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			return context.WithValue(ctx, credKey{}, r)
 		}
 	default:
-		hs.Handler = s.tokenAuth(s.mux)
+		hs.Handler = s.tcpHandler(s.mux)
+		s.mu.Lock()
+		if s.tcpAddr == "" {
+			s.tcpAddr = ln.Addr().String()
+		}
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	s.servers = append(s.servers, hs)
@@ -209,32 +223,6 @@ func (s *Server) unixAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (s *Server) tokenAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
-			writeError(w, http.StatusForbidden, fmt.Errorf("host %q is not a loopback address; use http://127.0.0.1:PORT", r.Host))
-			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok && r.Method == http.MethodGet && isEventStream(r.URL.Path) {
-			// Browsers' EventSource cannot set headers.
-			got, ok = r.URL.Query().Get("access_token"), true
-		}
-		if !ok || s.opts.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kftray"`)
-			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token; it is in the file api.token in the kftray config directory"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// isEventStream: the state events and the HTTP log streams.
-func isEventStream(path string) bool {
-	return path == localapi.Version+"/events" || path == localapi.Version+"/http/events" ||
-		(strings.HasPrefix(path, localapi.Version+"/forwards/") && strings.HasSuffix(path, "/http/events"))
 }
 
 // loopbackHost reports whether a Host header names this machine's loopback.

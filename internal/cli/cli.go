@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kftray-go/kftray/internal/cli/autostartcmd"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/cli/config"
 	"github.com/kftray-go/kftray/internal/cli/daemoncmd"
@@ -22,6 +23,8 @@ import (
 	"github.com/kftray-go/kftray/internal/cli/logscmd"
 	"github.com/kftray-go/kftray/internal/cli/mcpcmd"
 	"github.com/kftray-go/kftray/internal/cli/relaycmd"
+	"github.com/kftray-go/kftray/internal/cli/traycmd"
+	"github.com/kftray-go/kftray/internal/cli/uicmd"
 	"github.com/kftray-go/kftray/internal/cli/version"
 )
 
@@ -56,6 +59,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		forward.NewCmdStart, forward.NewCmdStop, forward.NewCmdStatus, forward.NewCmdRun, daemoncmd.NewCmdDaemon,
 		relaycmd.NewCmdRelay,
 		logscmd.NewCmdLogs,
+		uicmd.NewCmdUI, traycmd.NewCmdTray, autostartcmd.NewCmdAutostart,
 		mcpcmd.NewCmdMCP,
 		version.NewCmdVersion,
 	} {

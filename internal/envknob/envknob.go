@@ -43,6 +43,14 @@ const (
 
 	DevclusterBin  = "KFTRAY_DEVCLUSTER_BIN"  // dev cluster binary (e2e/cluster); default scripts/devcluster/bin/devcluster
 	DevclusterKeep = "KFTRAY_DEVCLUSTER_KEEP" // non-empty: keep a test cluster's directory (logs) after Stop
+
+	// The desktop session bus of `kftray tray` (its menu, notifications);
+	// the tray library (fyne.io/systray) reads it too.
+	DBusSessionBus = "DBUS_SESSION_BUS_ADDRESS"
+
+	// Web UI browser tests (e2e/webui): write screenshots of the main
+	// views into this directory (relative to the module root), e.g. docs/img.
+	WebUIScreenshots = "KFTRAY_WEBUI_SCREENSHOTS"
 )
 
 // Get returns the value of one of the names above.

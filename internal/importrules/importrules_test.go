@@ -68,6 +68,16 @@ var rules = []rule{
 		deny: []string{""}, allow: []string{"localapi", "fwdconfig"},
 	},
 	{
+		why:  "the tray is a client of the daemon's local API only",
+		from: []string{"ui/tray"},
+		deny: []string{""}, allow: []string{"localapi", "fwdconfig", "internal/envknob"},
+	},
+	{
+		why:  "the web UI is static files: it imports nothing of ours (the daemon serves it)",
+		from: []string{"ui/web"},
+		deny: []string{""},
+	},
+	{
 		why:  "nothing imports the CLI but its main",
 		from: []string{""}, except: []string{"cmd/kftray", "internal/cli", "internal/cli/"},
 		deny: []string{"internal/cli", "internal/cli/"},

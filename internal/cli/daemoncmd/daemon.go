@@ -24,6 +24,7 @@ import (
 	"github.com/kftray-go/kftray/internal/logging"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/ui/mcpserver"
+	"github.com/kftray-go/kftray/ui/web"
 )
 
 // RunOptions are the inputs of `kftray daemon`.
@@ -85,6 +86,7 @@ func runDaemon(cmd *cobra.Command, opts *RunOptions) error {
 			return mcpserver.HTTPHandler(mcpserver.Options{Connect: func(context.Context) (*localapi.Client, error) { return c, nil },
 				Version: buildinfo.Get().Version, Log: log})
 		},
+		UI: web.Handler(),
 		Ready: func(st localapi.Status) {
 			if !opts.Detached {
 				fmt.Fprintf(f.IO.ErrOut, "kftray daemon running (pid %d) on %s; Ctrl-C stops it\n", st.PID, st.Socket)

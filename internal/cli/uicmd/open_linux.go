@@ -1,0 +1,3 @@
+package uicmd
+
+func opener(path string) (string, []string) { return "xdg-open", []string{path} }

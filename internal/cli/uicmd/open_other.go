@@ -1,0 +1,5 @@
+//go:build !linux && !darwin
+
+package uicmd
+
+func opener(string) (string, []string) { return "", nil }
