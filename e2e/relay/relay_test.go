@@ -246,11 +246,16 @@ func TestUDPServiceForward(t *testing.T) {
 	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, old, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// A reply may still come through the old pod's stream while the
+	// deletion is under way, so wait for the move, then ask through it.
+	for f.target.Pod() == old || f.target.Pod() == "" {
+		if ctx.Err() != nil {
+			t.Fatalf("forward still on relay pod %q %v after it was deleted", f.target.Pod(), wait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	want = dnsPod + ": after relay pod deleted"
 	p.ask("after relay pod deleted", func(s string) bool { return s == want })
-	if now := f.target.Pod(); now == old || now == "" {
-		t.Fatalf("forward still on relay pod %q after it was deleted", now)
-	}
 
 	// Stop: the Deployment is gone.
 	if err := f.target.Stop(ctx); err != nil {
