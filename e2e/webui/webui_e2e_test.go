@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/chromedp/chromedp"
+	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/internal/cli"
@@ -494,7 +495,10 @@ func TestWebUIViewsAndPickerFallbacks(t *testing.T) {
 	p.wait("the form, focused", `document.getElementById('config-dialog').open && document.activeElement.id === 'f-alias' && document.getElementById('f-http_logs_enabled').checked`)
 
 	// 403: the context may not list namespaces; the field stays typable.
-	limited := limitedKubeconfig(t, c, ns)
+	// A service account the cluster's RBAC lets list Services and pods in
+	// ns only (not namespaces).
+	limited := c.LimitedKubeconfig(t, ns, "webui-limited", []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services", "pods"}, Verbs: []string{"list", "get"}}})
 	p.typeIn("#f-kubeconfig", limited)
 	p.wait("namespaces refused", `document.getElementById('f-namespace-status').textContent.startsWith('Not allowed to list namespaces: type it.')`)
 	p.typeIn("#f-namespace", ns)
