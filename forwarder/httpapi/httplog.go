@@ -43,10 +43,8 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 	})
 	s.mux.HandleFunc("PUT "+v+"/forwards/{ref}/http", func(w http.ResponseWriter, r *http.Request) {
 		var set localapi.HTTPLogSettings
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&set); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w; send {\"enabled\": true|false, \"redact\": true|false} (redact may be left out)", err))
+		if err := ReadJSON(w, r, 64<<10, &set, "{\"enabled\": true|false, \"redact\": true|false} (redact may be left out)"); err != nil {
+			WriteError(w, err)
 			return
 		}
 		st, err := b.SetHTTPLog(r.Context(), r.PathValue("ref"), set)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -208,10 +207,8 @@ func (s *Server) relays(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) cleanRelays(w http.ResponseWriter, r *http.Request) {
 	var q localapi.RelayQuery
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w; send {\"kubeconfig\": PATHS, \"context\": NAME, \"namespace\": NAME} (each may be left out)", err))
+	if err := ReadJSON(w, r, 1<<20, &q, "{\"kubeconfig\": PATHS, \"context\": NAME, \"namespace\": NAME} (each may be left out)"); err != nil {
+		WriteError(w, err)
 		return
 	}
 	list, err := s.b.CleanRelays(r.Context(), q)
@@ -229,10 +226,8 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) setSetting(w http.ResponseWriter, r *http.Request) {
 	var v localapi.SettingValue
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w; send {\"value\": \"...\"}", err))
+	if err := ReadJSON(w, r, 64<<10, &v, "{\"value\": \"...\"}"); err != nil {
+		WriteError(w, err)
 		return
 	}
 	if err := s.b.SetSetting(r.Context(), r.PathValue("key"), v.Value); err != nil {

@@ -266,10 +266,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 func (s *Server) startStop(do func(context.Context, localapi.Selection) (localapi.Results, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var sel localapi.Selection
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&sel); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w; send {\"refs\": [\"NAME\", ...]} or {\"all\": true}", err))
+		if err := ReadJSON(w, r, 1<<20, &sel, "{\"refs\": [\"NAME\", ...]} or {\"all\": true}"); err != nil {
+			WriteError(w, err)
 			return
 		}
 		if sel.All == (len(sel.Refs) > 0) {
