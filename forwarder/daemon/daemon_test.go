@@ -180,35 +180,7 @@ func echo(t testing.TB, addr, msg string) string {
 // runInProcess runs a daemon in this process until the test ends.
 func runInProcess(t *testing.T, dir string, w *world, httpAddr string) (*localapi.Client, localapi.Status) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	ready := make(chan localapi.Status, 1)
-	go func() {
-		done <- Run(ctx, Options{Dir: dir, Log: zerolog.Nop(), HTTPAddr: httpAddr, Engine: w.engine(),
-			CounterPeriod: 20 * time.Millisecond, Ready: func(s localapi.Status) { ready <- s }})
-	}()
-	var st localapi.Status
-	select {
-	case st = <-ready:
-	case err := <-done:
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("daemon did not become ready within 15s")
-	}
-	c := localapi.NewUnixClient(st.Socket)
-	t.Cleanup(func() {
-		c.Close()
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("daemon did not stop within 15s")
-		}
-	})
-	return c, st
+	return runDaemon(t, Options{Dir: dir, HTTPAddr: httpAddr, Engine: w.engine()})
 }
 
 func TestDaemonStartStatusEventsStop(t *testing.T) {
