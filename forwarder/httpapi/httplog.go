@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/kftray-go/kftray/localapi"
@@ -180,64 +179,4 @@ func (s *Server) httpEvents(w http.ResponseWriter, r *http.Request, b HTTPLogBac
 		}
 		fl.Flush()
 	}
-}
-
-// HTTPHub fans new exchanges out to event-stream subscribers. A
-// subscriber that falls behind by more than its buffer is dropped (its
-// channel closed), never waited for.
-type HTTPHub struct {
-	mu     sync.Mutex
-	subs   map[chan localapi.HTTPExchange]int64 // the forward each wants, 0: all
-	closed bool
-}
-
-// NewHTTPHub returns an empty hub.
-func NewHTTPHub() *HTTPHub { return &HTTPHub{subs: map[chan localapi.HTTPExchange]int64{}} }
-
-// Subscribe returns new exchanges of forward (0: every forward).
-func (h *HTTPHub) Subscribe(forward int64) (<-chan localapi.HTTPExchange, func()) {
-	ch := make(chan localapi.HTTPExchange, hubBuffer)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		close(ch)
-		return ch, func() {}
-	}
-	h.subs[ch] = forward
-	return ch, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if _, ok := h.subs[ch]; ok {
-			delete(h.subs, ch)
-			close(ch)
-		}
-	}
-}
-
-// Publish sends e to its subscribers without blocking.
-func (h *HTTPHub) Publish(e localapi.HTTPExchange) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch, fwd := range h.subs {
-		if fwd != 0 && fwd != e.Forward {
-			continue
-		}
-		select {
-		case ch <- e:
-		default:
-			delete(h.subs, ch)
-			close(ch)
-		}
-	}
-}
-
-// Close ends every subscription and refuses new ones.
-func (h *HTTPHub) Close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs {
-		close(ch)
-	}
-	h.subs = map[chan localapi.HTTPExchange]int64{}
-	h.closed = true
 }
