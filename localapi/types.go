@@ -10,6 +10,8 @@
 package localapi
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kftray-go/kftray/fwdconfig"
@@ -147,4 +149,24 @@ type Error struct {
 type FieldError struct {
 	Field   string `json:"field"` // kftray JSON name, e.g. "local_port"
 	Problem string `json:"problem"`
+}
+
+// Describe says where a forward stands in one line, in the words every
+// interface uses: "running on 127.0.0.1:8080 -> pod web-1".
+func (fw *Forward) Describe() string {
+	var b strings.Builder
+	b.WriteString(fw.Status)
+	if fw.Address != "" && fw.Status != StatusStopped {
+		b.WriteString(" on " + fw.Address)
+	}
+	if fw.Pod != "" {
+		b.WriteString(" -> pod " + fw.Pod)
+	}
+	if fw.Status == StatusRetrying && fw.Attempt > 0 {
+		fmt.Fprintf(&b, " (attempt %d)", fw.Attempt)
+	}
+	if fw.LastError != "" && fw.Status != StatusRunning {
+		b.WriteString(": " + fw.LastError)
+	}
+	return b.String()
 }

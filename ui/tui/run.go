@@ -217,25 +217,6 @@ func printResult(o RunOptions, r localapi.Result) {
 	case r.Error != "":
 		fmt.Fprintf(o.ErrOut, "%s: %s\n", name, r.Error)
 	case r.Forward != nil:
-		fmt.Fprintf(o.Out, "%s: %s\n", name, describe(r.Forward))
+		fmt.Fprintf(o.Out, "%s: %s\n", name, r.Forward.Describe())
 	}
-}
-
-// describe says where a forward stands in one line, in the CLI's words.
-func describe(fw *localapi.Forward) string {
-	var b strings.Builder
-	b.WriteString(fw.Status)
-	if fw.Address != "" && fw.Status != localapi.StatusStopped {
-		b.WriteString(" on " + fw.Address)
-	}
-	if fw.Pod != "" {
-		b.WriteString(" -> pod " + fw.Pod)
-	}
-	if fw.Status == localapi.StatusRetrying && fw.Attempt > 0 {
-		fmt.Fprintf(&b, " (attempt %d)", fw.Attempt)
-	}
-	if fw.LastError != "" && fw.Status != localapi.StatusRunning {
-		b.WriteString(": " + fw.LastError)
-	}
-	return b.String()
 }

@@ -133,7 +133,7 @@ func waitRunning(ctx context.Context, c *localapi.Client, res localapi.Results, 
 		if time.Now().After(deadline) {
 			for i, r := range res.Results {
 				if r.Error == "" && r.Forward != nil && r.Forward.Status != localapi.StatusRunning {
-					res.Results[i].Error = fmt.Sprintf("not running after %s: %s", wait, describe(r.Forward))
+					res.Results[i].Error = fmt.Sprintf("not running after %s: %s", wait, r.Forward.Describe())
 				}
 			}
 			return res, nil
@@ -212,7 +212,7 @@ func report(f *cmdutil.Factory, res localapi.Results, asJSON bool, verb string) 
 			case r.Forward == nil:
 				fmt.Fprintf(f.IO.Out, "%s: %s\n", name, verb)
 			default:
-				fmt.Fprintf(f.IO.Out, "%s: %s\n", name, describe(r.Forward))
+				fmt.Fprintf(f.IO.Out, "%s: %s\n", name, r.Forward.Describe())
 			}
 		}
 	}
@@ -223,25 +223,6 @@ func report(f *cmdutil.Factory, res localapi.Results, asJSON bool, verb string) 
 		return cmdutil.ErrSilent
 	}
 	return nil
-}
-
-// describe says where a forward stands in one line.
-func describe(fw *localapi.Forward) string {
-	var b strings.Builder
-	b.WriteString(fw.Status)
-	if fw.Address != "" && fw.Status != localapi.StatusStopped {
-		b.WriteString(" on " + fw.Address)
-	}
-	if fw.Pod != "" {
-		b.WriteString(" -> pod " + fw.Pod)
-	}
-	if fw.Status == localapi.StatusRetrying && fw.Attempt > 0 {
-		fmt.Fprintf(&b, " (attempt %d)", fw.Attempt)
-	}
-	if fw.LastError != "" && fw.Status != localapi.StatusRunning {
-		b.WriteString(": " + fw.LastError)
-	}
-	return b.String()
 }
 
 // NewCmdStatus builds `kftray status`.

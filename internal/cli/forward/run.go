@@ -81,7 +81,7 @@ func runRun(cmd *cobra.Command, opts *SelectOptions) error {
 		if err != nil {
 			return err
 		}
-		line := describe(&fw)
+		line := fw.Describe()
 		last[fw.ID] = line
 		if fw.Status == localapi.StatusFailed {
 			fmt.Fprintf(f.IO.ErrOut, "%s: %s\n", fw.Name, line)
@@ -108,7 +108,7 @@ func runRun(cmd *cobra.Command, opts *SelectOptions) error {
 				continue
 			}
 			// Print changes of status, pod or error, not counters.
-			line := describe(ev.Forward)
+			line := ev.Forward.Describe()
 			if last[ev.Forward.ID] != line {
 				last[ev.Forward.ID] = line
 				fmt.Fprintf(f.IO.Out, "%s: %s\n", ev.Forward.Name, line)
