@@ -246,17 +246,7 @@ func (c *Core) Start(ctx context.Context, sel localapi.Selection) (localapi.Resu
 	if err := c.startConfigs(ctx, func(int64) *localapi.KubeEnv { return sel.Kube }, cfgs...); err != nil {
 		return localapi.Results{}, err
 	}
-	for i, cfg := range cfgs {
-		f, err := c.one(ctx, cfg)
-		r := localapi.Result{Ref: refs[i], Forward: &f}
-		if err != nil {
-			r.Error = err.Error()
-		} else if f.Status == localapi.StatusFailed {
-			r.Error = f.LastError
-		}
-		res = append(res, r)
-	}
-	return localapi.Results{Results: res}, nil
+	return c.results(ctx, res, refs, cfgs), nil
 }
 
 // StartConfigs starts forwards for cfgs and remembers them as desired.
@@ -498,4 +488,20 @@ func (c *Core) ClearStale(ctx context.Context) (int, error) { return c.owners.cl
 // another `kftray run`) forwards one of cfgs, naming it and how to stop it.
 func (c *Core) CheckNotRunElsewhere(ctx context.Context, cfgs ...fwdconfig.Config) error {
 	return c.owners.checkNotElsewhere(ctx, cfgs...)
+}
+
+// results appends each started config's forward to res, failed ones with
+// their error.
+func (c *Core) results(ctx context.Context, res []localapi.Result, refs []string, cfgs []fwdconfig.Config) localapi.Results {
+	for i, cfg := range cfgs {
+		f, err := c.one(ctx, cfg)
+		r := localapi.Result{Ref: refs[i], Forward: &f}
+		if err != nil {
+			r.Error = err.Error()
+		} else if f.Status == localapi.StatusFailed {
+			r.Error = f.LastError
+		}
+		res = append(res, r)
+	}
+	return localapi.Results{Results: res}
 }

@@ -48,17 +48,7 @@ func (c *Core) Restart(ctx context.Context, sel localapi.Selection) (localapi.Re
 	if err := c.StartConfigs(ctx, cfgs...); err != nil {
 		return localapi.Results{}, err
 	}
-	for i, cfg := range cfgs {
-		f, err := c.one(ctx, cfg)
-		r := localapi.Result{Ref: refs[i], Forward: &f}
-		if err != nil {
-			r.Error = err.Error()
-		} else if f.Status == localapi.StatusFailed {
-			r.Error = f.LastError
-		}
-		res = append(res, r)
-	}
-	return localapi.Results{Results: res}, nil
+	return c.results(ctx, res, refs, cfgs), nil
 }
 
 func (d *daemon) Restart(ctx context.Context, sel localapi.Selection) (localapi.Results, error) {
