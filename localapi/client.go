@@ -138,17 +138,24 @@ func (c *Client) Shutdown(ctx context.Context) error {
 // every change) until ctx ends, the daemon closes the stream, or f returns
 // an error, which Events returns.
 func (c *Client) Events(ctx context.Context, f func(Event) error) error {
-	resp, err := c.send(ctx, http.MethodGet, "/events", nil)
+	return follow(ctx, c, request{method: http.MethodGet, path: "/events"}, "event stream", f)
+}
+
+// follow opens the event stream req asks for and calls f with each
+// event's data decoded as a T, until ctx ends, the stream ends or f fails.
+func follow[T any](ctx context.Context, c *Client, req request, what string, f func(T) error) error {
+	resp, err := c.sendReq(ctx, req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return readSSE(ctx, resp.Body, "event stream from "+c.where, func(data []byte) error {
-		var ev Event
-		if err := json.Unmarshal(data, &ev); err != nil {
-			return fmt.Errorf("event stream from %s: %w", c.where, err)
+	what += " from " + c.where
+	return readSSE(ctx, resp.Body, what, func(data []byte) error {
+		var v T
+		if err := json.Unmarshal(data, &v); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		return f(ev)
+		return f(v)
 	})
 }
 

@@ -265,17 +265,5 @@ func (c *Client) FollowHTTP(ctx context.Context, ref string, q HTTPQuery, f func
 	if ref != "" {
 		p = httpPath(ref) + "/events"
 	}
-	resp, err := c.sendReq(ctx, request{method: http.MethodGet, path: p, query: q.values()})
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	what := "HTTP log stream from " + c.where
-	return readSSE(ctx, resp.Body, what, func(data []byte) error {
-		var e HTTPExchange
-		if err := json.Unmarshal(data, &e); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return f(e)
-	})
+	return follow(ctx, c, request{method: http.MethodGet, path: p, query: q.values()}, "HTTP log stream", f)
 }

@@ -2,8 +2,6 @@ package localapi
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -62,17 +60,5 @@ func (c *Client) DaemonLog(ctx context.Context, q LogQuery) ([]LogLine, error) {
 func (c *Client) FollowDaemonLog(ctx context.Context, q LogQuery, f func(LogLine) error) error {
 	v := q.values()
 	v.Set("follow", "1")
-	resp, err := c.sendReq(ctx, request{method: http.MethodGet, path: "/logs/daemon", query: v})
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	what := "daemon log stream from " + c.where
-	return readSSE(ctx, resp.Body, what, func(data []byte) error {
-		var l LogLine
-		if err := json.Unmarshal(data, &l); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return f(l)
-	})
+	return follow(ctx, c, request{method: http.MethodGet, path: "/logs/daemon", query: v}, "daemon log stream", f)
 }
