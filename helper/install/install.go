@@ -27,6 +27,7 @@ import (
 
 	"github.com/kftray-go/kftray/helper/config"
 	"github.com/kftray-go/kftray/helper/minisign"
+	"github.com/kftray-go/kftray/internal/atomicfile"
 	"github.com/kftray-go/kftray/packaging/launchd"
 	"github.com/kftray-go/kftray/packaging/systemd"
 )
@@ -387,41 +388,13 @@ func readOnce(path string) ([]byte, error) {
 
 // writeAtomic writes data root:root with mode (never setuid) via a temp
 // file, fsync and rename, then fsyncs the directory.
-func writeAtomic(path string, data []byte, mode os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	o := atomicfile.Options{Perm: mode &^ (os.ModeSetuid | os.ModeSetgid | os.ModeSticky)}
 	if os.Geteuid() == 0 {
-		if err := tmp.Chown(0, 0); err != nil {
-			return fmt.Errorf("chown %s: %w", path, err)
-		}
+		o.Owner = &atomicfile.Owner{UID: 0, GID: 0}
 	}
-	if err := tmp.Chmod(mode &^ (os.ModeSetuid | os.ModeSetgid | os.ModeSticky)); err != nil {
-		return fmt.Errorf("chmod %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
+	if err := atomicfile.Write(path, data, o); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
