@@ -5,15 +5,14 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/localapi"
 )
 
@@ -35,13 +34,12 @@ func TestStartRightAfterDaemonSIGKILL(t *testing.T) {
 func startAfterKill(t *testing.T, zombie bool) {
 	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
 	ctx := context.Background()
-	k, dir := newKftray(t)
-	k.addWeb(c, ns)
+	k, dir := kftraytest.New(t, "kfe")
+	addWeb(k, c, ns)
 	var reap func()
 	if zombie {
 		// This test is the daemon's parent, and waits for it only at the end.
-		d := exec.Command(k.bin, "daemon", "--no-http")
-		d.Env = k.env
+		d := k.Command("daemon", "--no-http")
 		d.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := d.Start(); err != nil {
 			t.Fatal(err)
@@ -49,22 +47,21 @@ func startAfterKill(t *testing.T, zombie bool) {
 		reap = func() { d.Wait() }
 		t.Cleanup(func() { d.Process.Kill(); reap() })
 	}
-	k.run("start", "web", "--wait", "60s")
+	k.Run("start", "web", "--wait", "60s")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	st, err := client.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitForward(t, client, "web running in the first daemon", func(f localapi.Forward) bool {
+	kftraytest.WaitForward(t, client, "web", "web running in the first daemon", func(f localapi.Forward) bool {
 		return f.Status == localapi.StatusRunning && f.PID == st.PID
 	})
 	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	cmd := exec.Command(k.bin, "start", "--all", "--wait", "60s")
-	cmd.Env = k.env
+	cmd := k.Command("start", "--all", "--wait", "60s")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
@@ -83,10 +80,10 @@ func startAfterKill(t *testing.T, zombie bool) {
 	if err != nil || st2.PID == st.PID {
 		t.Fatalf("status after restart: %+v %v", st2, err)
 	}
-	f := waitForward(t, client, "web running in the new daemon", func(f localapi.Forward) bool {
+	f := kftraytest.WaitForward(t, client, "web", "web running in the new daemon", func(f localapi.Forward) bool {
 		return f.Status == localapi.StatusRunning && f.PID == st2.PID
 	})
-	if got := get(t, f.Address); got != pods[0] {
+	if got := kftraytest.Get(t, f.Address); got != pods[0] {
 		t.Fatalf("answered by %q, want %s", got, pods[0])
 	}
 }
@@ -97,25 +94,23 @@ func startAfterKill(t *testing.T, zombie bool) {
 // "already forwarded by kftray process N (running), probably 'kftray run'".
 func TestStartAfterKilledRunZombie(t *testing.T) {
 	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
-	k, _ := newKftray(t)
-	k.addWeb(c, ns)
-	run := exec.Command(k.bin, "run", "web")
-	run.Env = k.env
-	var runOut syncBuffer
+	k, _ := kftraytest.New(t, "kfe")
+	addWeb(k, c, ns)
+	run := k.Command("run", "web")
+	var runOut kftraytest.SyncBuffer
 	run.Stdout, run.Stderr = &runOut, &runOut
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { run.Process.Kill(); run.Wait() })
-	poll(t, "kftray run web to run it", func() (bool, string) {
-		return strings.Contains(k.run("status"), "running"), "its output:\n" + runOut.String()
+	kftraytest.Poll(t, "kftray run web to run it", func() (bool, string) {
+		return strings.Contains(k.Run("status"), "running"), "its output:\n" + runOut.String()
 	})
 	if err := run.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	cmd := exec.Command(k.bin, "start", "--all", "--wait", "60s")
-	cmd.Env = k.env
+	cmd := k.Command("start", "--all", "--wait", "60s")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -127,28 +122,11 @@ func TestStartAfterKilledRunZombie(t *testing.T) {
 		t.Fatalf("the output names the dead process %d:\n%s", run.Process.Pid, all)
 	}
 	t.Logf("kill -9 of kftray run %d (left a zombie) -> kftray start --all --wait exited 0 after %v: %s", run.Process.Pid, took.Round(time.Millisecond), strings.TrimSpace(out.String()))
-	fs := k.status()
+	fs := k.Status()
 	if len(fs) != 1 || fs[0].Status != localapi.StatusRunning || fs[0].Pod != pods[0] {
 		t.Fatalf("status: %+v", fs)
 	}
-	if got := get(t, fs[0].Address); got != pods[0] {
+	if got := kftraytest.Get(t, fs[0].Address); got != pods[0] {
 		t.Fatalf("answered by %q, want %s", got, pods[0])
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -8,14 +8,9 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
-	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/internal/cli"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/localapi"
@@ -37,37 +32,6 @@ func TestMain(m *testing.M) {
 		os.Exit(cli.Main(os.Args[1:], cmdutil.System()))
 	}
 	os.Exit(cluster.Main(m))
-}
-
-type kftray struct {
-	t   *testing.T
-	bin string
-	env []string
-}
-
-func newKftray(t *testing.T) (*kftray, string) {
-	dir, err := os.MkdirTemp("", "kfe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bindir := t.TempDir()
-	bin := filepath.Join(bindir, "kftray")
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := fwdaemon.StopRunning(ctx, dir, 20*time.Second); err != nil {
-			t.Error(err)
-		}
-		os.RemoveAll(dir)
-	})
-	return &kftray{t: t, bin: bin, env: append(os.Environ(), "KFTRAY_CONFIG="+dir)}, dir
 }
 
 // deployWeb deploys app (named "web", one replica) in a fresh namespace
@@ -88,75 +52,9 @@ func deployWeb(t *testing.T, app cluster.App) (c *cluster.Cluster, ns string, po
 
 // addWeb adds the forward "web" to port 80 of Service web in ns, through
 // the dev cluster's kubeconfig and context.
-func (k *kftray) addWeb(c *cluster.Cluster, ns string) {
-	k.t.Helper()
-	k.run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
+func addWeb(k *kftraytest.CLI, c *cluster.Cluster, ns string) {
+	k.Run("config", "add", "--name", "web", "-n", ns, "--service", "web", "--remote-port", "80",
 		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
-}
-
-// run runs kftray and fails the test unless it exits 0.
-func (k *kftray) run(args ...string) string {
-	k.t.Helper()
-	cmd := exec.Command(k.bin, args...)
-	cmd.Env = k.env
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		k.t.Fatalf("kftray %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errOut.String())
-	}
-	return out.String()
-}
-
-func (k *kftray) status() []localapi.Forward {
-	k.t.Helper()
-	var fs []localapi.Forward
-	if err := json.Unmarshal([]byte(k.run("status", "--json")), &fs); err != nil {
-		k.t.Fatal(err)
-	}
-	return fs
-}
-
-// poll calls f until it holds, failing the test after a bounded time.
-func poll(t *testing.T, what string, f func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, detail := f()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s: %s", what, detail)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitForward polls the daemon for the forward "web" until cond holds.
-func waitForward(t *testing.T, c *localapi.Client, what string, cond func(localapi.Forward) bool) localapi.Forward {
-	t.Helper()
-	var f localapi.Forward
-	poll(t, what, func() (bool, string) {
-		var err error
-		f, err = c.Forward(context.Background(), "web")
-		return err == nil && cond(f), fmt.Sprintf("%+v %v", f, err)
-	})
-	return f
-}
-
-func get(t *testing.T, addr string) string {
-	t.Helper()
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := hc.Get("http://" + addr + "/")
-	if err != nil {
-		t.Fatalf("GET through the forward %s: %v", addr, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
 }
 
 // TestCLIAndDaemonOnTheDevCluster: kftray start (daemon on demand), traffic,
@@ -165,19 +63,19 @@ func get(t *testing.T, addr string) string {
 func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
 	ctx := context.Background()
-	k, dir := newKftray(t)
-	k.addWeb(c, ns)
+	k, dir := kftraytest.New(t, "kfe")
+	addWeb(k, c, ns)
 
-	out := k.run("start", "web", "--wait", "60s")
+	out := k.Run("start", "web", "--wait", "60s")
 	if !strings.HasPrefix(out, "web: running on 127.0.0.1:") || !strings.Contains(out, "-> pod "+pods[0]) {
 		t.Fatalf("kftray start web --wait said %q; want running on its pod %s", out, pods[0])
 	}
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
-	f := waitForward(t, client, "web running on "+pods[0], func(f localapi.Forward) bool {
+	f := kftraytest.WaitForward(t, client, "web", "web running on "+pods[0], func(f localapi.Forward) bool {
 		return f.Status == localapi.StatusRunning && f.Pod == pods[0]
 	})
-	if got := get(t, f.Address); got != pods[0] {
+	if got := kftraytest.Get(t, f.Address); got != pods[0] {
 		t.Fatalf("answered by %q, want %s", got, pods[0])
 	}
 
@@ -209,36 +107,36 @@ func TestCLIAndDaemonOnTheDevCluster(t *testing.T) {
 			t.Fatalf("no event with the replacement pod %s within 60s", repl[0])
 		}
 	}
-	if got := get(t, f.Address); got != repl[0] {
+	if got := kftraytest.Get(t, f.Address); got != repl[0] {
 		t.Fatalf("after the pod change answered by %q, want %s", got, repl[0])
 	}
-	fs := k.status()
+	fs := k.Status()
 	if len(fs) != 1 || fs[0].Status != localapi.StatusRunning || fs[0].Pod != repl[0] || fs[0].TotalConns < 2 || fs[0].BytesFromPod == 0 {
 		t.Fatalf("kftray status --json: %+v; want web running on %s with counters", fs, repl[0])
 	}
-	if table := k.run("status"); !strings.Contains(table, repl[0]) || !strings.Contains(table, "running") {
+	if table := k.Run("status"); !strings.Contains(table, repl[0]) || !strings.Contains(table, "running") {
 		t.Fatalf("kftray status:\n%s", table)
 	}
 
 	// Stop the daemon: the forward stops and says so; the next daemon
 	// restores it.
-	k.run("daemon", "stop")
-	if fs := k.status(); fs[0].Status != localapi.StatusStopped || !fs[0].Desired {
+	k.Run("daemon", "stop")
+	if fs := k.Status(); fs[0].Status != localapi.StatusStopped || !fs[0].Desired {
 		t.Fatalf("after daemon stop: %+v; want stopped and still desired", fs[0])
 	}
-	k.run("daemon", "start")
-	f = waitForward(t, client, "web restored", func(f localapi.Forward) bool { return f.Status == localapi.StatusRunning })
-	if got := get(t, f.Address); got != repl[0] {
+	k.Run("daemon", "start")
+	f = kftraytest.WaitForward(t, client, "web", "web restored", func(f localapi.Forward) bool { return f.Status == localapi.StatusRunning })
+	if got := kftraytest.Get(t, f.Address); got != repl[0] {
 		t.Fatalf("restored forward answered by %q, want %s", got, repl[0])
 	}
 
-	if out := k.run("stop", "web"); out != "web: stopped\n" {
+	if out := k.Run("stop", "web"); out != "web: stopped\n" {
 		t.Fatalf("kftray stop web said %q", out)
 	}
-	if fs := k.status(); fs[0].Status != localapi.StatusStopped || fs[0].Desired {
+	if fs := k.Status(); fs[0].Status != localapi.StatusStopped || fs[0].Desired {
 		t.Fatalf("after stop: %+v; want stopped, not desired", fs[0])
 	}
-	k.run("daemon", "stop")
+	k.Run("daemon", "stop")
 }
 
 // rssKiB is a process's resident set size.
@@ -272,13 +170,13 @@ func TestHundredForwardsThroughTheDaemon(t *testing.T) {
 	if _, err := c.ReadyPods(ctx, ns, "web", 2); err != nil {
 		t.Fatal(err)
 	}
-	k, dir := newKftray(t)
+	k, dir := kftraytest.New(t, "kfe")
 	// config add, not import: import would merge these 100 (same identity).
 	for i := range n {
-		k.run("config", "add", "--name", fmt.Sprintf("web-%d", i), "-n", ns, "--service", "web", "--remote-port", "80",
+		k.Run("config", "add", "--name", fmt.Sprintf("web-%d", i), "-n", ns, "--service", "web", "--remote-port", "80",
 			"--kubeconfig", c.Kubeconfig, "--context", c.Context)
 	}
-	k.run("daemon", "start")
+	k.Run("daemon", "start")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	st, err := client.Status(ctx)
@@ -288,7 +186,7 @@ func TestHundredForwardsThroughTheDaemon(t *testing.T) {
 	before := rssKiB(t, st.PID)
 
 	start := time.Now()
-	k.run("start", "--all")
+	k.Run("start", "--all")
 	var fs []localapi.Forward
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -317,13 +215,13 @@ func TestHundredForwardsThroughTheDaemon(t *testing.T) {
 	}
 	allRunning := time.Since(start)
 	for _, f := range fs {
-		if got := get(t, f.Address); got == "" {
+		if got := kftraytest.Get(t, f.Address); got == "" {
 			t.Fatalf("%s answered nothing", f.Name)
 		}
 	}
 	after := rssKiB(t, st.PID)
 	t.Logf("%d forwards: all running %v after `kftray start --all`; daemon RSS %d KiB before, %d KiB after (%.1f KiB per forward)",
 		n, allRunning.Round(time.Millisecond), before, after, float64(after-before)/n)
-	k.run("stop", "--all")
-	k.run("daemon", "stop")
+	k.Run("stop", "--all")
+	k.Run("daemon", "stop")
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
 )
@@ -69,12 +70,12 @@ func TestDiscoverFromServiceAnnotations(t *testing.T) {
 		corev1.ServicePort{Port: 80})
 	mk("plain", nil, corev1.ServicePort{Port: 80})
 
-	k, dir := newKftray(t)
+	k, dir := kftraytest.New(t, "kfe")
 	base := []string{"config", "discover", "--kubeconfig", c.Kubeconfig, "--context", c.Context, "-n", ns, "--json"}
 	run := func(extra ...string) localapi.DiscoverResult {
 		t.Helper()
 		var res localapi.DiscoverResult
-		out := k.run(append(append([]string{}, base...), extra...)...)
+		out := k.Run(append(append([]string{}, base...), extra...)...)
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			t.Fatalf("%v in %s", err, out)
 		}
@@ -94,7 +95,7 @@ func TestDiscoverFromServiceAnnotations(t *testing.T) {
 		t.Fatalf("dry run: %v (dry_run %v); want %v", got, dry.DryRun, want)
 	}
 	var stored []fwdconfig.Config
-	if err := json.Unmarshal([]byte(k.run("config", "list", "--json")), &stored); err != nil || len(stored) != 0 {
+	if err := json.Unmarshal([]byte(k.Run("config", "list", "--json")), &stored); err != nil || len(stored) != 0 {
 		t.Fatalf("after the dry run the store has %v (%v); want nothing", stored, err)
 	}
 	if got := strings.Join(dry.Services, ","); got != ns+"/db,"+ns+"/web" {
@@ -114,7 +115,7 @@ func TestDiscoverFromServiceAnnotations(t *testing.T) {
 		t.Fatalf("discover: %v, result %+v; want %v added", got, res.Result, want)
 	}
 	byAlias := map[string]fwdconfig.Config{}
-	if err := json.Unmarshal([]byte(k.run("config", "list", "--json")), &stored); err != nil {
+	if err := json.Unmarshal([]byte(k.Run("config", "list", "--json")), &stored); err != nil {
 		t.Fatal(err)
 	}
 	for _, cfg := range stored {
@@ -134,20 +135,20 @@ func TestDiscoverFromServiceAnnotations(t *testing.T) {
 		}
 	}
 	// The table output names what was skipped and why.
-	table := k.run("config", "discover", "--kubeconfig", c.Kubeconfig, "--context", c.Context, "-n", ns, "--dry-run")
+	table := k.Run("config", "discover", "--kubeconfig", c.Kubeconfig, "--context", c.Context, "-n", ns, "--dry-run")
 	if !strings.Contains(table, "dry run, nothing changed: 2 services: 0 to add, 0 to update, 5 unchanged, 2 skipped") {
 		t.Errorf("table output:\n%s", table)
 	}
 
 	// Named remote ports went through the Service to its named targetPorts.
-	k.run("start", "my-web-api", "echo-svc", "--wait", "60s")
+	k.Run("start", "my-web-api", "echo-svc", "--wait", "60s")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	web, err := client.Forward(ctx, "my-web-api")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := get(t, web.Address); got != pods[0] {
+	if got := kftraytest.Get(t, web.Address); got != pods[0] {
 		t.Fatalf("my-web-api answered %q, want the pod %s", got, pods[0])
 	}
 	echo, err := client.Forward(ctx, "echo-svc")
@@ -167,7 +168,7 @@ func TestDiscoverFromServiceAnnotations(t *testing.T) {
 	if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "ping\n" {
 		t.Fatalf("echo-svc answered %q (%v); want the echo of ping", buf, err)
 	}
-	k.run("stop", "--all")
+	k.Run("stop", "--all")
 }
 
 func equalMaps(a, b map[string]string) bool {

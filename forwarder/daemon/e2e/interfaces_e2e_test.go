@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
 )
@@ -28,8 +29,8 @@ import (
 func TestInterfacesAPIOnTheDevCluster(t *testing.T) {
 	c, ns, pods := deployWeb(t, cluster.WebApp(1))
 	ctx := context.Background()
-	k, dir := newKftray(t)
-	k.run("daemon", "start")
+	k, dir := kftraytest.New(t, "kfe")
+	k.Run("daemon", "start")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 
@@ -78,7 +79,7 @@ func TestInterfacesAPIOnTheDevCluster(t *testing.T) {
 		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list"}}})
 	lref := localapi.ClusterRef{Kubeconfig: limited, Context: c.Context}
 	// RBAC changes reach the authorizer's cache a moment after they are made.
-	poll(t, "the limited user to list services", func() (bool, string) {
+	kftraytest.Poll(t, "the limited user to list services", func() (bool, string) {
 		s, _, err := client.Services(ctx, lref, ns)
 		return err == nil && len(s) == 1, fmt.Sprintf("%+v %v", s, err)
 	})
@@ -106,10 +107,10 @@ func TestInterfacesAPIOnTheDevCluster(t *testing.T) {
 	if res, err := client.Start(ctx, localapi.Selection{Refs: []string{"web"}}); err != nil || res.Failed() != 0 {
 		t.Fatalf("start: %+v %v", res, err)
 	}
-	f := waitForward(t, client, "web running on "+pods[0], func(f localapi.Forward) bool {
+	f := kftraytest.WaitForward(t, client, "web", "web running on "+pods[0], func(f localapi.Forward) bool {
 		return f.Status == localapi.StatusRunning && f.Pod == pods[0]
 	})
-	if got := get(t, f.Address); got != pods[0] {
+	if got := kftraytest.Get(t, f.Address); got != pods[0] {
 		t.Fatalf("answered by %q, want %s", got, pods[0])
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -127,12 +128,12 @@ func TestInterfacesAPIOnTheDevCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitForward(t, client, "web running on "+addr, func(f localapi.Forward) bool {
+	kftraytest.WaitForward(t, client, "web", "web running on "+addr, func(f localapi.Forward) bool {
 		return f.Status == localapi.StatusRunning && f.Address == addr
 	})
-	if got := get(t, addr); got != pods[0] {
+	if got := kftraytest.Get(t, addr); got != pods[0] {
 		t.Fatalf("after the edit answered by %q, want %s", got, pods[0])
 	}
-	k.run("stop", "web")
-	k.run("daemon", "stop")
+	k.Run("stop", "web")
+	k.Run("daemon", "stop")
 }

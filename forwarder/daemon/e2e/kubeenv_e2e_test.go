@@ -7,20 +7,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/localapi"
 )
 
 // runEnv runs kftray with extra environment variables and returns its
 // output and error, whatever the exit status.
-func (k *kftray) runEnv(extra []string, args ...string) (string, string, error) {
-	k.t.Helper()
-	cmd := exec.Command(k.bin, args...)
-	cmd.Env = append(append([]string{}, k.env...), extra...)
+func runEnv(k *kftraytest.CLI, extra []string, args ...string) (string, string, error) {
+	cmd := k.Command(args...)
+	cmd.Env = append(append([]string{}, k.Env...), extra...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -35,25 +34,25 @@ func (k *kftray) runEnv(extra []string, args ...string) (string, string, error) 
 func TestDaemonUsesTheClientsKubeconfig(t *testing.T) {
 	c, ns, pods := deployWeb(t, cluster.App{Name: "web"})
 	ctx := context.Background()
-	k, dir := newKftray(t)
+	k, dir := kftraytest.New(t, "kfe")
 	for _, name := range []string{"a", "b"} {
-		k.run("config", "add", "--name", name, "-n", ns, "--service", "web", "--remote-port", "80")
+		k.Run("config", "add", "--name", name, "-n", ns, "--service", "web", "--remote-port", "80")
 	}
 	bad := []string{"KUBECONFIG=/nonexistent"}
 	good := []string{"KUBECONFIG=" + c.Kubeconfig}
 
-	out, errOut, err := k.runEnv(bad, "start", "a")
+	out, errOut, err := runEnv(k, bad, "start", "a")
 	if err == nil || !strings.Contains(out+errOut, "/nonexistent") {
 		t.Fatalf("KUBECONFIG=/nonexistent kftray start a: %v\n%s%s; want a failure naming /nonexistent", err, out, errOut)
 	}
-	out, errOut, err = k.runEnv(good, "start", "b", "--wait", "60s")
+	out, errOut, err = runEnv(k, good, "start", "b", "--wait", "60s")
 	if err != nil {
 		t.Fatalf("kftray start b from a shell with a good kubeconfig, after the daemon was started with KUBECONFIG=/nonexistent: %v\n%s%s", err, out, errOut)
 	}
 	if !strings.Contains(out, "-> pod "+pods[0]) {
 		t.Fatalf("kftray start b said %q", out)
 	}
-	out, errOut, err = k.runEnv(good, "start", "--json", "a")
+	out, errOut, err = runEnv(k, good, "start", "--json", "a")
 	if err != nil {
 		t.Fatalf("kftray start a again from the good shell: %v\n%s%s", err, out, errOut)
 	}
@@ -67,7 +66,7 @@ func TestDaemonUsesTheClientsKubeconfig(t *testing.T) {
 	}
 	byName := func() map[string]localapi.Forward {
 		m := map[string]localapi.Forward{}
-		for _, f := range k.status() {
+		for _, f := range k.Status() {
 			m[f.Name] = f
 		}
 		return m
@@ -81,20 +80,20 @@ func TestDaemonUsesTheClientsKubeconfig(t *testing.T) {
 
 	// The next daemon, started from the bad shell, restores both with the
 	// kubeconfig their client meant.
-	k.run("daemon", "stop")
-	if out, errOut, err := k.runEnv(bad, "daemon", "start"); err != nil {
+	k.Run("daemon", "stop")
+	if out, errOut, err := runEnv(k, bad, "daemon", "start"); err != nil {
 		t.Fatalf("daemon start: %v\n%s%s", err, out, errOut)
 	}
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	for _, name := range []string{"a", "b"} {
 		var f localapi.Forward
-		poll(t, name+" restored", func() (bool, string) {
+		kftraytest.Poll(t, name+" restored", func() (bool, string) {
 			var err error
 			f, err = client.Forward(ctx, name)
 			return err == nil && f.Status == localapi.StatusRunning, fmt.Sprintf("%+v %v", f, err)
 		})
-		if got := get(t, f.Address); got != pods[0] {
+		if got := kftraytest.Get(t, f.Address); got != pods[0] {
 			t.Fatalf("%s restored, answered by %q", name, got)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/forwarder/relay"
 	"github.com/kftray-go/kftray/localapi"
 )
@@ -28,8 +29,8 @@ func TestOrphanRelayOfKilledDaemonIsDeleted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c.UDPEcho(t, ns)
-	k, dir := newKftray(t)
-	k.run("config", "add", "--name", "dns", "-n", ns, "--service", "dns", "--remote-port", "53", "--protocol", "udp",
+	k, dir := kftraytest.New(t, "kfe")
+	k.Run("config", "add", "--name", "dns", "-n", ns, "--service", "dns", "--remote-port", "53", "--protocol", "udp",
 		"--kubeconfig", c.Kubeconfig, "--context", c.Context)
 
 	// Another config directory's daemon of this user on this host.
@@ -41,7 +42,7 @@ func TestOrphanRelayOfKilledDaemonIsDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	k.run("start", "dns")
+	k.Run("start", "dns")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	st, err := client.Status(ctx)
@@ -61,7 +62,7 @@ func TestOrphanRelayOfKilledDaemonIsDeleted(t *testing.T) {
 		return mine, list
 	}
 	var first relay.Info
-	poll(t, "the first daemon to deploy its relay", func() (bool, string) {
+	kftraytest.Poll(t, "the first daemon to deploy its relay", func() (bool, string) {
 		mine, _ := relaysOf()
 		if len(mine) == 1 {
 			first = mine[0]
@@ -74,9 +75,9 @@ func TestOrphanRelayOfKilledDaemonIsDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	k.run("start", "--all")
+	k.Run("start", "--all")
 	var took time.Duration
-	poll(t, "the killed daemon's relay to be replaced by one of the new daemon", func() (bool, string) {
+	kftraytest.Poll(t, "the killed daemon's relay to be replaced by one of the new daemon", func() (bool, string) {
 		mine, _ := relaysOf()
 		if len(mine) == 1 && mine[0].OwnerSession != first.OwnerSession {
 			took = time.Since(killed)
@@ -93,7 +94,7 @@ func TestOrphanRelayOfKilledDaemonIsDeleted(t *testing.T) {
 	if !found {
 		t.Fatalf("the other config directory's relay %s was deleted", otherRelay.Name)
 	}
-	list := k.run("relay", "list", "-n", ns, "--kubeconfig", c.Kubeconfig, "--context", c.Context)
+	list := k.Run("relay", "list", "-n", ns, "--kubeconfig", c.Kubeconfig, "--context", c.Context)
 	t.Logf("kftray relay list:\n%s", list)
 	for _, line := range strings.Split(list, "\n") {
 		if strings.Contains(line, otherRelay.Name) && !strings.HasSuffix(strings.TrimSpace(line), string(relay.OtherSession)) {
