@@ -3,7 +3,6 @@
 package webui_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/internal/envknob"
 )
@@ -215,51 +213,6 @@ func (p *page) downloadsTo(dir string) {
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
 		p.t.Fatal(err)
 	}
-}
-
-// kftray runs this test binary as the kftray command, with its own
-// config directory.
-type kftray struct {
-	t   *testing.T
-	bin string
-	env []string
-}
-
-func newKftray(t *testing.T) (*kftray, string) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "kfw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "kftray")
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := fwdaemon.StopRunning(ctx, dir, 20*time.Second); err != nil {
-			t.Error(err)
-		}
-		os.RemoveAll(dir)
-	})
-	return &kftray{t: t, bin: bin, env: append(os.Environ(), "KFTRAY_CONFIG="+dir)}, dir
-}
-
-func (k *kftray) run(args ...string) string {
-	k.t.Helper()
-	cmd := exec.Command(k.bin, args...)
-	cmd.Env = k.env
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		k.t.Fatalf("kftray %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errOut.String())
-	}
-	return out.String()
 }
 
 // logoutElsewhere ends the page's session from the page (as another tab

@@ -29,6 +29,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/internal/cli"
 	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/envknob"
@@ -42,36 +43,6 @@ func TestMain(m *testing.M) {
 		os.Exit(cli.Main(os.Args[1:], cmdutil.System()))
 	}
 	os.Exit(cluster.Main(m))
-}
-
-func waitForward(t *testing.T, c *localapi.Client, what string, cond func(localapi.Forward) bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		f, err := c.Forward(context.Background(), "web")
-		if err == nil && cond(f) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s: %+v %v", what, f, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func get(t *testing.T, addr string) string {
-	t.Helper()
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := hc.Get("http://" + addr + "/")
-	if err != nil {
-		t.Fatalf("GET through the forward %s: %v", addr, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
 }
 
 const row = `document.querySelector('li.fwd[data-name="web"]')`
@@ -94,8 +65,8 @@ func TestWebUIOnTheDevCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, dir := newKftray(t)
-	k.run("daemon", "start")
+	k, dir := kftraytest.New(t, "kfw")
+	k.Run("daemon", "start")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	st, err := client.Status(ctx)
@@ -104,7 +75,7 @@ func TestWebUIOnTheDevCluster(t *testing.T) {
 	}
 
 	p := newBrowser(t, "")
-	link := strings.TrimSpace(k.run("ui", "--print"))
+	link := strings.TrimSpace(k.Run("ui", "--print"))
 	p.navigate(link)
 	p.wait("the page live", `document.getElementById('conn').dataset.state === 'live'`)
 	if loc := eval[string](p, `location.href`); loc != "http://"+st.HTTPAddr+"/ui/" {
@@ -153,7 +124,7 @@ func TestWebUIOnTheDevCluster(t *testing.T) {
 	p.click(`li.fwd[data-name="web"] button.switch`)
 	p.wait("web running on its pod", fmt.Sprintf(`%s.dataset.status === 'running' && %s.querySelector('.pod').textContent === %s`, row, row, js("pod "+pods[0])))
 	addr := eval[string](p, row+`.querySelector('.addr').textContent`)
-	if got := get(t, addr); got != pods[0] {
+	if got := kftraytest.Get(t, addr); got != pods[0] {
 		t.Fatalf("through %s (the address the page shows) answered %q, want %s", addr, got, pods[0])
 	}
 	p.wait("the counters", row+`.querySelector('.counters').textContent.includes('1 conn ·')`)
@@ -173,7 +144,7 @@ func TestWebUIOnTheDevCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.wait("the replacement pod, live", fmt.Sprintf(`%s.dataset.status === 'running' && %s.querySelector('.pod').textContent === %s`, row, row, js("pod "+repl[0])))
-	if got := get(t, addr); got != repl[0] {
+	if got := kftraytest.Get(t, addr); got != repl[0] {
 		t.Fatalf("after the pod change answered by %q, want %s", got, repl[0])
 	}
 
@@ -237,7 +208,7 @@ func TestWebUIOnTheDevCluster(t *testing.T) {
 	}
 	p.click(`li.fwd[data-name="web"] details.menu > summary`)
 	p.click(`li.fwd[data-name="web"] .m-restart`)
-	waitForward(t, client, "web restarted", func(f localapi.Forward) bool {
+	kftraytest.WaitForward(t, client, "web", "web restarted", func(f localapi.Forward) bool {
 		return f.Status == localapi.StatusRunning && f.Since.After(before.Since)
 	})
 	p.wait("running after the restart", row+`.dataset.status === 'running'`)
@@ -246,10 +217,10 @@ func TestWebUIOnTheDevCluster(t *testing.T) {
 
 	// The daemon stops: the page says so, and how to come back (a new
 	// daemon has a new port and new sessions).
-	k.run("daemon", "stop")
+	k.Run("daemon", "stop")
 	p.wait("the daemon-stopped banner", `['stopping', 'down'].includes(document.getElementById('conn').dataset.state) && !document.getElementById('banner').hidden && document.getElementById('banner').textContent.includes('kftray daemon start') && document.getElementById('banner').textContent.includes('kftray ui')`)
-	k.run("daemon", "start")
-	p.navigate(strings.TrimSpace(k.run("ui", "--print")))
+	k.Run("daemon", "start")
+	p.navigate(strings.TrimSpace(k.Run("ui", "--print")))
 	p.wait("signed in again", `document.getElementById('conn').dataset.state === 'live' && `+row+` !== null`)
 
 	// A session the daemon no longer knows: the page asks for a new sign-in.
@@ -337,9 +308,9 @@ func webUIScreenshots(t *testing.T, p *page, client *localapi.Client, c *cluster
 // another port of 127.0.0.1 (the same "site", so the SameSite cookie goes
 // along) and a DNS-rebinding name try to use it. Nothing gets through.
 func TestWebUIHostilePages(t *testing.T) {
-	k, dir := newKftray(t)
-	k.run("config", "add", "--name", "web", "-n", "default", "--service", "web", "--remote-port", "80")
-	k.run("daemon", "start")
+	k, dir := kftraytest.New(t, "kfw")
+	k.Run("config", "add", "--name", "web", "-n", "default", "--service", "web", "--remote-port", "80")
+	k.Run("daemon", "start")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	ctx := context.Background()
@@ -351,7 +322,7 @@ func TestWebUIHostilePages(t *testing.T) {
 	api := "http://" + st.HTTPAddr
 
 	p := newBrowser(t, "MAP rebind.test 127.0.0.1")
-	p.navigate(strings.TrimSpace(k.run("ui", "--print")))
+	p.navigate(strings.TrimSpace(k.Run("ui", "--print")))
 	p.wait("signed in", `document.getElementById('conn').dataset.state === 'live'`)
 
 	// The attacker's page, on another port of 127.0.0.1.
@@ -448,16 +419,16 @@ func TestWebUIViewsAndPickerFallbacks(t *testing.T) {
 	c := cluster.Get(t)
 	ctx := context.Background()
 	ns := c.Namespace(t)
-	k, dir := newKftray(t)
+	k, dir := kftraytest.New(t, "kfw")
 	// A hostname needs the helper, which is not installed here.
-	k.run("config", "add", "--name", "api.dev.test", "--domain-enabled", "-n", ns, "--service", "api", "--remote-port", "80")
-	k.run("daemon", "start")
+	k.Run("config", "add", "--name", "api.dev.test", "--domain-enabled", "-n", ns, "--service", "api", "--remote-port", "80")
+	k.Run("daemon", "start")
 	client := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
 	defer client.Close()
 	base := "http://" + func() string { st, _ := client.Status(ctx); return st.HTTPAddr }()
 
 	p := newBrowser(t, "")
-	p.navigate(strings.TrimSpace(k.run("ui", "--print")))
+	p.navigate(strings.TrimSpace(k.Run("ui", "--print")))
 	p.wait("live", `document.getElementById('conn').dataset.state === 'live'`)
 
 	// Daemon log: the tail, then a line written after the page opened.
