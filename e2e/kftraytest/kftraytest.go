@@ -25,6 +25,41 @@ import (
 	"github.com/kftray-go/kftray/localapi"
 )
 
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// Build builds cmd/kftray, once per test binary, for the tests that run the
+// binary users run; it returns its path.
+func Build(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() { built, buildErr = build() })
+	if buildErr != nil {
+		t.Fatalf("building kftray: %v", buildErr)
+	}
+	return built
+}
+
+func build() (string, error) {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "kftraybin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "kftray")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kftray")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, out)
+	}
+	return bin, nil
+}
+
 // ConfigDir is a fresh config directory (short: unix socket paths are
 // limited) whose daemon is stopped, and which is removed, when the test
 // ends.

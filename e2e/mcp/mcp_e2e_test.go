@@ -10,7 +10,6 @@
 package mcp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,89 +17,28 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
-	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
 )
 
 func TestMain(m *testing.M) { os.Exit(cluster.Main(m)) }
 
-var (
-	buildOnce sync.Once
-	kftrayBin string
-	buildErr  error
-)
-
-// kftray builds cmd/kftray once: the tests run the binary users run.
-func kftray(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		gomod, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "kfmcpbin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		kftrayBin = filepath.Join(dir, "kftray")
-		build := exec.Command("go", "build", "-o", kftrayBin, "./cmd/kftray")
-		build.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = &buildError{err: err, out: out}
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building kftray: %v", buildErr)
-	}
-	return kftrayBin
-}
-
-type buildError struct {
-	err error
-	out []byte
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
-
-// configDir is a fresh config directory (short: unix socket paths are
-// limited) whose daemon is stopped when the test ends.
-func configDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "kfm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := fwdaemon.StopRunning(ctx, dir, 20*time.Second); err != nil {
-			t.Error(err)
-		}
-		os.RemoveAll(dir)
-	})
-	return dir
-}
-
 // stdioSession runs `kftray mcp` with its own config directory and
 // connects the SDK's client to it.
-func stdioSession(t *testing.T, dir, kubeconfig string) (*mcp.ClientSession, *syncBuffer) {
+func stdioSession(t *testing.T, dir, kubeconfig string) (*mcp.ClientSession, *kftraytest.SyncBuffer) {
 	t.Helper()
-	cmd := exec.Command(kftray(t), "mcp")
+	cmd := exec.Command(kftraytest.Build(t), "mcp")
 	cmd.Env = []string{"KFTRAY_CONFIG=" + dir, "HOME=" + dir, "PATH=/usr/bin:/bin", "KUBECONFIG=" + kubeconfig}
-	stderr := &syncBuffer{}
+	stderr := &kftraytest.SyncBuffer{}
 	cmd.Stderr = stderr
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).
 		Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
@@ -109,23 +47,6 @@ func stdioSession(t *testing.T, dir, kubeconfig string) (*mcp.ClientSession, *sy
 	}
 	t.Cleanup(func() { cs.Close() })
 	return cs, stderr
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // call calls a tool, fails the test on an error result, and decodes the
@@ -310,7 +231,7 @@ func TestMCPOnTheDevCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := configDir(t)
+	dir := kftraytest.ConfigDir(t, "kfm")
 
 	t.Run("stdio", func(t *testing.T) {
 		// The first kftray mcp has no kubeconfig (KUBECONFIG empty, no
