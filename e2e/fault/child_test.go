@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/forwarder"
 	"github.com/kftray-go/kftray/forwarder/tunnel"
 	"github.com/kftray-go/kftray/fwdconfig"
@@ -70,7 +71,7 @@ type child struct {
 	last    forwarder.State
 	history []forwarder.State
 	changed chan struct{}
-	stderr  syncBuffer
+	stderr  kftraytest.SyncBuffer
 }
 
 // startChild starts the forwarder child, prefixed by wrapper (for example

@@ -3,19 +3,16 @@
 package fault_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	"github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
@@ -28,7 +25,7 @@ func TestDaemonSIGKILLRestores(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
 	pods := deploy(t, c, ns, 1)
-	bin := buildKftray(t)
+	bin := kftraytest.Build(t)
 	dir, err := os.MkdirTemp("", "kff") // short: the socket path must fit
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +50,7 @@ func TestDaemonSIGKILLRestores(t *testing.T) {
 	if _, err := cl.Start(ctx, localapi.Selection{Refs: []string{"web"}}); err != nil {
 		t.Fatal(err)
 	}
-	f := waitForwardStatus(t, cl, "web running in the first daemon", func(f localapi.Forward) bool {
+	f := kftraytest.WaitForward(t, cl, "web", "web running in the first daemon", func(f localapi.Forward) bool {
 		return f.Status == localapi.StatusRunning && f.PID == a.pid()
 	})
 	if name, err := whoami(ctx, nil, f.Address); err != nil || name != pods[0] {
@@ -76,7 +73,7 @@ func TestDaemonSIGKILLRestores(t *testing.T) {
 	}
 
 	b := startDaemon(t, bin, dir)
-	f2 := waitForwardStatus(t, cl, "web restored in the second daemon", func(f localapi.Forward) bool {
+	f2 := kftraytest.WaitForward(t, cl, "web", "web restored in the second daemon", func(f localapi.Forward) bool {
 		return f.Status == localapi.StatusRunning && f.PID == b.pid()
 	})
 	name, took := eventually(t, nil, f2.Address, pods[0], 30*time.Second)
@@ -84,43 +81,10 @@ func TestDaemonSIGKILLRestores(t *testing.T) {
 	b.term(t)
 }
 
-// buildKftray builds cmd/kftray into a temp directory.
-func buildKftray(t *testing.T) string {
-	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "kftray")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kftray")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build kftray: %v\n%s", err, out)
-	}
-	return bin
-}
-
 type daemonProc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *kftraytest.SyncBuffer
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startDaemon runs `kftray daemon` on config directory dir and waits until
@@ -129,7 +93,7 @@ func startDaemon(t *testing.T, bin, dir string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(bin, "daemon", "--no-http")
 	cmd.Env = []string{"KFTRAY_CONFIG=" + dir, "HOME=" + dir, "PATH=/usr/bin:/bin"}
-	d := &daemonProc{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemonProc{cmd: cmd, out: &kftraytest.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = d.out, d.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -180,23 +144,5 @@ func (d *daemonProc) term(t *testing.T) {
 	case <-d.done:
 	case <-time.After(30 * time.Second):
 		t.Errorf("daemon still running 30s after SIGTERM; output:\n%s", d.out)
-	}
-}
-
-// waitForwardStatus polls the daemon for the forward "web" (bounded).
-func waitForwardStatus(t *testing.T, cl *localapi.Client, what string, cond func(localapi.Forward) bool) localapi.Forward {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		f, err := cl.Forward(ctx, "web")
-		cancel()
-		if err == nil && cond(f) {
-			return f
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %+v %v", what, f, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
