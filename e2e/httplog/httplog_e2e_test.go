@@ -36,6 +36,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kftray-go/kftray/e2e/cluster"
+	"github.com/kftray-go/kftray/e2e/kftraytest"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
@@ -157,21 +158,6 @@ func daemon(t *testing.T, dir string) (c *localapi.Client, stop func()) {
 	return c, stop
 }
 
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s: %s", what, detail)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // har is what a HAR 1.2 reader needs (the spec's required fields).
 type har struct {
 	Log struct {
@@ -278,7 +264,7 @@ func TestHTTPLogsOnTheDevCluster(t *testing.T) {
 	}
 
 	api, _ := daemon(t, dir)
-	waitFor(t, "the start-up sweep", func() (bool, string) {
+	kftraytest.Poll(t, "the start-up sweep", func() (bool, string) {
 		_, err := os.Stat(filepath.Join(logDir, "99_3.http"))
 		return os.IsNotExist(err), fmt.Sprint(err)
 	})
@@ -301,7 +287,7 @@ func TestHTTPLogsOnTheDevCluster(t *testing.T) {
 	for _, r := range res.Results {
 		addr[r.Ref] = r.Forward.Address
 	}
-	waitFor(t, "forwards running", func() (bool, string) {
+	kftraytest.Poll(t, "forwards running", func() (bool, string) {
 		fs, err := api.Forwards(ctx)
 		n := 0
 		for _, f := range fs {
@@ -383,7 +369,7 @@ func TestHTTPLogsOnTheDevCluster(t *testing.T) {
 	want := []string{"GET /hello 200", "GET /chunked 200", "GET /gzip 200", "GET /br 200", "POST /echo 200",
 		"GET /ws 101", "POST /grpc.Echo/Say 200"}
 	var list []localapi.HTTPExchange
-	waitFor(t, "the logged exchanges", func() (bool, string) {
+	kftraytest.Poll(t, "the logged exchanges", func() (bool, string) {
 		list, err = api.HTTPExchanges(ctx, "web", localapi.HTTPQuery{})
 		return err == nil && len(list) >= len(want), fmt.Sprint(len(list), err)
 	})
@@ -458,7 +444,7 @@ func TestHTTPLogsOnTheDevCluster(t *testing.T) {
 	var files []string
 	var text strings.Builder
 	rotated := 0
-	waitFor(t, "every entry in the .http files", func() (bool, string) {
+	kftraytest.Poll(t, "every entry in the .http files", func() (bool, string) {
 		files, _ = filepath.Glob(filepath.Join(logDir, fmt.Sprintf("%d_*.http", web.ID)))
 		text.Reset()
 		rotated = 0
