@@ -12,6 +12,7 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -178,19 +179,12 @@ func forwardLife(t *testing.T, cs *mcp.ClientSession, c *cluster.Cluster, ns, al
 		t.Fatalf("through the forward: %d %q; want the pod's name %s", resp.StatusCode, got, f.Pod)
 	}
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	kftraytest.Poll(t, "list_active_port_forwards to count the request", func() (bool, string) {
 		var active struct{ Forwards []activeRow }
 		call(t, cs, "list_active_port_forwards", nil, &active)
 		i := slices.IndexFunc(active.Forwards, func(x activeRow) bool { return x.Name == alias })
-		if i >= 0 && active.Forwards[i].TotalConns >= 1 && active.Forwards[i].BytesFromPod > 0 && active.Forwards[i].Pod == f.Pod {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("list_active_port_forwards never counted the request: %+v", active)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return i >= 0 && active.Forwards[i].TotalConns >= 1 && active.Forwards[i].BytesFromPod > 0 && active.Forwards[i].Pod == f.Pod, fmt.Sprintf("%+v", active)
+	})
 
 	var stopped struct {
 		Results []struct {
