@@ -161,17 +161,10 @@ func TestWebUIOnTheDevCluster(t *testing.T) {
 	p.click("#export")
 	exported := filepath.Join(dl, "kftray-configs.json")
 	var data []byte
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	kftraytest.Poll(t, "the download at "+exported, func() (bool, string) {
 		data, err = os.ReadFile(exported)
-		if err == nil && json.Valid(data) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no download at %s: %v", exported, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && json.Valid(data), fmt.Sprint(err)
+	})
 	var entries []map[string]any
 	if err := json.Unmarshal(data, &entries); err != nil || len(entries) != 1 || entries[0]["alias"] != "web" || entries[0]["namespace"] != ns {
 		t.Fatalf("exported %s: %v; want the one config web", data, err)
@@ -446,17 +439,10 @@ func TestWebUIViewsAndPickerFallbacks(t *testing.T) {
 	// Settings: a switch the daemon stores.
 	p.navigate(base + "/ui/#/settings")
 	p.click("#s-http_logs_default_enabled")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	kftraytest.Poll(t, "the setting the page switched on", func() (bool, string) {
 		m, err := client.Settings(ctx)
-		if err == nil && m["http_logs_default_enabled"] == "true" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the setting the page switched on: %v %v", m, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && m["http_logs_default_enabled"] == "true", fmt.Sprintf("%v %v", m, err)
+	})
 
 	// Keyboard: "n" opens the form, focused on its first field, which
 	// starts with the setting just changed; Escape closes it.
