@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/kftray-go/kftray/fwdconfig"
+	"github.com/kftray-go/kftray/internal/privtest"
 	"github.com/kftray-go/kftray/localapi"
 )
 
@@ -42,19 +41,15 @@ func TestOtherUserCannotChangeConfigsOrSettings(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a user and run a process as it")
 	}
-	uid, gid := ensureUser(t, "kftray-apitest")
+	bin, uid, gid := otherUser(t)
 	dir := shortDir(t)
 	os.Chmod(dir, 0o711)
 	c, st := runDaemon(t, Options{Dir: dir, Engine: testWorld(t).engine()})
 	if err := os.Chmod(st.Socket, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(shortDir(t), "daemon.test")
-	os.Chmod(filepath.Dir(bin), 0o755)
-	copyFile(t, os.Args[0], bin, 0o755)
-	cmd := exec.Command(bin, "-test.run=^TestChildCreatesConfig$", "-test.v")
+	cmd := privtest.As(exec.Command(bin, "-test.run=^TestChildCreatesConfig$", "-test.v"), uid, gid)
 	cmd.Env = []string{createSocketEnv + "=" + st.Socket}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the other user's client: %v\n%s", err, out)

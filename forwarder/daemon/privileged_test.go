@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/kftray-go/kftray/internal/privtest"
 )
 
 // TestOtherUserIsRefused runs an API client as a second real user (made
@@ -22,23 +22,17 @@ func TestOtherUserIsRefused(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a user and run a process as it")
 	}
-	const name = "kftray-apitest"
-	uid, gid := ensureUser(t, name)
+	bin, uid, gid := otherUser(t)
 
 	dir := shortDir(t)
 	os.Chmod(dir, 0o711) // others may traverse, not list
 	_, st := runInProcess(t, dir, testWorld(t), "")
 
-	// The test binary, where the other user can run it.
-	bin := filepath.Join(shortDir(t), "daemon.test")
-	os.Chmod(filepath.Dir(bin), 0o755)
-	copyFile(t, os.Args[0], bin, 0o755)
-
 	client := func(asOther bool) string {
 		cmd := exec.Command(bin, "-test.run=^$")
 		cmd.Env = []string{childEnv + "=client", childDirEnv + "=" + dir}
 		if asOther {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+			privtest.As(cmd, uid, gid)
 		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -62,22 +56,14 @@ func TestOtherUserIsRefused(t *testing.T) {
 	}
 }
 
-func ensureUser(t *testing.T, name string) (uint32, uint32) {
+// otherUser is the real user kftray-apitest (made with useradd) and a copy
+// of this test binary that it can run.
+func otherUser(t *testing.T) (bin string, uid, gid uint32) {
 	t.Helper()
-	if _, err := user.Lookup(name); err != nil {
-		out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
-		if err != nil {
-			t.Fatalf("useradd %s: %v\n%s", name, err, out)
-		}
-		t.Cleanup(func() { exec.Command("userdel", name).Run() })
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return uint32(uid), uint32(gid)
+	uid, gid = privtest.User(t, "kftray-apitest")
+	bin = filepath.Join(privtest.SharedDir(t, "kftray-daemon-test-"), "daemon.test")
+	copyFile(t, os.Args[0], bin, 0o755)
+	return bin, uid, gid
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
