@@ -21,7 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kftray-go/kftray/e2e/cluster"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/internal/cli"
+	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/localapi"
 )
 
@@ -80,9 +83,19 @@ func ConfigDir(t testing.TB, pattern string) string {
 	return dir
 }
 
-// CLI is this test binary copied under the name kftray (its TestMain runs
-// cli.Main under that name, so the daemon it starts on demand is this
-// code too), with a config directory of its own.
+// Main is TestMain for a package that uses New: run under the name kftray,
+// this test binary is the kftray command (so the daemon it starts on
+// demand is this code too); otherwise it runs the tests on the dev
+// cluster.
+func Main(m *testing.M) int {
+	if filepath.Base(os.Args[0]) == "kftray" {
+		return cli.Main(os.Args[1:], cmdutil.System())
+	}
+	return cluster.Main(m)
+}
+
+// CLI is this test binary copied under the name kftray (see Main), with a
+// config directory of its own.
 type CLI struct {
 	t   testing.TB
 	Bin string

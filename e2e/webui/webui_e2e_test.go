@@ -30,20 +30,13 @@ import (
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/e2e/kftraytest"
-	"github.com/kftray-go/kftray/internal/cli"
-	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/internal/envknob"
 	"github.com/kftray-go/kftray/localapi"
 )
 
 // TestMain: this binary, copied under the name kftray, is the kftray
 // command (so the daemon it starts is this code, with the web UI).
-func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == "kftray" {
-		os.Exit(cli.Main(os.Args[1:], cmdutil.System()))
-	}
-	os.Exit(cluster.Main(m))
-}
+func TestMain(m *testing.M) { os.Exit(kftraytest.Main(m)) }
 
 const row = `document.querySelector('li.fwd[data-name="web"]')`
 

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,19 +19,12 @@ import (
 
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/e2e/kftraytest"
-	"github.com/kftray-go/kftray/internal/cli"
-	"github.com/kftray-go/kftray/internal/cli/cmdutil"
 	"github.com/kftray-go/kftray/localapi"
 )
 
 // TestMain: this binary, copied under the name kftray, is the kftray
 // command (so the daemon it starts on demand is this code too).
-func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == "kftray" {
-		os.Exit(cli.Main(os.Args[1:], cmdutil.System()))
-	}
-	os.Exit(cluster.Main(m))
-}
+func TestMain(m *testing.M) { os.Exit(kftraytest.Main(m)) }
 
 // deployWeb deploys app (named "web", one replica) in a fresh namespace
 // of the dev cluster and waits until its pod is ready.
