@@ -498,7 +498,8 @@ func (s *Service) cleanup(cfg *config.Config, uid uint32, id string, log zerolog
 		log.Error().Err(err).Msg("remove session hosts lines")
 	}
 	pool := session.NewPool(cfg, s.opts.RunDir)
-	for _, ip := range pool.SessionAddresses(id) {
+	ips, _ := pool.SessionAddresses(id) // an unreadable pool: nothing to unalias
+	for _, ip := range ips {
 		_ = session.RemoveAlias(ctx, ip)
 	}
 	if err := pool.ReleaseSession(id); err != nil {
