@@ -185,4 +185,3 @@ func buildItems(entries map[int64]*entry, filter string, by sortKey, grouped boo
 }
 
 func fwdKey(id int64) string { return fmt.Sprintf("f:%d", id) }
-
