@@ -22,8 +22,10 @@
 //     1 MiB with exactly 3 descriptors: stdout and stderr must be pipes
 //     (fstat S_IFIFO; never a file or device root would write to), the fd
 //     channel an AF_UNIX SOCK_STREAM socket (SO_TYPE and getsockname);
-//     extra, missing, truncated or wrong-kind descriptors close all of them
-//     and the answer names what was wrong;
+//     missing, extra or wrong-kind descriptors close all of them and the
+//     answer names what was wrong; a frame ipc/fdpass refuses (more than
+//     4 descriptors, truncated control data, descriptors inside the body)
+//     closes them all and the connection, with no answer;
 //   - from the forwarder's environment keeps only go-plugin's handshake
 //     variables (cookie, protocol versions, client certificate, multiplex,
 //     min/max port), each at most 8 KiB and free of NUL, and refuses the
@@ -33,10 +35,13 @@
 //   - runs the plugin from the binary it is itself running (/proc/self/exe
 //     on Linux, so a file put at the installed path later never runs; on
 //     macOS the path resolved at start, refused once it names another
-//     file), with arguments it chooses (uid, session id, config, hosts and
-//     run paths), in a new session, with SIGTERM as its parent-death
-//     signal, with a root:root 0711 session directory under a root:root
-//     0711 sessions directory;
+//     file), with arguments it chooses (uid, a random 16-hex-digit session
+//     id, config, hosts and run paths), working directory /, in a new
+//     session, with SIGTERM as its parent-death signal, with a root-owned
+//     0711 session directory under a root-owned 0711 sessions directory
+//     (both checked not group/world writable);
+//   - re-reads the config once the plugin has started, and ends the
+//     session at once if the uid was dropped while it was starting;
 //   - after the launch answer reads nothing but the end of the connection:
 //     any byte from the forwarder ends the session (one read, no
 //     byte-at-a-time draining);
@@ -50,9 +55,10 @@
 //     kqueue on macOS, and reaps under the same lock it signals under), so
 //     a recycled pid is never hit; then removes the session's hosts lines,
 //     aliases and addresses;
-//   - at start and at stop: finishes or undoes an interrupted hosts write
-//     (the journal), removes stale temporary hosts files of ours, sweeps
-//     every managed line and allocation.
+//   - at start, at stop and for `kftray-helper cleanup`: finishes or
+//     undoes an interrupted hosts write (the journal), removes stale
+//     temporary hosts files of ours, sweeps every managed line, allocation
+//     and session directory.
 //
 // Plugin (`kftray-helper plugin`): on SIGTERM, on its launcher's death and
 // when go-plugin's Serve returns (a client's Shutdown), it lets a hosts
@@ -61,9 +67,12 @@
 // and one write of the file, never while waiting on the client.
 //
 // Plugin (`kftray-helper plugin`), before it serves:
-//   - refuses to run when setuid, or without a PEM client certificate in
-//     PLUGIN_CLIENT_CERT, or when the socket directory is not an absolute,
-//     root-owned directory (and parent) that no one else can write;
+//   - refuses to run when setuid, when descriptor 3 is not a unix socket
+//     (the fd channel), when the session id is not 1-32 lowercase letters
+//     or digits, when the config fails the service's checks, without a PEM
+//     client certificate in PLUGIN_CLIENT_CERT, or when the socket
+//     directory is not an absolute, root-owned directory (and parent) that
+//     no one else can write;
 //   - holds go-plugin's handshake line until the socket it names is a unix
 //     socket in that directory, with mutual TLS set up (a server
 //     certificate in the line), made 0600 and owned by the session's uid
@@ -75,7 +84,8 @@
 // messages other than SCM_RIGHTS, or descriptors inside a body are errors,
 // and every descriptor of a bad frame is closed. No buffered reads.
 //
-// RPCs (helper/session):
+// RPCs (helper/session), each a gRPC message of at most gRPC's default
+// 4 MiB:
 //   - addresses must parse; IPv4-mapped IPv6 is unmapped first;
 //   - ReleaseAddress, AddLoopbackAlias, RemoveLoopbackAlias: only addresses
 //     this session allocated; aliases run /sbin/ifconfig by absolute path
@@ -110,7 +120,11 @@
 //     from an ended session gets no new names), not twice in one request
 //     per family, not defined by the file's own lines outside the block, not
 //     managed by another lease in either family, and within the per-uid cap
-//     (max_hosts_per_uid, default 256).
+//     (max_hosts_per_uid, default 256); the host names and the session's
+//     pool addresses are read once per write, not per entry or name;
+//   - ListHosts: every managed line (the hosts file is world-readable
+//     anyway); Version: the helper's version and the sha256 of the binary
+//     the kernel runs.
 //
 // Hosts file writes (helper/hosts): serialized by flock on a lock under the
 // run directory; the file is opened O_NOFOLLOW and must be a regular file
@@ -132,11 +146,12 @@
 // file that is a byte-wise mix of the old and new content (a write or a
 // truncate cut short) gets the old content back; a whole old or new file
 // is kept; anything else (someone edited the file since) is left alone.
-// A journal that is not a regular root-owned file is refused. At start the
-// service removes regular files of ours (root-owned, named .hosts.atomic-*
-// or .hosts.kftray-*) beside the hosts file. After a change the DNS cache
-// is flushed (resolvectl by absolute path) at most once per 2 s per
-// process; requests in between share one flush at the end of the 2 s.
+// A journal that is not a regular root-owned file, writable by root alone,
+// is refused. The sweep (start, stop, cleanup) removes regular files of
+// ours (root-owned, named .hosts.atomic-* or .hosts.kftray-*) beside the
+// hosts file. After a change the DNS cache is flushed (resolvectl by
+// absolute path, 5 s timeout) at most once per 2 s per process; requests
+// in between share one flush at the end of the 2 s.
 //
 // Install (helper/install): the binary is opened O_NOFOLLOW and read once
 // (at most 512 MiB); its minisign signature must verify (prehashed

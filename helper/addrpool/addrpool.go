@@ -109,10 +109,10 @@ func (p *Pool) Owns(session string, ip netip.Addr) (bool, error) {
 	return ok, err
 }
 
-// SessionAddresses lists what the session holds (nil on error).
-func (p *Pool) SessionAddresses(session string) []netip.Addr {
+// SessionAddresses lists what the session holds.
+func (p *Pool) SessionAddresses(session string) ([]netip.Addr, error) {
 	var out []netip.Addr
-	_ = p.update(func(st map[netip.Addr]owner) error {
+	err := p.update(func(st map[netip.Addr]owner) error {
 		for a, o := range st {
 			if o.Session == session {
 				out = append(out, a)
@@ -120,7 +120,7 @@ func (p *Pool) SessionAddresses(session string) []netip.Addr {
 		}
 		return nil
 	})
-	return out
+	return out, err
 }
 
 // ReleaseSession frees everything the session holds.

@@ -498,7 +498,8 @@ func (s *Service) cleanup(cfg *config.Config, uid uint32, id string, log zerolog
 		log.Error().Err(err).Msg("remove session hosts lines")
 	}
 	pool := session.NewPool(cfg, s.opts.RunDir)
-	for _, ip := range pool.SessionAddresses(id) {
+	ips, _ := pool.SessionAddresses(id) // an unreadable pool: nothing to unalias
+	for _, ip := range ips {
 		_ = session.RemoveAlias(ctx, ip)
 	}
 	if err := pool.ReleaseSession(id); err != nil {
@@ -516,17 +517,14 @@ func takeFDs(fds []int) ([]*os.File, error) {
 		return nil, fmt.Errorf("launch request must carry %d descriptors (stdout, stderr, fd channel), got %d", ipc.LaunchFDs, len(fds))
 	}
 	for i, name := range []string{"stdout", "stderr"} {
-		var st unix.Stat_t
-		if err := unix.Fstat(fds[i], &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
-			err := fmt.Errorf("the launch request's %s descriptor must be a pipe (os.Pipe), not %s", name, describeFD(fds[i]))
+		if kind := describeFD(fds[i]); kind != kindPipe {
 			fdpass.CloseFDs(fds)
-			return nil, err
+			return nil, fmt.Errorf("the launch request's %s descriptor must be a pipe (os.Pipe), not %s", name, kind)
 		}
 	}
-	if !isUnixStream(fds[2]) {
-		err := fmt.Errorf("the third descriptor (fd channel) must be a unix stream socket (AF_UNIX, SOCK_STREAM), not %s", describeFD(fds[2]))
+	if kind := describeFD(fds[2]); kind != kindUnixStream {
 		fdpass.CloseFDs(fds)
-		return nil, err
+		return nil, fmt.Errorf("the third descriptor (fd channel) must be a unix stream socket (AF_UNIX, SOCK_STREAM), not %s", kind)
 	}
 	files := make([]*os.File, len(fds))
 	for i, fd := range fds {
@@ -535,22 +533,14 @@ func takeFDs(fds []int) ([]*os.File, error) {
 	return files, nil
 }
 
-// isUnixStream reports whether fd is an AF_UNIX SOCK_STREAM socket.
-// getsockname gives the family portably (SO_DOMAIN is Linux-only).
-func isUnixStream(fd int) bool {
-	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil || typ != unix.SOCK_STREAM {
-		return false
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return false
-	}
-	_, ok := sa.(*unix.SockaddrUnix)
-	return ok
-}
+// The kinds takeFDs wants, as describeFD names them.
+const (
+	kindPipe       = "a pipe"
+	kindUnixStream = "a socket (AF_UNIX, SOCK_STREAM)"
+)
 
-// describeFD names a descriptor's kind for error messages.
+// describeFD names a descriptor's kind (fstat; for a socket its family
+// from getsockname, portable unlike SO_DOMAIN, and SO_TYPE).
 func describeFD(fd int) string {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -564,7 +554,7 @@ func describeFD(fd int) string {
 	case unix.S_IFDIR:
 		return "a directory"
 	case unix.S_IFIFO:
-		return "a pipe"
+		return kindPipe
 	case unix.S_IFSOCK:
 		family := "not AF_UNIX"
 		if sa, err := unix.Getsockname(fd); err == nil {

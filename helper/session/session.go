@@ -90,9 +90,13 @@ func (s *Session) owned(ip netip.Addr) error {
 		return err
 	}
 	if !ok {
-		return classify(fmt.Errorf("%w: %s (call AllocateAddress first)", addrpool.ErrNotOwned, ip))
+		return notOwned(ip)
 	}
 	return nil
+}
+
+func notOwned(ip netip.Addr) error {
+	return classify(fmt.Errorf("%w: %s (call AllocateAddress first)", addrpool.ErrNotOwned, ip))
 }
 
 func (s *Session) AddLoopbackAlias(ctx context.Context, ip netip.Addr) error {
@@ -202,12 +206,22 @@ func (s *Session) BindListener(ctx context.Context, req ipc.BindRequest) error {
 
 func (s *Session) SetHosts(ctx context.Context, lease string, entries []ipc.HostEntry) error {
 	es := make([]hosts.Entry, len(entries))
+	var mine []netip.Addr // the pool is read once per request, not per entry
+	loaded := false
 	for i, e := range entries {
 		// A pool address is named only by the live session that allocated
 		// it: a socket kept from an ended session (or bound directly) on a
 		// pool address must not get names pointing at it.
 		if ip := e.IP.Unmap(); s.Pool.Prefix.Contains(ip) {
-			if err := s.owned(ip); err != nil {
+			var err error
+			if !loaded {
+				mine, err = s.Pool.SessionAddresses(s.ID)
+				loaded = true
+			}
+			if err == nil && !slices.Contains(mine, ip) {
+				err = notOwned(ip)
+			}
+			if err != nil {
 				return classify(fmt.Errorf("hosts entry for %v: a pool address may be named only by the live session that allocated it: %w", e.Names, err))
 			}
 		}

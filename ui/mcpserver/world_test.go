@@ -10,115 +10,30 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/rs/zerolog"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/kftray-go/kftray/forwarder"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
-	"github.com/kftray-go/kftray/forwarder/kube"
-	"github.com/kftray-go/kftray/internal/kubelettest"
+	"github.com/kftray-go/kftray/forwarder/daemon/daemontest"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/ui/mcpserver"
 )
 
-// A real daemon in this process, its clusters an in-process world: the
-// kubelet and API-server port-forward code (kubelettest) for the data
-// path, client-go's fake clientset for the objects. Service "web" in
-// namespace "default" maps port 80 (named http) to pod web-1's 8080,
-// whose backend answers with its name and echoes.
+// A real daemon in this process over daemontest's in-process cluster
+// (Service "web" in namespace "default", port 80 named http, to pod web-1's
+// 8080).
 type world struct {
 	dir    string
 	client *localapi.Client
-	status localapi.Status
 }
 
 func startWorld(t testing.TB) *world {
 	t.Helper()
-	srv, err := kubelettest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	be, err := kubelettest.StartBackend("web-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(be.Close)
-	srv.AddPod("default", "web-1", map[int32]string{8080: be.Addr()})
-	name, port, isReady := "http", int32(8080), true
-	cs := fake.NewClientset(
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}},
-		&corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
-			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.0.0.10", Selector: map[string]string{"app": "web"},
-				Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt(8080), Protocol: corev1.ProtocolTCP}}},
-		},
-		&corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "default", Labels: map[string]string{"app": "web"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web",
-				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}}}}},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning,
-				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
-		},
-		&discoveryv1.EndpointSlice{
-			ObjectMeta: metav1.ObjectMeta{Name: "web-xyz", Namespace: "default",
-				Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
-			AddressType: discoveryv1.AddressTypeIPv4,
-			Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
-			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"},
-				Conditions: discoveryv1.EndpointConditions{Ready: &isReady},
-				TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web-1"}}},
-		},
-	)
-	engine := forwarder.Options{LoadCluster: func(src kube.Source) (*kube.Cluster, error) {
-		cl, err := kube.New(src, "test", srv.RESTConfig())
-		if err != nil {
-			return nil, err
-		}
-		cl.Client = cs
-		return cl, nil
-	}}
-
-	dir, err := os.MkdirTemp("", "kfm") // short: unix socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	ready := make(chan localapi.Status, 1)
-	go func() {
-		done <- fwdaemon.Run(ctx, fwdaemon.Options{Dir: dir, Log: zerolog.Nop(), Engine: engine, CounterPeriod: 20 * time.Millisecond,
-			MCPHandler: func(c *localapi.Client) http.Handler {
-				return mcpserver.HTTPHandler(mcpserver.Options{Connect: fixed(c)})
-			},
-			Ready: func(s localapi.Status) { ready <- s }})
-	}()
-	w := &world{dir: dir}
-	select {
-	case w.status = <-ready:
-	case err := <-done:
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("daemon did not become ready within 15s")
-	}
-	w.client = localapi.NewUnixClient(w.status.Socket)
-	t.Cleanup(func() {
-		w.client.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	})
-	return w
+	c, st := daemontest.Run(t, fwdaemon.Options{Engine: daemontest.NewWorld(t).Engine(),
+		MCPHandler: func(c *localapi.Client) http.Handler {
+			return mcpserver.HTTPHandler(mcpserver.Options{Connect: fixed(c)})
+		}})
+	return &world{dir: st.ConfigDir, client: c}
 }
 
 func fixed(c *localapi.Client) func(context.Context) (*localapi.Client, error) {

@@ -3,7 +3,6 @@ package tray_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,17 +16,11 @@ import (
 
 	"github.com/godbus/dbus/v5"
 	"github.com/rs/zerolog"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kftray-go/kftray/forwarder"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
-	"github.com/kftray-go/kftray/forwarder/kube"
+	"github.com/kftray-go/kftray/forwarder/daemon/daemontest"
 	"github.com/kftray-go/kftray/fwdconfig"
-	"github.com/kftray-go/kftray/internal/kubelettest"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/ui/tray"
 	"github.com/kftray-go/kftray/ui/web"
@@ -283,13 +276,13 @@ func TestTrayOnASessionBus(t *testing.T) {
 	addr := sessionBus(t)
 	d := newDesktop(t, addr)
 
-	w := newWorld(t)
-	dir, err := os.MkdirTemp("", "kft")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	c := runDaemon(t, dir, w)
+	w := daemontest.NewWorld(t)
+	engine := w.Engine()
+	// Slow retries: the test restores the API server after the first.
+	engine.Backoff = forwarder.Backoff{Initial: time.Second, Max: 5 * time.Second}
+	c, st := daemontest.Run(t, fwdaemon.Options{HTTPAddr: fwdaemon.DefaultHTTPAddr, UI: web.Handler(),
+		Engine: engine, CounterPeriod: 50 * time.Millisecond})
+	dir := st.ConfigDir
 	ctx := context.Background()
 	// A port in use: "broken" cannot listen, so it fails.
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -393,12 +386,12 @@ func TestTrayOnASessionBus(t *testing.T) {
 	})
 
 	// web loses its API server and retries, then recovers: notified.
-	w.srv.StopAPI()
+	w.Server.StopAPI()
 	waitFor(t, "web retrying", func() (bool, string) {
 		f, err := c.Forward(ctx, "web")
 		return err == nil && f.Status == localapi.StatusRetrying && f.Attempt > 0, fmt.Sprintf("%+v %v", f, err)
 	})
-	if err := w.srv.StartAPI(); err != nil {
+	if err := w.Server.StartAPI(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the recovery notified", func() (bool, string) {
@@ -487,93 +480,4 @@ func TestTrayOnASessionBus(t *testing.T) {
 	if f, err := c.Forward(ctx, "web"); err != nil || f.Status != localapi.StatusRunning {
 		t.Fatalf("after quitting the tray web is %+v %v; want still running", f, err)
 	}
-}
-
-// world is an in-process cluster (as forwarder/daemon's tests use): the
-// real kubelet and API-server port-forward code for the data path, the
-// fake clientset for the Service, pod and EndpointSlice.
-type world struct {
-	srv *kubelettest.Server
-	cs  *fake.Clientset
-}
-
-func newWorld(t *testing.T) *world {
-	t.Helper()
-	srv, err := kubelettest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	be, err := kubelettest.StartBackend("web-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(be.Close)
-	srv.AddPod("default", "web-1", map[int32]string{8080: be.Addr()})
-	name, port, ready := "web", int32(8080), true
-	cs := fake.NewClientset(
-		&corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
-			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"},
-				Ports: []corev1.ServicePort{{Name: "web", Port: 80, TargetPort: intstr.FromInt(8080)}}},
-		},
-		&corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "default", Labels: map[string]string{"app": "web"}},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning,
-				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
-		},
-		&discoveryv1.EndpointSlice{
-			ObjectMeta: metav1.ObjectMeta{Name: "web-xyz", Namespace: "default",
-				Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
-			AddressType: discoveryv1.AddressTypeIPv4,
-			Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
-			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"},
-				Conditions: discoveryv1.EndpointConditions{Ready: &ready},
-				TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web-1"}}},
-		},
-	)
-	return &world{srv: srv, cs: cs}
-}
-
-func runDaemon(t *testing.T, dir string, w *world) *localapi.Client {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	ready := make(chan localapi.Status, 1)
-	engine := forwarder.Options{
-		// Slow retries: the test restores the API server after the first.
-		Backoff: forwarder.Backoff{Initial: time.Second, Max: 5 * time.Second},
-		LoadCluster: func(src kube.Source) (*kube.Cluster, error) {
-			cl, err := kube.New(src, "test", w.srv.RESTConfig())
-			if err != nil {
-				return nil, err
-			}
-			cl.Client = w.cs
-			return cl, nil
-		}}
-	go func() {
-		done <- fwdaemon.Run(ctx, fwdaemon.Options{Dir: dir, Log: zerolog.Nop(), HTTPAddr: fwdaemon.DefaultHTTPAddr, UI: web.Handler(),
-			Engine: engine, CounterPeriod: 50 * time.Millisecond, Ready: func(s localapi.Status) { ready <- s }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("daemon: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("daemon not ready in 15s")
-	}
-	c := localapi.NewUnixClient(localapi.PathsIn(dir).Socket)
-	t.Cleanup(func() {
-		c.Close()
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("daemon did not stop in 15s")
-		}
-	})
-	return c
 }

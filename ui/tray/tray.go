@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -156,7 +157,7 @@ func news(prev, f localapi.Forward) (Notification, bool) {
 		return Notification{Summary: f.Name + " failed", Body: orNone(f.LastError), Urgent: true}, true
 	case f.Status == localapi.StatusRetrying && f.Attempt == retryNotice && prev.Attempt < retryNotice:
 		return Notification{Summary: f.Name + " keeps failing to connect", Body: fmt.Sprintf("%s; retrying (attempt %d)", orNone(f.LastError), f.Attempt), Urgent: true}, true
-	case f.Status == localapi.StatusRunning && (prev.Status == localapi.StatusFailed || (prev.Status == localapi.StatusRetrying && prev.Attempt > 0)):
+	case f.Status == localapi.StatusRunning && failing(prev):
 		body := "running on " + f.Address
 		if f.Pod != "" {
 			body += " → pod " + f.Pod
@@ -184,10 +185,7 @@ func (s *state) menu() Menu {
 	if !s.live {
 		return Menu{Header: "kftray daemon not running; reconnecting…", Tooltip: "kftray: the daemon is not running"}
 	}
-	fs := make([]localapi.Forward, 0, len(s.forwards))
-	for _, f := range s.forwards {
-		fs = append(fs, f)
-	}
+	fs := slices.Collect(maps.Values(s.forwards))
 	slices.SortFunc(fs, func(a, b localapi.Forward) int {
 		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
 			return c

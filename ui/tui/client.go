@@ -47,12 +47,12 @@ func older(err error, what string) error {
 
 func fieldsError(err error) error {
 	err = older(err, "save configs")
-	var se *localapi.StatusError
-	if !errors.As(err, &se) || len(se.Fields) == 0 {
+	fields := localapi.FieldErrors(err)
+	if len(fields) == 0 {
 		return err
 	}
-	fe := &FieldsError{Msg: se.Msg}
-	for _, f := range se.Fields {
+	fe := &FieldsError{Msg: err.Error()}
+	for _, f := range fields {
 		fe.Problems = append(fe.Problems, fwdconfig.FieldError{Field: f.Field, Msg: f.Problem})
 	}
 	return fe

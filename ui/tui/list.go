@@ -3,6 +3,7 @@ package tui
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -156,7 +157,7 @@ func buildItems(entries map[int64]*entry, filter string, by sortKey, grouped boo
 		return
 	}
 	var items []item
-	for _, ctx := range sortedKeys(groups) {
+	for _, ctx := range slices.Sorted(maps.Keys(groups)) {
 		g := groups[ctx]
 		var all []*entry
 		for _, ns := range g.ns {
@@ -168,7 +169,7 @@ func buildItems(entries map[int64]*entry, filter string, by sortKey, grouped boo
 		if collapsed[ck] {
 			continue
 		}
-		for _, ns := range sortedKeys(g.ns) {
+		for _, ns := range slices.Sorted(maps.Keys(g.ns)) {
 			n, live := count(g.ns[ns])
 			nk := "n:" + ctx + "/" + ns
 			items = append(items, item{kind: itemNamespace, key: nk, label: ns, depth: 1, total: n, live: live})
@@ -184,12 +185,3 @@ func buildItems(entries map[int64]*entry, filter string, by sortKey, grouped boo
 }
 
 func fwdKey(id int64) string { return fmt.Sprintf("f:%d", id) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,12 +150,7 @@ func New(ctx context.Context, opts Options) Model {
 // StartedHere returns the forwards started from this session, for
 // --stop-on-exit.
 func (m Model) StartedHere() []int64 {
-	ids := make([]int64, 0, len(m.started))
-	for id := range m.started {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+	return slices.Sorted(maps.Keys(m.started))
 }
 
 // Running counts the forwards the daemon runs (any status but stopped

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,12 +104,7 @@ func run(ctx context.Context, o RunOptions) error {
 			return fmt.Errorf("importing configs: %w", err)
 		}
 		fmt.Fprintf(o.ErrOut, "imported: %d added, %d updated, %d unchanged\n", len(res.Added), len(res.Updated), len(res.Unchanged))
-		sel = localapi.Selection{}
-		for _, ids := range [][]int64{res.Added, res.Updated, res.Unchanged} {
-			for _, id := range ids {
-				sel.Refs = append(sel.Refs, strconv.FormatInt(id, 10))
-			}
-		}
+		sel = localapi.Selection{Refs: idRefs(slices.Concat(res.Added, res.Updated, res.Unchanged))}
 	}
 
 	var started []int64
@@ -188,11 +184,7 @@ func stopStarted(o RunOptions, c *localapi.Client, ids []int64) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sel := localapi.Selection{}
-	for _, id := range ids {
-		sel.Refs = append(sel.Refs, strconv.FormatInt(id, 10))
-	}
-	res, err := c.Stop(ctx, sel)
+	res, err := c.Stop(ctx, localapi.Selection{Refs: idRefs(ids)})
 	if err != nil {
 		fmt.Fprintf(o.ErrOut, "kftui: stopping the forwards started here: %v\n", err)
 		return
@@ -203,6 +195,15 @@ func stopStarted(o RunOptions, c *localapi.Client, ids []int64) {
 			fmt.Fprintf(o.ErrOut, "%s: %s\n", r.Ref, r.Error)
 		}
 	}
+}
+
+// idRefs names configs by id, as a Selection takes them.
+func idRefs(ids []int64) []string {
+	refs := make([]string, len(ids))
+	for i, id := range ids {
+		refs[i] = strconv.FormatInt(id, 10)
+	}
+	return refs
 }
 
 // printResult prints one start result as `kftray start` does.

@@ -3,8 +3,8 @@ package tui
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -164,12 +164,7 @@ func loadSettingsCmd(ctx context.Context, api SettingsAPI) tea.Cmd {
 }
 
 func (m Model) settingKeys() []string {
-	keys := make([]string, 0, len(m.settings))
-	for k := range m.settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m.settings))
 }
 
 func (m Model) settingsLines() []string {
@@ -437,12 +432,7 @@ func (m Model) logLine(l LogLine) string {
 	}
 	var b strings.Builder
 	b.WriteString(ts + " " + st.Render(fit(lv, 3)) + " " + l.Message)
-	keys := make([]string, 0, len(l.Fields))
-	for k := range l.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(l.Fields)) {
 		fmt.Fprintf(&b, " %s=%v", m.styles.faint.Render(k), l.Fields[k])
 	}
 	return b.String()

@@ -1,6 +1,10 @@
 package tui
 
-import "charm.land/lipgloss/v2"
+import (
+	"charm.land/lipgloss/v2"
+
+	"github.com/kftray-go/kftray/localapi"
+)
 
 // styles are the looks of kftui. With NO_COLOR they keep only bold,
 // faint and reverse, which carry no color; the cursor and the selection
@@ -39,11 +43,11 @@ func newStyles(noColor bool) styles {
 	st.box = st.box.BorderForeground(blue)
 	st.faint = st.faint.Foreground(grey)
 	st.status = map[string]lipgloss.Style{
-		"running":  s().Foreground(green),
-		"starting": s().Foreground(yellow),
-		"retrying": s().Foreground(yellow),
-		"failed":   s().Foreground(red).Bold(true),
-		"stopped":  s().Foreground(grey),
+		localapi.StatusRunning:  s().Foreground(green),
+		localapi.StatusStarting: s().Foreground(yellow),
+		localapi.StatusRetrying: s().Foreground(yellow),
+		localapi.StatusFailed:   s().Foreground(red).Bold(true),
+		localapi.StatusStopped:  s().Foreground(grey),
 	}
 	return st
 }
