@@ -33,11 +33,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/rs/zerolog"
-
 	"github.com/kftray-go/kftray/e2e/cluster"
 	"github.com/kftray-go/kftray/e2e/kftraytest"
 	fwdaemon "github.com/kftray-go/kftray/forwarder/daemon"
+	"github.com/kftray-go/kftray/forwarder/daemon/daemontest"
 	"github.com/kftray-go/kftray/fwdconfig"
 	"github.com/kftray-go/kftray/localapi"
 	"github.com/kftray-go/kftray/store"
@@ -122,40 +121,6 @@ func podRaw(t *testing.T) string {
 	}()
 	t.Cleanup(func() { ln.Close() })
 	return ln.Addr().String()
-}
-
-// daemon runs the daemon in this process until stop is called.
-func daemon(t *testing.T, dir string) (c *localapi.Client, stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	ready := make(chan localapi.Status, 1)
-	go func() {
-		done <- fwdaemon.Run(ctx, fwdaemon.Options{Dir: dir, Log: zerolog.Nop(), Ready: func(s localapi.Status) { ready <- s }})
-	}()
-	var st localapi.Status
-	select {
-	case st = <-ready:
-	case err := <-done:
-		t.Fatalf("daemon: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon not ready in 30 s")
-	}
-	c = localapi.NewUnixClient(st.Socket)
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		c.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return c, stop
 }
 
 // har is what a HAR 1.2 reader needs (the spec's required fields).
@@ -263,7 +228,7 @@ func TestHTTPLogsOnTheDevCluster(t *testing.T) {
 		os.Chtimes(p, mt, mt)
 	}
 
-	api, _ := daemon(t, dir)
+	api, _ := daemontest.Run(t, fwdaemon.Options{Dir: dir})
 	kftraytest.Poll(t, "the start-up sweep", func() (bool, string) {
 		_, err := os.Stat(filepath.Join(logDir, "99_3.http"))
 		return os.IsNotExist(err), fmt.Sprint(err)
