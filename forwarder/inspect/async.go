@@ -255,7 +255,14 @@ func (c *asyncConn) push(ev event, size int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
-	case c.lost.Load() || c.closed || a.closed:
+	case c.closed:
+		// After Close (a copy goroutine finishing its last read): the
+		// connection is over, nothing of it is lost.
+		if ev.buf != nil {
+			putBuf(ev.buf)
+		}
+		return
+	case c.lost.Load() || a.closed:
 	case a.pending >= a.lim.Events || a.bytes+size > a.lim.Bytes:
 		c.lost.Store(true)
 		a.lost.Add(1)
