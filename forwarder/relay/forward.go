@@ -2,8 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -64,9 +62,7 @@ func (o Options) WithDefaults() Options {
 		o.Owner.Host = local.Host
 	}
 	if o.Owner.Session == "" {
-		b := make([]byte, 4)
-		rand.Read(b)
-		o.Owner.Session = hex.EncodeToString(b)
+		o.Owner.Session = randomHex(4)
 	}
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 90 * time.Second
