@@ -206,6 +206,7 @@ func (a *Async) deliver(ev *event, open map[*asyncConn]struct{}) int {
 	}
 	if ev.kind == evOpen {
 		c.inner = a.next.Open(ev.info)
+		c.ignorer, _ = c.inner.(Ignorer)
 		if c.inner != nil {
 			open[c] = struct{}{}
 		}
@@ -244,7 +245,8 @@ type asyncConn struct {
 	ignore atomic.Bool
 	closed bool
 	// Worker only.
-	inner Conn
+	inner   Conn
+	ignorer Ignorer // inner, if it is one: asked after each chunk
 }
 
 // push queues ev unless the connection is lost; when the queue is full it
@@ -286,7 +288,7 @@ func (c *asyncConn) ServerBytes(p []byte) { c.bytes(evServer, p) }
 
 // checkIgnore (worker) notes a Conn that wants no more bytes.
 func (c *asyncConn) checkIgnore() {
-	if ig, ok := c.inner.(Ignorer); ok && ig.IgnoreBytes() {
+	if c.ignorer != nil && c.ignorer.IgnoreBytes() {
 		c.ignore.Store(true)
 	}
 }
