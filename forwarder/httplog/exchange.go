@@ -1,7 +1,6 @@
 package httplog
 
 import (
-	"strings"
 	"time"
 )
 
@@ -23,16 +22,6 @@ type Message struct {
 	Body      []byte
 	Size      int64
 	Truncated bool
-}
-
-// Header returns the first value of a header (any case), or "".
-func (m *Message) Header(name string) string {
-	for _, h := range m.Headers {
-		if strings.EqualFold(h.Name, name) {
-			return h.Value
-		}
-	}
-	return ""
 }
 
 // capture appends body bytes up to limit, counting all of them.
