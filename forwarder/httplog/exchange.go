@@ -78,6 +78,13 @@ var timeZero time.Time
 func (e *Exchange) RequestBody() (text, note string)  { return e.reqText, e.reqNote }
 func (e *Exchange) ResponseBody() (text, note string) { return e.respText, e.respNote }
 
+// setDisplay renders the bodies for display once, when the exchange is
+// recorded: the file, the API and the HAR export all show them.
+func (e *Exchange) setDisplay(limit int) {
+	e.reqText, e.reqNote = display(&e.Req, limit)
+	e.respText, e.respNote = display(e.Resp, limit)
+}
+
 // Duration is from the request's first byte to the response's last.
 func (e *Exchange) Duration() time.Duration {
 	if e.ResponseEnd.IsZero() {

@@ -198,10 +198,7 @@ func (l *Log) ParseError(info inspect.ConnInfo, err error) {
 func (l *Log) Exchange(e *Exchange) {
 	e.Forward = l.opts.ForwardID
 	e.TraceID = newTraceID()
-	e.reqText, e.reqNote = display(&e.Req, l.opts.BodyCap)
-	if e.Resp != nil {
-		e.respText, e.respNote = display(e.Resp, l.opts.BodyCap)
-	}
+	e.setDisplay(l.opts.BodyCap)
 	l.mu.Lock()
 	// A replay's connection comes from the address Replay registered
 	// before it sent anything.

@@ -93,8 +93,7 @@ func (l *Log) Replay(ctx context.Context, id int64, addr string) (*Exchange, err
 		seen.Note = "HTTP logging is off for this forward: the replay is not logged; this is what the client saw"
 	}
 	seen.Forward, seen.Replay, seen.ReplayOf = l.opts.ForwardID, true, id
-	seen.reqText, seen.reqNote = display(&seen.Req, l.opts.BodyCap)
-	seen.respText, seen.respNote = display(seen.Resp, l.opts.BodyCap)
+	seen.setDisplay(l.opts.BodyCap)
 	return seen, nil
 }
 
