@@ -208,12 +208,7 @@ func seenResponse(seen *Exchange, resp *http.Response, bodyCap int) (*Exchange, 
 	seen.ResponseAt = time.Now()
 	seen.Status = resp.StatusCode
 	seen.Reason = strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)+" ")
-	seen.Resp = &Message{}
-	for k, vs := range resp.Header {
-		for _, v := range vs {
-			seen.Resp.Headers = append(seen.Resp.Headers, Header{Name: k, Value: v})
-		}
-	}
+	seen.Resp = &Message{Headers: headerList(resp.Header)}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := resp.Body.Read(buf)
@@ -225,14 +220,21 @@ func seenResponse(seen *Exchange, resp *http.Response, bodyCap int) (*Exchange, 
 			return nil, fmt.Errorf("reading the response body: %w", err)
 		}
 	}
-	for k, vs := range resp.Trailer {
-		for _, v := range vs {
-			seen.Resp.Trailers = append(seen.Resp.Trailers, Header{Name: k, Value: v})
-		}
-	}
+	seen.Resp.Trailers = headerList(resp.Trailer)
 	seen.GRPCStatus = headerValue(seen.Resp.Trailers, "grpc-status")
 	seen.ResponseEnd = time.Now()
 	return seen, nil
+}
+
+// headerList lists h's values as header lines.
+func headerList(h http.Header) []Header {
+	var out []Header
+	for k, vs := range h {
+		for _, v := range vs {
+			out = append(out, Header{Name: k, Value: v})
+		}
+	}
+	return out
 }
 
 func methodHasBody(m string) bool { return m == "POST" || m == "PUT" || m == "PATCH" }
