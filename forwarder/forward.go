@@ -394,10 +394,6 @@ func (f *Forward) accept() {
 	}
 }
 
-// errNoPod ends a local connection that found no connection to a pod
-// within ConnWait.
-var errNoPod = errors.New("no connection to a pod")
-
 // handle forwards one local connection, the id-th of the forward, and
 // shows it to the forward's inspector, if any.
 func (f *Forward) handle(lc net.Conn, id int64) {
@@ -465,7 +461,7 @@ func (f *Forward) forwardLocal(lc net.Conn, local *tunnel.Local) error {
 			if why == "" {
 				why = "the forward is still starting"
 			}
-			return fmt.Errorf("%w within %s: %s", errNoPod, f.opts.ConnWait, why)
+			return fmt.Errorf("no connection to a pod within %s: %s", f.opts.ConnWait, why)
 		case <-f.ctx.Done():
 			lc.Close()
 			return fmt.Errorf("forward stopped: %w", f.ctx.Err())

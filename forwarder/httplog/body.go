@@ -44,11 +44,11 @@ func display(m *Message, limit int) (text, note string) {
 		body = body[:limit]
 		notes = append(notes, fmt.Sprintf("decoded body truncated at %d bytes", limit))
 	}
-	ct := headerValue(m.Headers, "Content-Type")
-	if !isText(body, ct) {
+	mt := mediaType(headerValue(m.Headers, "Content-Type"))
+	if !isText(body, mt) {
 		return "", strings.Join(append(notes, fmt.Sprintf("binary content: %d bytes", m.Size)), "; ")
 	}
-	if isJSON(ct) {
+	if isJSON(mt) {
 		var buf bytes.Buffer
 		if json.Indent(&buf, bytes.TrimSpace(body), "", "  ") == nil {
 			body = buf.Bytes()
@@ -111,15 +111,14 @@ func mediaType(ct string) string {
 	return strings.TrimSpace(mt)
 }
 
-func isJSON(ct string) bool {
-	mt := mediaType(ct)
+// isJSON and isText take a media type as mediaType returns it.
+func isJSON(mt string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
 // isText: valid UTF-8 without control characters other than white space,
 // unless the content type says binary.
-func isText(b []byte, ct string) bool {
-	mt := mediaType(ct)
+func isText(b []byte, mt string) bool {
 	if strings.HasPrefix(mt, "application/grpc") || mt == "application/octet-stream" || strings.HasPrefix(mt, "image/") ||
 		strings.HasPrefix(mt, "audio/") || strings.HasPrefix(mt, "video/") || mt == "application/protobuf" || mt == "application/x-protobuf" {
 		return false

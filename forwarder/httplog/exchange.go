@@ -1,7 +1,6 @@
 package httplog
 
 import (
-	"strings"
 	"time"
 )
 
@@ -23,16 +22,6 @@ type Message struct {
 	Body      []byte
 	Size      int64
 	Truncated bool
-}
-
-// Header returns the first value of a header (any case), or "".
-func (m *Message) Header(name string) string {
-	for _, h := range m.Headers {
-		if strings.EqualFold(h.Name, name) {
-			return h.Value
-		}
-	}
-	return ""
 }
 
 // capture appends body bytes up to limit, counting all of them.
@@ -88,6 +77,13 @@ var timeZero time.Time
 // exchange is recorded.
 func (e *Exchange) RequestBody() (text, note string)  { return e.reqText, e.reqNote }
 func (e *Exchange) ResponseBody() (text, note string) { return e.respText, e.respNote }
+
+// setDisplay renders the bodies for display once, when the exchange is
+// recorded: the file, the API and the HAR export all show them.
+func (e *Exchange) setDisplay(limit int) {
+	e.reqText, e.reqNote = display(&e.Req, limit)
+	e.respText, e.respNote = display(e.Resp, limit)
+}
 
 // Duration is from the request's first byte to the response's last.
 func (e *Exchange) Duration() time.Duration {

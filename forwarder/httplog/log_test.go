@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -478,3 +479,16 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func respText(e *Exchange) string { t, _ := e.ResponseBody(); return t }
+
+// Trace ids are random version 4 UUIDs, as kftray's are.
+func TestTraceIDIsUUIDv4(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		id := newTraceID()
+		if !re.MatchString(id) || seen[id] {
+			t.Fatalf("trace id %q: not a fresh version 4 UUID", id)
+		}
+		seen[id] = true
+	}
+}

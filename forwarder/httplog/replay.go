@@ -93,8 +93,7 @@ func (l *Log) Replay(ctx context.Context, id int64, addr string) (*Exchange, err
 		seen.Note = "HTTP logging is off for this forward: the replay is not logged; this is what the client saw"
 	}
 	seen.Forward, seen.Replay, seen.ReplayOf = l.opts.ForwardID, true, id
-	seen.reqText, seen.reqNote = display(&seen.Req, l.opts.BodyCap)
-	seen.respText, seen.respNote = display(seen.Resp, l.opts.BodyCap)
+	seen.setDisplay(l.opts.BodyCap)
 	return seen, nil
 }
 
@@ -209,12 +208,7 @@ func seenResponse(seen *Exchange, resp *http.Response, bodyCap int) (*Exchange, 
 	seen.ResponseAt = time.Now()
 	seen.Status = resp.StatusCode
 	seen.Reason = strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)+" ")
-	seen.Resp = &Message{}
-	for k, vs := range resp.Header {
-		for _, v := range vs {
-			seen.Resp.Headers = append(seen.Resp.Headers, Header{Name: k, Value: v})
-		}
-	}
+	seen.Resp = &Message{Headers: headerList(resp.Header)}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := resp.Body.Read(buf)
@@ -226,14 +220,21 @@ func seenResponse(seen *Exchange, resp *http.Response, bodyCap int) (*Exchange, 
 			return nil, fmt.Errorf("reading the response body: %w", err)
 		}
 	}
-	for k, vs := range resp.Trailer {
-		for _, v := range vs {
-			seen.Resp.Trailers = append(seen.Resp.Trailers, Header{Name: k, Value: v})
-		}
-	}
+	seen.Resp.Trailers = headerList(resp.Trailer)
 	seen.GRPCStatus = headerValue(seen.Resp.Trailers, "grpc-status")
 	seen.ResponseEnd = time.Now()
 	return seen, nil
+}
+
+// headerList lists h's values as header lines.
+func headerList(h http.Header) []Header {
+	var out []Header
+	for k, vs := range h {
+		for _, v := range vs {
+			out = append(out, Header{Name: k, Value: v})
+		}
+	}
+	return out
 }
 
 func methodHasBody(m string) bool { return m == "POST" || m == "PUT" || m == "PATCH" }

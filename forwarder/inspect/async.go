@@ -206,6 +206,7 @@ func (a *Async) deliver(ev *event, open map[*asyncConn]struct{}) int {
 	}
 	if ev.kind == evOpen {
 		c.inner = a.next.Open(ev.info)
+		c.ignorer, _ = c.inner.(Ignorer)
 		if c.inner != nil {
 			open[c] = struct{}{}
 		}
@@ -244,7 +245,8 @@ type asyncConn struct {
 	ignore atomic.Bool
 	closed bool
 	// Worker only.
-	inner Conn
+	inner   Conn
+	ignorer Ignorer // inner, if it is one: asked after each chunk
 }
 
 // push queues ev unless the connection is lost; when the queue is full it
@@ -255,7 +257,14 @@ func (c *asyncConn) push(ev event, size int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
-	case c.lost.Load() || c.closed || a.closed:
+	case c.closed:
+		// After Close (a copy goroutine finishing its last read): the
+		// connection is over, nothing of it is lost.
+		if ev.buf != nil {
+			putBuf(ev.buf)
+		}
+		return
+	case c.lost.Load() || a.closed:
 	case a.pending >= a.lim.Events || a.bytes+size > a.lim.Bytes:
 		c.lost.Store(true)
 		a.lost.Add(1)
@@ -279,7 +288,7 @@ func (c *asyncConn) ServerBytes(p []byte) { c.bytes(evServer, p) }
 
 // checkIgnore (worker) notes a Conn that wants no more bytes.
 func (c *asyncConn) checkIgnore() {
-	if ig, ok := c.inner.(Ignorer); ok && ig.IgnoreBytes() {
+	if c.ignorer != nil && c.ignorer.IgnoreBytes() {
 		c.ignore.Store(true)
 	}
 }

@@ -90,15 +90,20 @@ type Ignorer interface {
 	IgnoreBytes() bool
 }
 
-// Open opens in's hook for a connection, wrapped in Serial; nil when in is
-// nil or declines the connection.
+// Open opens in's hook for a connection, wrapped in serial; nil when in is
+// nil or declines the connection. An Async's Conn is not wrapped: it keeps
+// the same promises under the Async's own lock, so a second lock per chunk
+// (and an allocation per connection) would buy nothing.
 func Open(in Inspector, info ConnInfo) Conn {
 	if in == nil {
 		return nil
 	}
 	c := in.Open(info)
-	if c == nil {
+	switch c := c.(type) {
+	case nil:
 		return nil
+	case *asyncConn:
+		return c
 	}
 	return &serial{c: c}
 }

@@ -2,8 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -64,9 +62,7 @@ func (o Options) WithDefaults() Options {
 		o.Owner.Host = local.Host
 	}
 	if o.Owner.Session == "" {
-		b := make([]byte, 4)
-		rand.Read(b)
-		o.Owner.Session = hex.EncodeToString(b)
+		o.Owner.Session = randomHex(4)
 	}
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 90 * time.Second
@@ -143,17 +139,21 @@ func ReadyPodIP(ctx context.Context, c kubernetes.Interface, host, ns, selector 
 	if err != nil {
 		return "", "", kube.Explain(host, kube.Op{Verb: "list", Resource: "pods", Namespace: ns}, err)
 	}
-	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
-			continue
-		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				return p.Name, p.Status.PodIP, nil
-			}
-		}
+	if p := firstReady(pods.Items); p != nil {
+		return p.Name, p.Status.PodIP, nil
 	}
 	return "", "", fmt.Errorf("no ready pod matches %q in namespace %s", selector, ns)
+}
+
+// firstReady is the first pod that can be the relay's remote: ready, not
+// being deleted, with an IP; nil when none is.
+func firstReady(pods []corev1.Pod) *corev1.Pod {
+	for i := range pods {
+		if p := &pods[i]; p.DeletionTimestamp == nil && p.Status.PodIP != "" && isReady(p) {
+			return p
+		}
+	}
+	return nil
 }
 
 // Keeper keeps one forward's relay deployed while the forward runs, and
@@ -207,7 +207,7 @@ func (k *Keeper) check() {
 	if err == nil && k.podSelector != "" {
 		// A pod's IP dies with it: follow a ready pod, updating the relay
 		// (a rolling update the pod forward follows).
-		if _, ip, perr := ReadyPodIP(ctx, k.d.Client, k.d.Host, k.r.Namespace, k.podSelector); perr == nil && !k.podReady(ctx, ip) {
+		if ip := k.newTarget(ctx); ip != "" {
 			k.d.Log.Info().Str("from", k.spec.RemoteAddress).Str("to", ip).Msg("relay target pod changed; updating the relay")
 			k.spec.RemoteAddress, redeploy = ip, true
 		}
@@ -220,27 +220,25 @@ func (k *Keeper) check() {
 	}
 }
 
-// podReady reports whether the pod the relay targets (by IP) is still a
-// ready pod of the selector; newIP is a ready one, for when it is not.
-func (k *Keeper) podReady(ctx context.Context, newIP string) bool {
-	if newIP == k.spec.RemoteAddress {
-		return true
-	}
+// newTarget lists the selector's pods once and returns a ready pod's IP
+// when the pod the relay targets (by IP) is no longer ready; "" keeps the
+// target (it is still ready, no other pod is, or the list failed: keep
+// what works).
+func (k *Keeper) newTarget(ctx context.Context) string {
 	pods, err := k.d.Client.CoreV1().Pods(k.r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: k.podSelector})
 	if err != nil {
-		return true // cannot tell: keep what works
+		return ""
 	}
-	for _, p := range pods.Items {
-		if p.Status.PodIP != k.spec.RemoteAddress || p.DeletionTimestamp != nil {
-			continue
-		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				return true
-			}
+	next := firstReady(pods.Items)
+	if next == nil || next.Status.PodIP == k.spec.RemoteAddress {
+		return ""
+	}
+	for i := range pods.Items {
+		if p := &pods.Items[i]; p.Status.PodIP == k.spec.RemoteAddress && p.DeletionTimestamp == nil && isReady(p) {
+			return ""
 		}
 	}
-	return false
+	return next.Status.PodIP
 }
 
 // Stop ends Run. It may be called more than once.
