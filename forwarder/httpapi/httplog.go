@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -139,16 +137,13 @@ func (s *Server) httpEvents(w http.ResponseWriter, r *http.Request, b HTTPLogBac
 	if !ok {
 		return
 	}
-	fl, ok := w.(http.Flusher)
+	fl, ok := flusher(w)
 	if !ok {
-		writeError(w, http.StatusInternalServerError, errors.New("streaming is not supported on this connection"))
 		return
 	}
 	ch, cancel := b.SubscribeHTTP(forward)
 	defer cancel()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+	beginSSE(w)
 	fl.Flush()
 	tick := time.NewTicker(s.opts.KeepAlive)
 	defer tick.Stop()
@@ -159,7 +154,7 @@ func (s *Server) httpEvents(w http.ResponseWriter, r *http.Request, b HTTPLogBac
 		case <-s.closing:
 			return
 		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if keepAlive(w) != nil {
 				return
 			}
 		case e, ok := <-ch:
@@ -169,11 +164,7 @@ func (s *Server) httpEvents(w http.ResponseWriter, r *http.Request, b HTTPLogBac
 			if !q.Match(&e) {
 				continue
 			}
-			data, err := json.Marshal(e)
-			if err != nil {
-				return
-			}
-			if _, err := fmt.Fprintf(w, "event: http\ndata: %s\n\n", data); err != nil {
+			if writeSSE(w, "http", e) != nil {
 				return
 			}
 		}
