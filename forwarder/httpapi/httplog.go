@@ -45,11 +45,7 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 			return
 		}
 		st, err := b.SetHTTPLog(r.Context(), r.PathValue("ref"), set)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
+		answer(w, http.StatusOK, st, err)
 	})
 	s.mux.HandleFunc("DELETE "+v+"/forwards/{ref}/http", func(w http.ResponseWriter, r *http.Request) {
 		s.purge(w, r, b, r.PathValue("ref"))
@@ -61,11 +57,7 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 			return
 		}
 		e, err := b.HTTPExchange(r.Context(), r.PathValue("ref"), id)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, e)
+		answer(w, http.StatusOK, e, err)
 	})
 	s.mux.HandleFunc("POST "+v+"/forwards/{ref}/http/{id}/replay", func(w http.ResponseWriter, r *http.Request) {
 		id, ok := exchangeID(w, r)
@@ -73,11 +65,7 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 			return
 		}
 		e, err := b.ReplayHTTP(r.Context(), r.PathValue("ref"), id)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, e)
+		answer(w, http.StatusOK, e, err)
 	})
 	s.mux.HandleFunc("GET "+v+"/forwards/{ref}/http.har", func(w http.ResponseWriter, r *http.Request) {
 		q, ok := httpQuery(w, r)
@@ -85,11 +73,7 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 			return
 		}
 		har, err := b.HTTPHAR(r.Context(), r.PathValue("ref"), q)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, har)
+		answer(w, http.StatusOK, har, err)
 	})
 	s.mux.HandleFunc("GET "+v+"/forwards/{ref}/http/events", func(w http.ResponseWriter, r *http.Request) {
 		id, err := b.HTTPForward(r.Context(), r.PathValue("ref"))
@@ -122,11 +106,7 @@ func exchangeID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 
 func (s *Server) purge(w http.ResponseWriter, r *http.Request, b HTTPLogBackend, ref string) {
 	res, err := b.PurgeHTTPLogs(r.Context(), ref)
-	if err != nil {
-		writeError(w, errStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	answer(w, http.StatusOK, res, err)
 }
 
 // httpEvents streams new exchanges as server-sent events ("event: http"),

@@ -256,11 +256,7 @@ func (s *Server) forwards(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	f, err := s.b.Forward(r.Context(), r.PathValue("ref"))
-	if err != nil {
-		writeError(w, errStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, f)
+	answer(w, http.StatusOK, f, err)
 }
 
 func (s *Server) startStop(do func(context.Context, localapi.Selection) (localapi.Results, error)) http.HandlerFunc {
@@ -285,11 +281,7 @@ func (s *Server) startStop(do func(context.Context, localapi.Selection) (localap
 			}
 		}
 		res, err := do(r.Context(), sel)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
+		answer(w, http.StatusOK, res, err)
 	}
 }
 
@@ -350,11 +342,7 @@ func (s *Server) importConfigs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.b.ImportConfigs(r.Context(), data)
-	if err != nil {
-		writeError(w, errStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	answer(w, http.StatusOK, res, err)
 }
 
 // maxImport bounds an imported file.
@@ -399,6 +387,15 @@ func errStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// answer writes v with code, or err with its status (errStatus).
+func answer(w http.ResponseWriter, code int, v any, err error) {
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	writeJSON(w, code, v)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
