@@ -232,21 +232,28 @@ func (c *Core) Start(ctx context.Context, sel localapi.Selection) (localapi.Resu
 	if err != nil {
 		return localapi.Results{}, err
 	}
-	// A config another live process forwards (`kftray run`) is its to stop.
-	var cfgs []fwdconfig.Config
-	var refs []string
-	for i, cfg := range all {
-		if err := c.CheckNotRunElsewhere(ctx, cfg); err != nil {
-			f, _ := c.one(ctx, cfg)
-			res = append(res, localapi.Result{Ref: allRefs[i], Forward: &f, Error: err.Error()})
-			continue
-		}
-		cfgs, refs = append(cfgs, cfg), append(refs, allRefs[i])
-	}
+	cfgs, refs, res := c.runnableHere(ctx, all, allRefs, res)
 	if err := c.startConfigs(ctx, func(int64) *localapi.KubeEnv { return sel.Kube }, cfgs...); err != nil {
 		return localapi.Results{}, err
 	}
 	return c.results(ctx, res, refs, cfgs), nil
+}
+
+// runnableHere keeps the configs (named by refs) this process may run: a
+// config another live process forwards (`kftray run`) is its to stop, and
+// is reported in res instead.
+func (c *Core) runnableHere(ctx context.Context, cfgs []fwdconfig.Config, refs []string, res []localapi.Result) ([]fwdconfig.Config, []string, []localapi.Result) {
+	var keep []fwdconfig.Config
+	var keepRefs []string
+	for i, cfg := range cfgs {
+		if err := c.CheckNotRunElsewhere(ctx, cfg); err != nil {
+			f, _ := c.one(ctx, cfg)
+			res = append(res, localapi.Result{Ref: refs[i], Forward: &f, Error: err.Error()})
+			continue
+		}
+		keep, keepRefs = append(keep, cfg), append(keepRefs, refs[i])
+	}
+	return keep, keepRefs, res
 }
 
 // StartConfigs starts forwards for cfgs and remembers them as desired.

@@ -38,6 +38,27 @@ func (c *Core) applyHTTPLogEdit(cfg fwdconfig.Config) bool {
 	return true
 }
 
+// applyHTTPLogToggle gives a forward running here the http_logs_enabled of
+// cfg (just stored) at once, without a restart. When the running config
+// differs from the stored one in more than its logs (edited elsewhere),
+// it takes only the toggle and keeps its revision, so the next start
+// still applies the rest.
+func (c *Core) applyHTTPLogToggle(cfg fwdconfig.Config) {
+	if c.applyHTTPLogEdit(cfg) {
+		return
+	}
+	c.mu.Lock()
+	run, running := c.cfgs[cfg.ID]
+	if running {
+		run.HTTPLogsEnabled = cfg.HTTPLogsEnabled
+		c.cfgs[cfg.ID] = run
+	}
+	c.mu.Unlock()
+	if running {
+		c.http.apply(run)
+	}
+}
+
 func onlyHTTPLogsDiffer(a, b fwdconfig.Config) bool {
 	for _, c := range []*fwdconfig.Config{&a, &b} {
 		c.HTTPLogsEnabled, c.HTTPLogsMaxFileSize, c.HTTPLogsRetentionDays, c.HTTPLogsAutoCleanup, c.Revision = false, 0, 0, false, 0
@@ -126,22 +147,7 @@ func (d *daemon) SetHTTPLog(ctx context.Context, ref string, s localapi.HTTPLogS
 	if err != nil {
 		return localapi.HTTPLogStatus{}, err
 	}
-	// A forward running here takes the change at once, without a restart.
-	if !d.core.applyHTTPLogEdit(cfg) {
-		// The running config differs from the stored one in more than its
-		// logs (edited elsewhere): take only the toggle, keep its revision
-		// so the next start still applies the rest.
-		d.core.mu.Lock()
-		run, running := d.core.cfgs[cfg.ID]
-		if running {
-			run.HTTPLogsEnabled = cfg.HTTPLogsEnabled
-			d.core.cfgs[cfg.ID] = run
-		}
-		d.core.mu.Unlock()
-		if running {
-			d.core.http.apply(run)
-		}
-	}
+	d.core.applyHTTPLogToggle(cfg)
 	d.core.log.Info().Int64("config", cfg.ID).Bool("enabled", s.Enabled).Msg("HTTP log toggled through the API")
 	if st := d.core.http.status(cfg.ID); st != nil {
 		return *st, nil

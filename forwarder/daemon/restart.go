@@ -18,27 +18,24 @@ func (c *Core) Restart(ctx context.Context, sel localapi.Selection) (localapi.Re
 	if err != nil {
 		return localapi.Results{}, err
 	}
-	desired := map[int64]bool{}
 	if sel.All {
-		if desired, err = c.Desired(ctx); err != nil {
+		desired, err := c.Desired(ctx)
+		if err != nil {
 			return localapi.Results{}, err
 		}
+		var cfgs []fwdconfig.Config
+		var refs []string
+		for i, cfg := range all {
+			if desired[cfg.ID] || c.eng.Forward(cfg.ID) != nil {
+				cfgs, refs = append(cfgs, cfg), append(refs, allRefs[i])
+			}
+		}
+		all, allRefs = cfgs, refs
 	}
-	var (
-		cfgs []fwdconfig.Config
-		refs []string
-		ids  []int64
-	)
-	for i, cfg := range all {
-		if sel.All && !desired[cfg.ID] && c.eng.Forward(cfg.ID) == nil {
-			continue
-		}
-		if err := c.CheckNotRunElsewhere(ctx, cfg); err != nil {
-			f, _ := c.one(ctx, cfg)
-			res = append(res, localapi.Result{Ref: allRefs[i], Forward: &f, Error: err.Error()})
-			continue
-		}
-		cfgs, refs, ids = append(cfgs, cfg), append(refs, allRefs[i]), append(ids, cfg.ID)
+	cfgs, refs, res := c.runnableHere(ctx, all, allRefs, res)
+	ids := make([]int64, len(cfgs))
+	for i, cfg := range cfgs {
+		ids[i] = cfg.ID
 	}
 	if len(ids) > 0 {
 		c.log.Info().Ints64("configs", ids).Msg("restarting forwards")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -215,8 +214,7 @@ func (s *Server) tcpHandler(api http.Handler) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 
-		if !loopbackHost(r.Host) {
-			writeError(w, http.StatusForbidden, fmt.Errorf("host %q is not a loopback address; use http://127.0.0.1:PORT", r.Host))
+		if !loopbackRequest(w, r) {
 			return
 		}
 		self := "http://" + r.Host
@@ -255,9 +253,8 @@ func (s *Server) tcpHandler(api http.Handler) http.Handler {
 		}
 
 		if auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			if s.opts.Token == "" || subtle.ConstantTimeCompare([]byte(auth), []byte(s.opts.Token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="kftray"`)
-				writeError(w, http.StatusUnauthorized, errors.New("wrong bearer token; it is in the file api.token in the kftray config directory"))
+			if !tokenMatches(auth, s.opts.Token) {
+				unauthorized(w, errors.New("wrong bearer token; it is in the file api.token in the kftray config directory"))
 				return
 			}
 			api.ServeHTTP(w, r)
@@ -265,8 +262,7 @@ func (s *Server) tcpHandler(api http.Handler) http.Handler {
 		}
 		c, err := r.Cookie(cookieName(r.Host))
 		if !ui || err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kftray"`)
-			writeError(w, http.StatusUnauthorized, errors.New("missing bearer token (it is in the file api.token in the kftray config directory); in a browser, open the web UI with 'kftray ui'"))
+			unauthorized(w, errors.New("missing bearer token (it is in the file api.token in the kftray config directory); in a browser, open the web UI with 'kftray ui'"))
 			return
 		}
 		if !s.browser.check(c.Value) {

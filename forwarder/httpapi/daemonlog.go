@@ -162,22 +162,12 @@ func (s *Server) daemonLog(w http.ResponseWriter, r *http.Request) {
 // then each new line, polling the file. A file that shrank or was replaced
 // (rotation) is read again from its start.
 func (s *Server) followLog(w http.ResponseWriter, r *http.Request, path string, f logFilter, lines []localapi.LogLine, off int64) {
-	fl, ok := w.(http.Flusher)
+	fl, ok := flusher(w)
 	if !ok {
-		writeError(w, http.StatusInternalServerError, errors.New("streaming is not supported on this connection"))
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	send := func(l localapi.LogLine) error {
-		b, err := json.Marshal(l)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "event: log\ndata: %s\n\n", b)
-		return err
-	}
+	beginSSE(w)
+	send := func(l localapi.LogLine) error { return writeSSE(w, "log", l) }
 	for _, l := range lines {
 		if send(l) != nil {
 			return
@@ -202,7 +192,7 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, path string, 
 		case <-s.closing:
 			return
 		case <-keep.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if keepAlive(w) != nil {
 				return
 			}
 			fl.Flush()

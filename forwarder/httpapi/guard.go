@@ -24,8 +24,7 @@ import (
 // nothing even when the checks pass. An empty token refuses everything.
 func Guard(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
-			writeError(w, http.StatusForbidden, fmt.Errorf("host %q is not a loopback address; use http://127.0.0.1:PORT", r.Host))
+		if !loopbackRequest(w, r) {
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" && !sameLoopbackOrigin(o, listenerPort(r)) {
@@ -33,13 +32,34 @@ func Guard(token string, next http.Handler) http.Handler {
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kftray"`)
-			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token; send 'Authorization: Bearer TOKEN' with the token in the file api.token in the kftray config directory"))
+		if !ok || !tokenMatches(got, token) {
+			unauthorized(w, errors.New("missing or wrong bearer token; send 'Authorization: Bearer TOKEN' with the token in the file api.token in the kftray config directory"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// loopbackRequest answers 403 and reports false unless the request's Host
+// names the loopback (no DNS rebinding).
+func loopbackRequest(w http.ResponseWriter, r *http.Request) bool {
+	if !loopbackHost(r.Host) {
+		writeError(w, http.StatusForbidden, fmt.Errorf("host %q is not a loopback address; use http://127.0.0.1:PORT", r.Host))
+		return false
+	}
+	return true
+}
+
+// tokenMatches reports, in constant time, whether got is the bearer token
+// want; an empty want matches nothing.
+func tokenMatches(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// unauthorized answers 401 with err, asking for the bearer token.
+func unauthorized(w http.ResponseWriter, err error) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="kftray"`)
+	writeError(w, http.StatusUnauthorized, err)
 }
 
 // listenerPort is the port the request arrived at, "" if unknown.

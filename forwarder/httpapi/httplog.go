@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -47,11 +45,7 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 			return
 		}
 		st, err := b.SetHTTPLog(r.Context(), r.PathValue("ref"), set)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
+		answer(w, http.StatusOK, st, err)
 	})
 	s.mux.HandleFunc("DELETE "+v+"/forwards/{ref}/http", func(w http.ResponseWriter, r *http.Request) {
 		s.purge(w, r, b, r.PathValue("ref"))
@@ -63,11 +57,7 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 			return
 		}
 		e, err := b.HTTPExchange(r.Context(), r.PathValue("ref"), id)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, e)
+		answer(w, http.StatusOK, e, err)
 	})
 	s.mux.HandleFunc("POST "+v+"/forwards/{ref}/http/{id}/replay", func(w http.ResponseWriter, r *http.Request) {
 		id, ok := exchangeID(w, r)
@@ -75,11 +65,7 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 			return
 		}
 		e, err := b.ReplayHTTP(r.Context(), r.PathValue("ref"), id)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, e)
+		answer(w, http.StatusOK, e, err)
 	})
 	s.mux.HandleFunc("GET "+v+"/forwards/{ref}/http.har", func(w http.ResponseWriter, r *http.Request) {
 		q, ok := httpQuery(w, r)
@@ -87,11 +73,7 @@ func (s *Server) httpLogRoutes(b HTTPLogBackend) {
 			return
 		}
 		har, err := b.HTTPHAR(r.Context(), r.PathValue("ref"), q)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, har)
+		answer(w, http.StatusOK, har, err)
 	})
 	s.mux.HandleFunc("GET "+v+"/forwards/{ref}/http/events", func(w http.ResponseWriter, r *http.Request) {
 		id, err := b.HTTPForward(r.Context(), r.PathValue("ref"))
@@ -124,11 +106,7 @@ func exchangeID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 
 func (s *Server) purge(w http.ResponseWriter, r *http.Request, b HTTPLogBackend, ref string) {
 	res, err := b.PurgeHTTPLogs(r.Context(), ref)
-	if err != nil {
-		writeError(w, errStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	answer(w, http.StatusOK, res, err)
 }
 
 // httpEvents streams new exchanges as server-sent events ("event: http"),
@@ -139,16 +117,13 @@ func (s *Server) httpEvents(w http.ResponseWriter, r *http.Request, b HTTPLogBac
 	if !ok {
 		return
 	}
-	fl, ok := w.(http.Flusher)
+	fl, ok := flusher(w)
 	if !ok {
-		writeError(w, http.StatusInternalServerError, errors.New("streaming is not supported on this connection"))
 		return
 	}
 	ch, cancel := b.SubscribeHTTP(forward)
 	defer cancel()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+	beginSSE(w)
 	fl.Flush()
 	tick := time.NewTicker(s.opts.KeepAlive)
 	defer tick.Stop()
@@ -159,7 +134,7 @@ func (s *Server) httpEvents(w http.ResponseWriter, r *http.Request, b HTTPLogBac
 		case <-s.closing:
 			return
 		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if keepAlive(w) != nil {
 				return
 			}
 		case e, ok := <-ch:
@@ -169,11 +144,7 @@ func (s *Server) httpEvents(w http.ResponseWriter, r *http.Request, b HTTPLogBac
 			if !q.Match(&e) {
 				continue
 			}
-			data, err := json.Marshal(e)
-			if err != nil {
-				return
-			}
-			if _, err := fmt.Fprintf(w, "event: http\ndata: %s\n\n", data); err != nil {
+			if writeSSE(w, "http", e) != nil {
 				return
 			}
 		}

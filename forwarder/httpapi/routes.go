@@ -111,11 +111,7 @@ func (s *Server) updateConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := s.b.UpdateConfig(r.Context(), r.PathValue("ref"), cfg)
-	if err != nil {
-		writeError(w, errStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	answer(w, http.StatusOK, res, err)
 }
 
 func (s *Server) validateConfig(w http.ResponseWriter, r *http.Request) {
@@ -217,11 +213,7 @@ func (s *Server) cleanRelays(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	m, err := s.b.Settings(r.Context())
-	if err != nil {
-		writeError(w, errStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
+	answer(w, http.StatusOK, m, err)
 }
 
 func (s *Server) setSetting(w http.ResponseWriter, r *http.Request) {

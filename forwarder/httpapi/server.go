@@ -256,11 +256,7 @@ func (s *Server) forwards(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	f, err := s.b.Forward(r.Context(), r.PathValue("ref"))
-	if err != nil {
-		writeError(w, errStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, f)
+	answer(w, http.StatusOK, f, err)
 }
 
 func (s *Server) startStop(do func(context.Context, localapi.Selection) (localapi.Results, error)) http.HandlerFunc {
@@ -285,20 +281,15 @@ func (s *Server) startStop(do func(context.Context, localapi.Selection) (localap
 			}
 		}
 		res, err := do(r.Context(), sel)
-		if err != nil {
-			writeError(w, errStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
+		answer(w, http.StatusOK, res, err)
 	}
 }
 
 // events streams state changes as server-sent events: first the current
 // state of every forward, then each change.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
+	fl, ok := flusher(w)
 	if !ok {
-		writeError(w, http.StatusInternalServerError, errors.New("streaming is not supported on this connection"))
 		return
 	}
 	ch, cancel := s.b.Subscribe()
@@ -308,11 +299,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+	beginSSE(w)
 	for i := range fs {
-		if writeEvent(w, localapi.Event{Type: "forward", Forward: &fs[i]}) != nil {
+		if writeSSE(w, "forward", localapi.Event{Type: "forward", Forward: &fs[i]}) != nil {
 			return
 		}
 	}
@@ -324,28 +313,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if keepAlive(w) != nil {
 				return
 			}
 		case ev, ok := <-ch:
 			if !ok {
 				return
 			}
-			if writeEvent(w, ev) != nil {
+			if writeSSE(w, ev.Type, ev) != nil {
 				return
 			}
 		}
 		fl.Flush()
 	}
-}
-
-func writeEvent(w http.ResponseWriter, ev localapi.Event) error {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, b)
-	return err
 }
 
 func (s *Server) shutdown(w http.ResponseWriter, r *http.Request) {
@@ -362,11 +342,7 @@ func (s *Server) importConfigs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.b.ImportConfigs(r.Context(), data)
-	if err != nil {
-		writeError(w, errStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	answer(w, http.StatusOK, res, err)
 }
 
 // maxImport bounds an imported file.
@@ -411,6 +387,15 @@ func errStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// answer writes v with code, or err with its status (errStatus).
+func answer(w http.ResponseWriter, code int, v any, err error) {
+	if err != nil {
+		writeError(w, errStatus(err), err)
+		return
+	}
+	writeJSON(w, code, v)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -116,7 +116,7 @@ func runAdd(cmd *cobra.Command, opts *AddOptions) error {
 	}
 	opts.Factory.Logger().Info().Int64("id", c.ID).Str("alias", c.Alias).Msg("config added")
 	if opts.JSON {
-		return writeJSON(opts.Factory.IO.Out, c)
+		return cmdutil.WriteJSON(opts.Factory.IO.Out, c)
 	}
 	_, err = fmt.Fprintf(opts.Factory.IO.Out, "added %s\n", describe(c))
 	return err

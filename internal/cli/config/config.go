@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -50,8 +49,6 @@ func lookup(ctx context.Context, s *store.Store, ref string) (fwdconfig.Config, 
 	}
 	return c, err
 }
-
-func writeJSON(w io.Writer, v any) error { return cmdutil.WriteJSON(w, v) }
 
 func describe(c *fwdconfig.Config) string {
 	if c.Alias != "" {

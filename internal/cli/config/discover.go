@@ -83,7 +83,7 @@ func runDiscover(cmd *cobra.Command, opts *DiscoverOptions) error {
 	}
 	io := opts.Factory.IO
 	if opts.JSON {
-		return writeJSON(io.Out, res)
+		return cmdutil.WriteJSON(io.Out, res)
 	}
 	if len(res.Services) == 0 {
 		fmt.Fprintf(io.ErrOut, "No Service annotated %s: \"true\" in context %q.\n", "kftray.app/enabled", req.Context)

@@ -51,7 +51,7 @@ func runList(cmd *cobra.Command, opts *ListOptions) error {
 		if configs == nil {
 			configs = []fwdconfig.Config{}
 		}
-		return writeJSON(io.Out, configs)
+		return cmdutil.WriteJSON(io.Out, configs)
 	}
 	if len(configs) == 0 {
 		fmt.Fprintln(io.ErrOut, "No configs. Add one with 'kftray config add' or import a file with 'kftray config import FILE'.")

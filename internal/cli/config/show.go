@@ -40,5 +40,5 @@ func runShow(cmd *cobra.Command, opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(opts.Factory.IO.Out, c)
+	return cmdutil.WriteJSON(opts.Factory.IO.Out, c)
 }

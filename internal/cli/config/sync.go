@@ -63,7 +63,7 @@ func newCmdSyncAdd(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(f.IO.Out, st)
+				return cmdutil.WriteJSON(f.IO.Out, st)
 			}
 			fmt.Fprintf(f.IO.Out, "added git sync source %d\n", st.ID)
 			return reportSync(f, st)
@@ -165,7 +165,7 @@ func newCmdSyncStatus(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(f.IO.Out, list)
+				return cmdutil.WriteJSON(f.IO.Out, list)
 			}
 			if len(list) == 0 {
 				fmt.Fprintln(f.IO.ErrOut, "No git sync sources. Add one with 'kftray config sync add URL --path FILE'.")

@@ -4,7 +4,6 @@ package daemoncmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -214,14 +213,14 @@ func newCmdStatus(f *cmdutil.Factory) *cobra.Command {
 			st, err := c.Status(cmd.Context())
 			if err != nil {
 				if asJSON {
-					_ = writeJSON(f.IO.Out, map[string]any{"running": false, "error": err.Error()})
+					_ = cmdutil.WriteJSON(f.IO.Out, map[string]any{"running": false, "error": err.Error()})
 				} else {
 					fmt.Fprintf(f.IO.Out, "kftray daemon: not running (%v)\n", err)
 				}
 				return cmdutil.ErrSilent
 			}
 			if asJSON {
-				return writeJSON(f.IO.Out, struct {
+				return cmdutil.WriteJSON(f.IO.Out, struct {
 					Running bool `json:"running"`
 					localapi.Status
 				}{true, st})
@@ -240,10 +239,4 @@ func orOff(s string) string {
 		return "off"
 	}
 	return s + " (token in " + localapi.TokenName + ")"
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

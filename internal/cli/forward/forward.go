@@ -5,7 +5,6 @@ package forward
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -195,7 +194,7 @@ func report(f *cmdutil.Factory, res localapi.Results, asJSON bool, verb string) 
 		if res.Results == nil {
 			res.Results = []localapi.Result{}
 		}
-		if err := writeJSON(f.IO.Out, res); err != nil {
+		if err := cmdutil.WriteJSON(f.IO.Out, res); err != nil {
 			return err
 		}
 	} else {
@@ -261,7 +260,7 @@ func NewCmdStatus(f *cmdutil.Factory) *cobra.Command {
 				if fws == nil {
 					fws = []localapi.Forward{}
 				}
-				return writeJSON(f.IO.Out, fws)
+				return cmdutil.WriteJSON(f.IO.Out, fws)
 			}
 			if len(fws) == 0 {
 				fmt.Fprintln(f.IO.ErrOut, "No configs. Add one with 'kftray config add' or import a file with 'kftray config import FILE'.")
@@ -340,10 +339,4 @@ func bytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
